@@ -1,0 +1,173 @@
+"""The benchmark / conformance contract app (``../shared/bench/CONTRACT.md``) on our runtimes.
+
+One command per runtime::
+
+    python -m benchmarks.contract_app --runtime uvicorn --port 18050
+    python -m benchmarks.contract_app --runtime hypercorn --port 18050
+    python -m benchmarks.contract_app --runtime daphne --port 18050
+    python -m benchmarks.contract_app --runtime werkzeug --port 18050
+
+Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT``
+(ms), ``EIO_MAX_PAYLOAD`` (bytes). CORS allows any origin; EIO 3 and 4 are served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from typing import Any
+
+import engineio_core
+
+RUNTIMES = ("uvicorn", "hypercorn", "daphne", "werkzeug")
+
+
+def options() -> dict[str, Any]:
+    """Server options from the contract's environment variables."""
+    return {
+        "ping_interval": int(os.environ.get("EIO_PING_INTERVAL", "25000")) / 1000,
+        "ping_timeout": int(os.environ.get("EIO_PING_TIMEOUT", "20000")) / 1000,
+        "max_http_buffer_size": int(os.environ.get("EIO_MAX_PAYLOAD", "1000000")),
+        "cors_allowed_origins": "*",
+        "cors_credentials": False,
+    }
+
+
+def make_async_app() -> engineio_core.ASGIApp:
+    """The contract app as an ASGI application."""
+    eio = engineio_core.AsyncServer(**options())
+    clients: set[str] = set()
+
+    @eio.on("connect")
+    def connect(sid: str, request: engineio_core.Request) -> None:
+        clients.add(sid)
+
+    @eio.on("disconnect")
+    def disconnect(sid: str) -> None:
+        clients.discard(sid)
+
+    @eio.on("message")
+    async def message(sid: str, data: str | bytes) -> None:
+        if isinstance(data, str) and data.startswith("cmd:"):
+            if data.startswith("cmd:broadcast:"):
+                payload = data[len("cmd:broadcast:"):]
+                for other in list(clients):
+                    try:
+                        await eio.send(other, payload)
+                    except engineio_core.SessionUnknown:
+                        pass
+                return
+            if data == "cmd:count":
+                await eio.send(sid, f"count:{len(clients)}")
+                return
+            if data == "cmd:close":
+                await eio.disconnect(sid)
+                return
+        await eio.send(sid, data)
+
+    return engineio_core.ASGIApp(eio)
+
+
+def make_wsgi_app() -> Any:
+    """The contract app as a WSGI application (threading backend)."""
+    from engineio_core.server import Server
+    from engineio_core.wsgi import WSGIApp
+
+    eio = Server(async_mode="threading", **options())
+    clients: set[str] = set()
+
+    @eio.on("connect")
+    def connect(sid: str, request: engineio_core.Request) -> None:
+        clients.add(sid)
+
+    @eio.on("disconnect")
+    def disconnect(sid: str) -> None:
+        clients.discard(sid)
+
+    @eio.on("message")
+    def message(sid: str, data: str | bytes) -> None:
+        if isinstance(data, str) and data.startswith("cmd:"):
+            if data.startswith("cmd:broadcast:"):
+                payload = data[len("cmd:broadcast:"):]
+                for other in list(clients):
+                    try:
+                        eio.send(other, payload)
+                    except engineio_core.SessionUnknown:
+                        pass
+                return
+            if data == "cmd:count":
+                eio.send(sid, f"count:{len(clients)}")
+                return
+            if data == "cmd:close":
+                eio.disconnect(sid)
+                return
+        eio.send(sid, data)
+
+    return WSGIApp(eio)
+
+
+def serve(runtime: str, port: int) -> None:
+    """Run the contract app on ``runtime`` at 127.0.0.1:``port`` until SIGTERM."""
+    host = "127.0.0.1"
+    if runtime == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(make_async_app(), host=host, port=port, backlog=1024,
+                    log_level="warning", access_log=False, lifespan="on")
+    elif runtime == "hypercorn":
+        import asyncio
+
+        from hypercorn.asyncio import serve as hypercorn_serve
+        from hypercorn.config import Config
+
+        config = Config()
+        config.bind = [f"{host}:{port}"]
+        config.backlog = 1024
+        config.accesslog = None
+        config.loglevel = "WARNING"
+        stop = asyncio.Event()
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            await hypercorn_serve(make_async_app(), config,  # type: ignore[arg-type]
+                                  shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+        asyncio.run(main())
+    elif runtime == "daphne":
+        from daphne.cli import CommandLineInterface
+
+        sys.argv = ["daphne", "-b", host, "-p", str(port), "--verbosity", "0",
+                    "benchmarks.contract_app:asgi_app"]
+        CommandLineInterface.entrypoint()
+    elif runtime == "werkzeug":
+        from werkzeug.serving import make_server
+
+        server = make_server(host, port, make_wsgi_app(), threaded=True)
+        server.socket.listen(1024)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        server.serve_forever()
+    else:
+        raise SystemExit(f"unknown runtime {runtime!r}; choose from {RUNTIMES}")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "asgi_app":  # for daphne's "module:attribute" loader
+        return make_async_app()
+    raise AttributeError(name)
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runtime", choices=RUNTIMES, default="uvicorn")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "18050")))
+    args = parser.parse_args()
+    serve(args.runtime, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""engineio-core: a sans-I/O Engine.IO (v3 and v4) server with ASGI and WSGI runtimes.
+
+Quick start (ASGI)::
+
+    import engineio_core
+
+    eio = engineio_core.AsyncServer(cors_allowed_origins="*")
+
+    @eio.on("message")
+    async def message(sid, data):
+        await eio.send(sid, data)
+
+    app = engineio_core.ASGIApp(eio)   # uvicorn module:app
+"""
+
+from __future__ import annotations
+
+from .asgi import ASGIApp
+from .async_server import AsyncServer, AsyncWebSocket
+from .backends import BackendUnavailable
+from .base_server import ConnectionRefused
+from .protocol.config import CookieOptions, ServerConfig
+from .protocol.errors import (
+    ConfigError,
+    EngineIOError,
+    ParseError,
+    ProtocolError,
+    SessionUnknown,
+)
+from .protocol.events import DisconnectReason
+from .protocol.http import Request, Response
+
+__all__ = [
+    "ASGIApp",
+    "AsyncServer",
+    "AsyncWebSocket",
+    "BackendUnavailable",
+    "ConfigError",
+    "ConnectionRefused",
+    "CookieOptions",
+    "DisconnectReason",
+    "EngineIOError",
+    "ParseError",
+    "ProtocolError",
+    "Request",
+    "Response",
+    "ServerConfig",
+    "SessionUnknown",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,58 @@
+"""The runtime primitives a backend provides, as Protocols.
+
+A sync backend (threading, eventlet, gevent...) and an async backend
+(asyncio) each provide the same small set of names; servers use nothing else
+to spawn, sleep, wait or lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, Protocol
+
+__all__ = ["AsyncBackend", "Event", "Lock", "SyncBackend"]
+
+
+class Event(Protocol):
+    """A one-shot flag a thread (or green thread) can wait on."""
+
+    def set(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class Lock(Protocol):
+    """A re-entrant lock."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> Any: ...
+
+
+class SyncBackend(Protocol):
+    """Primitives of a blocking (thread or green thread) runtime."""
+
+    name: str
+    kind: Literal["sync"]
+
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` concurrently; returns a handle with ``join()``."""
+        ...
+
+    def sleep(self, seconds: float) -> None: ...
+    def event(self) -> Event: ...
+    def lock(self) -> Lock: ...
+    def monotonic(self) -> float: ...
+
+
+class AsyncBackend(Protocol):
+    """Primitives of an asyncio runtime."""
+
+    name: str
+    kind: Literal["async"]
+
+    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """Run the coroutine function concurrently; returns an awaitable task."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+    def monotonic(self) -> float: ...

@@ -1,0 +1,97 @@
+"""What the sync and async servers share: options, the engine, handler registration.
+
+Nothing here waits; the subclasses add the waiting of their runtime.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .protocol.config import ServerConfig
+from .protocol.engine import Engine
+from .protocol.errors import EngineIOError
+from .protocol.events import DisconnectReason
+
+__all__ = ["EVENTS", "BaseServer", "ConnectionRefused"]
+
+EVENTS = ("connect", "message", "disconnect", "upgrade")
+"""Events a handler can be registered for with :meth:`BaseServer.on`."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+default_logger = logging.getLogger("engineio_core.server")
+
+
+class ConnectionRefused(EngineIOError):  # noqa: N818 - the name python-engineio users know
+    """Raise from a connect handler to refuse the connection (HTTP 403) with a message."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "Forbidden")
+        self.message = message
+
+
+class BaseServer:
+    """Options, engine and handlers of an Engine.IO server (runtime independent).
+
+    Args:
+        logger: a ``logging.Logger`` to log to (default ``engineio_core.server``).
+        **options: server options, see :class:`engineio_core.protocol.config.ServerConfig`.
+    """
+
+    def __init__(self, *, logger: logging.Logger | None = None, **options: Any) -> None:
+        self.config = ServerConfig.from_options(**options)
+        self.engine = Engine(self.config)
+        self.logger = logger or default_logger
+        self.handlers: dict[str, Callable[..., Any]] = {}
+        self._arity: dict[str, int] = {}
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Register a handler, directly or as a decorator.
+
+        Handlers: ``connect(sid, request)`` (return ``False`` or raise
+        :class:`ConnectionRefused` to refuse), ``message(sid, data)``,
+        ``disconnect(sid, reason)`` (``reason`` is a :class:`DisconnectReason`;
+        a one-argument ``disconnect(sid)`` works too) and ``upgrade(sid)``.
+
+        Raises:
+            ValueError: unknown event name.
+        """
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+
+        def register(fn: F) -> F:
+            self.handlers[event] = fn
+            try:
+                params = inspect.signature(fn).parameters.values()
+                positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                              p.POSITIONAL_OR_KEYWORD)]
+                varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+                self._arity[event] = 99 if varargs else len(positional)
+            except (TypeError, ValueError):
+                self._arity[event] = 99
+            return fn
+
+        if handler is None:
+            return register
+        return register(handler)
+
+    def _handler_args(self, event: str, *args: Any) -> tuple[Any, ...]:
+        return args[: self._arity.get(event, len(args))]
+
+    def transport(self, sid: str) -> str:
+        """The transport of a session: ``"polling"`` or ``"websocket"``.
+
+        Raises:
+            SessionUnknown: no open session has this id.
+        """
+        return self.engine.transport(sid)
+
+    def _session_data(self, sid: str) -> dict[str, Any]:
+        return self.engine.session(sid).data
+
+    def _log_disconnect(self, sid: str, reason: DisconnectReason, detail: str | None) -> None:
+        self.logger.info("session %s closed: %s%s", sid, reason.value,
+                         f" ({detail})" if detail else "")

@@ -1,0 +1,172 @@
+"""Server options: one typed, validated dataclass.
+
+The public API takes times in seconds (like python-engineio); the engine works
+in milliseconds as the protocol does, converted with ``round(s * 1000)`` so a
+configured 0.3 s is advertised as exactly 300.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .http import Request
+
+__all__ = ["CookieOptions", "OriginsOption", "ServerConfig"]
+
+OriginsOption = str | Sequence[str] | Callable[[str], bool] | None
+"""``None`` (same origin only), ``"*"`` (any), a list of origins, or a predicate."""
+
+TRANSPORTS = ("polling", "websocket")
+
+
+@dataclass(frozen=True, slots=True)
+class CookieOptions:
+    """Attributes of the sid cookie set on the handshake response."""
+
+    name: str = "io"
+    path: str | None = "/"
+    http_only: bool = True
+    same_site: str | None = "Lax"
+    secure: bool = False
+    domain: str | None = None
+    max_age: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """Validated options of an Engine.IO server.
+
+    Construct it with :meth:`from_options` to get the public (seconds based,
+    python-engineio compatible) option names checked.
+    """
+
+    ping_interval_ms: int = 25000
+    """Interval between heartbeats, in ms (v4: server pings; v3: client pings)."""
+    ping_timeout_ms: int = 20000
+    """Time allowed for the heartbeat answer, in ms."""
+    upgrade_timeout_ms: int = 10000
+    """Time a probing WebSocket has to complete the upgrade, in ms."""
+    max_http_buffer_size: int = 1_000_000
+    """Largest POST body and WebSocket message in bytes; advertised as ``maxPayload``."""
+    allow_upgrades: bool = True
+    """Whether polling sessions may upgrade to WebSocket."""
+    transports: tuple[str, ...] = TRANSPORTS
+    """Enabled transports."""
+    protocol_versions: tuple[int, ...] = (3, 4)
+    """Engine.IO protocol versions served."""
+    cors_allowed_origins: OriginsOption = None
+    """Origins allowed to connect; ``None`` means same origin only."""
+    cors_credentials: bool = True
+    """Send ``Access-Control-Allow-Credentials: true`` (never with ``*``)."""
+    http_compression: bool = True
+    """Compress polling responses with gzip or deflate."""
+    compression_threshold: int = 1024
+    """Smallest polling response body that is compressed, in bytes."""
+    cookie: CookieOptions | None = None
+    """The sid cookie set on the handshake response, or ``None`` for none."""
+    sid_generator: Callable[[Request], str] | None = None
+    """Makes a session id from the handshake request (default: 20 random url-safe chars)."""
+    allow_request: Callable[[Request], bool | str] | None = None
+    """Pre-handshake hook: ``True`` accepts, ``False`` or a message string refuses (403)."""
+    handshake_headers: Callable[[Request], Iterable[tuple[str, str]]] | None = None
+    """Adds headers to the handshake response."""
+    closing_grace_ms: int = 30000
+    """How long a server-closed polling session waits for its last GET, in ms."""
+
+    @classmethod
+    def from_options(cls, **options: Any) -> ServerConfig:
+        """Build a config from the public option names; unknown names raise.
+
+        Args:
+            **options: ``ping_interval``, ``ping_timeout`` and ``upgrade_timeout`` in
+                seconds; ``max_http_buffer_size``, ``allow_upgrades``, ``transports``,
+                ``protocol_versions``, ``cors_allowed_origins``, ``cors_credentials``,
+                ``http_compression``, ``compression_threshold``, ``cookie`` (a name,
+                a mapping of cookie attributes or :class:`CookieOptions`),
+                ``sid_generator``, ``allow_request``, ``handshake_headers``.
+
+        Raises:
+            ConfigError: for an unknown option or a value of the wrong type or range.
+        """
+        kw: dict[str, Any] = {}
+        for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
+            if name in options:
+                value = options.pop(name)
+                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                    raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+                kw[f"{name}_ms"] = round(value * 1000)
+        if "cookie" in options:
+            kw["cookie"] = _cookie(options.pop("cookie"))
+        if "transports" in options and options["transports"] is not None:
+            kw["transports"] = tuple(options.pop("transports"))
+        else:
+            options.pop("transports", None)
+        if "protocol_versions" in options:
+            kw["protocol_versions"] = tuple(options.pop("protocol_versions"))
+        known = {f.name for f in fields(cls)} - {
+            "ping_interval_ms", "ping_timeout_ms", "upgrade_timeout_ms", "closing_grace_ms"
+        }
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+        kw.update(options)
+        return cls(**kw)
+
+    def __post_init__(self) -> None:
+        for name in ("ping_interval_ms", "ping_timeout_ms", "upgrade_timeout_ms"):
+            _positive_int(name, getattr(self, name))
+        _positive_int("max_http_buffer_size", self.max_http_buffer_size)
+        if not isinstance(self.compression_threshold, int) or self.compression_threshold < 0:
+            raise ConfigError("compression_threshold must be an int >= 0")
+        for name in ("allow_upgrades", "cors_credentials", "http_compression"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be a bool")
+        if not self.transports or any(t not in TRANSPORTS for t in self.transports):
+            raise ConfigError(f"transports must be a non-empty subset of {TRANSPORTS}")
+        if not self.protocol_versions or any(v not in (3, 4) for v in self.protocol_versions):
+            raise ConfigError("protocol_versions must be a non-empty subset of (3, 4)")
+        origins = self.cors_allowed_origins
+        if not (origins is None or isinstance(origins, str) or callable(origins)):
+            if not all(isinstance(o, str) for o in origins):
+                raise ConfigError("cors_allowed_origins must hold strings")
+        for name in ("sid_generator", "allow_request", "handshake_headers"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise ConfigError(f"{name} must be callable")
+
+    @property
+    def upgrades(self) -> list[str]:
+        """The ``upgrades`` list advertised to polling sessions."""
+        if self.allow_upgrades and "websocket" in self.transports:
+            return ["websocket"]
+        return []
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive int, got {value!r}")
+
+
+def _cookie(value: object) -> CookieOptions | None:
+    if value is None or value is False:
+        return None
+    if isinstance(value, CookieOptions):
+        return value
+    if isinstance(value, str):
+        return CookieOptions(name=value)
+    if isinstance(value, Mapping):
+        aliases = {"httponly": "http_only", "samesite": "same_site", "max-age": "max_age"}
+        kw = {aliases.get(k.lower(), k): v for k, v in value.items()}
+        allowed = {f.name for f in fields(CookieOptions)}
+        bad = sorted(set(kw) - allowed)
+        if bad:
+            raise ConfigError(f"unknown cookie attribute(s): {', '.join(bad)}")
+        return CookieOptions(**kw)
+    raise ConfigError("cookie must be None, a cookie name or a mapping of attributes")
+
+

@@ -1,0 +1,664 @@
+"""The Engine.IO engine: every session of one server, driven by requests, frames and time.
+
+Sans-I/O in the style of h11 and aioquic: the runtime feeds the engine HTTP
+requests (:meth:`Engine.handle_request`), WebSocket frames
+(:meth:`Engine.receive_ws`) and the time (``now``, :meth:`Engine.handle_timer`),
+and reads back responses, channels to serve (:meth:`Engine.take_ready`) and
+application events (:meth:`Engine.events_received`). The engine never blocks,
+never reads a clock and never touches a socket.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import ServerConfig
+from .errors import (
+    BadHandshakeMethod,
+    BadRequest,
+    Forbidden,
+    ParseError,
+    PayloadTooLarge,
+    ProtocolError,
+    SessionUnknown,
+    TransportUnknown,
+    UnsupportedProtocolVersion,
+)
+from .events import Connect, Disconnect, DisconnectReason, Event, Message, Upgraded
+from .http import (
+    Request,
+    Response,
+    cookie_header,
+    error_response,
+    ok_response,
+    origin_allowed,
+    polling_response,
+    preflight_response,
+)
+from .jsonp import sanitize_jsonp_index
+from .packets import Packet, PacketType, decode_ws, encode_ws
+from .session import Channel, Input, Session, State
+from .versions import TRAITS
+
+__all__ = ["Engine", "Handshake", "Outcome", "PostBody"]
+
+CLOSE_NORMAL = 1000
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_TOO_BIG = 1009
+
+_CLOSE = Packet(PacketType.CLOSE)
+_NOOP = Packet(PacketType.NOOP)
+_PONG_PROBE = "3probe"
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """A new session waits for the application: call :meth:`Engine.accept` or ``reject``."""
+
+    sid: str
+    request: Request
+    websocket: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PostBody:
+    """A POST was admitted: read at most ``limit`` body bytes, then :meth:`Engine.handle_body`."""
+
+    sid: str
+    request: Request
+    limit: int
+
+
+Outcome = Response | Handshake | Channel | PostBody
+"""What :meth:`Engine.handle_request` asks of the runtime.
+
+``Response``: write it. ``Handshake``: run the connect handler, then ``accept``
+or ``reject``. ``Channel``: hold the GET until the channel is ready.
+``PostBody``: read the body, then ``handle_body`` (or ``body_too_large``).
+"""
+
+
+def _default_sid(_request: Request) -> str:
+    return base64.urlsafe_b64encode(os.urandom(15)).decode()
+
+
+class Engine:
+    """Every session of one Engine.IO server, as pure state transitions.
+
+    Args:
+        config: the validated server options.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.sessions: dict[str, Session] = {}
+        self._events: list[Event] = []
+        self._ready: list[Channel] = []
+        self._timers: list[tuple[float, str]] = []
+        self._sid_generator: Callable[[Request], str] = config.sid_generator or _default_sid
+        self._interval = config.ping_interval_ms / 1000
+        self._timeout = config.ping_timeout_ms / 1000
+        self._max = config.max_http_buffer_size
+
+    # ------------------------------------------------------------------ outputs
+    def events_received(self) -> list[Event]:
+        """Application events produced since the last call, in order."""
+        events, self._events = self._events, []
+        return events
+
+    def take_ready(self) -> list[Channel]:
+        """Channels with something for the runtime to do (frames to write, a response, a close)."""
+        ready, self._ready = self._ready, []
+        for channel in ready:
+            channel.queued = False
+        return ready
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline at which :meth:`handle_timer` must be called."""
+        timers = self._timers
+        while timers:
+            when, sid = timers[0]
+            session = self.sessions.get(sid)
+            if session is not None and session.armed_at == when:
+                return when
+            heapq.heappop(timers)
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        """Fire every deadline that is due at ``now``."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            when, sid = heapq.heappop(timers)
+            session = self.sessions.get(sid)
+            if session is None or session.armed_at != when:
+                continue
+            session.armed_at = None
+            self._fire(session, now)
+            if session.state is not State.CLOSED:
+                self._arm(session)
+
+    def transport(self, sid: str) -> str:
+        """The transport a session is on (``polling`` or ``websocket``).
+
+        Raises:
+            SessionUnknown: no open session has this id.
+        """
+        return self._open_session(sid).transport
+
+    def session(self, sid: str) -> Session:
+        """The protocol state of an open session.
+
+        Raises:
+            SessionUnknown: no open session has this id.
+        """
+        return self._open_session(sid)
+
+    # ------------------------------------------------------------------ HTTP
+    def handle_request(self, request: Request, now: float) -> Outcome:
+        """Handle a polling request or a plain-HTTP request to the Engine.IO path.
+
+        Protocol errors are answered with their JSON response, never raised.
+        """
+        try:
+            return self._handle_request(request, now)
+        except ProtocolError as exc:
+            return error_response(self.config, request, exc)
+
+    def handle_websocket(self, request: Request, now: float) -> Response | Handshake | Channel:
+        """Handle a WebSocket upgrade request before it is accepted.
+
+        Returns:
+            A ``Response`` to refuse it with (before the upgrade), a ``Handshake``
+            for a new WebSocket-only session, or the ``Channel`` of an upgrade probe
+            (accept the WebSocket, then feed its frames to :meth:`receive_ws`).
+        """
+        try:
+            self._check_common(request)
+            if "websocket" not in self.config.transports:
+                raise TransportUnknown(detail="websocket transport disabled")
+            sid = request.query.get("sid")
+            if not sid:
+                return self._new_handshake(request, websocket=True)
+            session = self.sessions.get(sid)
+            if session is None or session.state not in (State.OPEN, State.UPGRADING):
+                raise SessionUnknown
+            if (session.transport != "polling" or session.probe is not None
+                    or not self.config.allow_upgrades):
+                raise BadRequest(detail="upgrade not possible for this session")
+            probe = Channel(sid, request, websocket=True, b64=_b64(request))
+            session.probe = probe
+            session.upgrade_deadline = now + self.config.upgrade_timeout_ms / 1000
+            self._arm(session)
+            return probe
+        except ProtocolError as exc:
+            return error_response(self.config, request, exc)
+
+    def _check_common(self, request: Request) -> None:
+        if request.query.get("transport") not in self.config.transports:
+            raise TransportUnknown
+        origin = request.headers.get("origin")
+        if origin is not None:
+            if not origin.isprintable():
+                raise BadRequest(detail="invalid characters in Origin")
+            if not origin_allowed(self.config, request):
+                raise BadRequest(detail=f"origin {origin!r} is not allowed")
+
+    def _handle_request(self, request: Request, now: float) -> Outcome:
+        if request.method == "OPTIONS":
+            return preflight_response(self.config, request)
+        self._check_common(request)
+        sid = request.query.get("sid")
+        if not sid:
+            if request.method != "GET":
+                raise BadHandshakeMethod
+            if request.query.get("transport") != "polling":
+                raise BadRequest(detail="WebSocket handshake without Upgrade")
+            return self._new_handshake(request, websocket=False)
+        session = self.sessions.get(sid)
+        if session is None or session.state is State.CONNECTING:
+            raise SessionUnknown
+        if session.state is State.CLOSING and request.method != "GET":
+            raise SessionUnknown
+        if session.transport != "polling" or request.query.get("transport") != "polling":
+            raise BadRequest(detail="transport mismatch")
+        if request.method == "GET":
+            return self._poll(session, request, now)
+        if request.method == "POST":
+            return self._admit_post(session, request, now)
+        raise BadRequest(detail=f"method {request.method} not allowed")
+
+    def _new_handshake(self, request: Request, *, websocket: bool) -> Handshake:
+        hook = self.config.allow_request
+        if hook is not None:
+            verdict = hook(request)
+            if verdict is not True:
+                raise Forbidden(verdict if isinstance(verdict, str) else None)
+        raw_version = request.query.get("EIO", "")
+        version = int(raw_version) if raw_version.isdigit() else 0
+        if version not in self.config.protocol_versions:
+            raise UnsupportedProtocolVersion(detail=f"EIO={raw_version!r}")
+        try:
+            sid = self._sid_generator(request)
+        except Exception as exc:
+            raise BadRequest(detail=f"sid generator failed: {exc!r}") from exc
+        if not isinstance(sid, str) or not sid or sid in self.sessions:
+            raise BadRequest(detail="sid generator returned an unusable id")
+        transport = "websocket" if websocket else "polling"
+        session = Session(sid, TRAITS[version], request, transport, b64=_b64(request))
+        self.sessions[sid] = session
+        return Handshake(sid, request, websocket)
+
+    def accept(self, handshake: Handshake, now: float) -> Response | Channel:
+        """Open the session the application accepted.
+
+        Returns:
+            The polling handshake response, or the ``Channel`` of a WebSocket-only
+            session (its first frame is the open packet).
+
+        Raises:
+            SessionUnknown: the session was closed while the application decided.
+        """
+        session = self.sessions.get(handshake.sid)
+        if session is None or session.state is not State.CONNECTING:
+            raise SessionUnknown
+        session.move(Input.ACCEPT)
+        config = self.config
+        open_packet = "0" + json.dumps(
+            {
+                "sid": session.sid,
+                "upgrades": [] if handshake.websocket else config.upgrades,
+                "pingInterval": config.ping_interval_ms,
+                "pingTimeout": config.ping_timeout_ms,
+                "maxPayload": config.max_http_buffer_size,
+            },
+            separators=(",", ":"),
+        )
+        self._start_heartbeat(session, now)
+        if handshake.websocket:
+            channel = Channel(session.sid, handshake.request, websocket=True, b64=session.b64)
+            session.ws = channel
+            channel.frames.append(open_packet)
+            for packet in session.outbox:
+                channel.frames.append(encode_ws(packet, session.traits.version, session.b64))
+            session.outbox.clear()
+            return channel
+        extra = []
+        if config.cookie is not None:
+            extra.append(cookie_header(config.cookie, session.sid))
+        if config.handshake_headers is not None:
+            extra.extend(config.handshake_headers(handshake.request))
+        body, content_type = session.traits.encode_poll(
+            [Packet(PacketType.OPEN, open_packet[1:])], binary_ok=False, jsonp=_jsonp(handshake.request)
+        )
+        return polling_response(config, handshake.request, body, content_type, extra)
+
+    def reject(self, handshake: Handshake, message: str | None = None) -> Response:
+        """Refuse the handshake (403, code 4) and forget the session."""
+        session = self.sessions.pop(handshake.sid, None)
+        if session is not None and session.state is State.CONNECTING:
+            session.move(Input.CLOSE)
+        return error_response(self.config, handshake.request, Forbidden(message))
+
+    def _poll(self, session: Session, request: Request, now: float) -> Response | Channel:
+        if session.poll is not None:
+            self._close(session, DisconnectReason.TRANSPORT_ERROR, "duplicate GET", now)
+            raise BadRequest(detail="overlapping GET requests")
+        if session.state is State.CLOSING:
+            packets = session.outbox
+            session.outbox = []
+            self._finish(session)
+            return self._poll_response(session, request, packets)
+        if session.outbox:
+            packets = session.outbox
+            session.outbox = []
+            return self._poll_response(session, request, packets)
+        if session.state is State.UPGRADING:
+            return self._poll_response(session, request, [_NOOP])
+        channel = Channel(session.sid, request, websocket=False)
+        session.poll = channel
+        return channel
+
+    def poll_dropped(self, channel: Channel, now: float) -> None:
+        """The runtime lost the connection of a held GET before answering it."""
+        session = self.sessions.get(channel.sid)
+        if session is not None and session.poll is channel:
+            session.poll = None
+            self._close(session, DisconnectReason.TRANSPORT_ERROR, "poll connection dropped", now)
+
+    def _poll_response(self, session: Session, request: Request, packets: list[Packet]) -> Response:
+        jsonp = _jsonp(request)
+        body, content_type = session.traits.encode_poll(
+            packets, binary_ok=not (session.b64 or _b64(request)), jsonp=jsonp
+        )
+        return polling_response(self.config, request, body, content_type)
+
+    def _release_poll(self, session: Session, packets: list[Packet]) -> None:
+        channel = session.poll
+        assert channel is not None
+        session.poll = None
+        channel.response = self._poll_response(session, channel.request, packets)
+        self._mark(channel)
+
+    def _admit_post(self, session: Session, request: Request, now: float) -> Response | PostBody:
+        if session.post_in_progress:
+            self._close(session, DisconnectReason.TRANSPORT_ERROR, "overlapping POST", now)
+            raise BadRequest(detail="overlapping POST requests")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self._max:
+            return self.body_too_large(PostBody(session.sid, request, self._max), now)
+        session.post_in_progress = True
+        return PostBody(session.sid, request, self._max)
+
+    def body_too_large(self, post: PostBody, now: float) -> Response:
+        """Answer a POST whose body exceeds the limit (413) and close its session."""
+        session = self.sessions.get(post.sid)
+        if session is not None:
+            session.post_in_progress = False
+            self._close(session, DisconnectReason.TRANSPORT_ERROR, "payload too large", now)
+        return error_response(self.config, post.request, PayloadTooLarge())
+
+    def handle_body(self, post: PostBody, body: bytes, now: float) -> Response:
+        """Process the complete body of an admitted POST."""
+        request = post.request
+        session = self.sessions.get(post.sid)
+        if session is None or session.state not in (State.OPEN, State.UPGRADING):
+            return error_response(self.config, request, SessionUnknown())
+        session.post_in_progress = False
+        if len(body) > self._max:
+            return self.body_too_large(post, now)
+        content_type = request.headers.get("content-type", "")
+        try:
+            packets = session.traits.decode_poll(
+                body,
+                binary=content_type.startswith("application/octet-stream"),
+                jsonp=_jsonp(request) is not None,
+            )
+        except ParseError as exc:
+            self._close(session, DisconnectReason.PARSE_ERROR, str(exc), now)
+            return error_response(self.config, request, BadRequest(detail=str(exc)))
+        for packet in packets:
+            self._on_packet(session, packet, now)
+            if session.state not in (State.OPEN, State.UPGRADING):
+                break
+        return ok_response(self.config, request)
+
+    # ------------------------------------------------------------------ WebSocket
+    def receive_ws(self, channel: Channel, data: str | bytes, now: float) -> None:
+        """Feed one WebSocket message (a text ``str`` or a binary ``bytes``)."""
+        session = self.sessions.get(channel.sid)
+        if session is None or channel.finished:
+            return
+        if isinstance(data, str):
+            size = len(data)
+            if size * 4 > self._max and len(data.encode()) > self._max:
+                self._too_big(session, channel, now)
+                return
+            if channel is session.ws and size and data[0] == "4":
+                self._events.append(Message(session.sid, data[1:]))
+                return
+        elif len(data) > self._max:
+            self._too_big(session, channel, now)
+            return
+        elif channel is session.ws and not session.traits.binary_frames_typed:
+            self._events.append(Message(session.sid, data))
+            return
+        try:
+            packet = decode_ws(data, session.traits.version)
+        except ParseError as exc:
+            if channel is session.probe:
+                self._abort_probe(session, now)
+            else:
+                self._close(session, DisconnectReason.PARSE_ERROR, str(exc), now,
+                            code=CLOSE_PROTOCOL_ERROR)
+            return
+        if channel is session.ws:
+            self._on_packet(session, packet, now)
+        elif channel is session.probe:
+            self._on_probe_packet(session, channel, packet, now)
+
+    def ws_closed(self, channel: Channel, now: float) -> None:
+        """The WebSocket of ``channel`` closed or failed (any reason)."""
+        if channel.close_code is None:
+            channel.close_code = CLOSE_NORMAL
+        session = self.sessions.get(channel.sid)
+        if session is None:
+            return
+        if channel is session.ws:
+            self._close(session, DisconnectReason.TRANSPORT_CLOSE, None, now)
+        elif channel is session.probe:
+            self._abort_probe(session, now)
+
+    def _too_big(self, session: Session, channel: Channel, now: float) -> None:
+        if channel is session.probe:
+            channel.close_code = CLOSE_TOO_BIG
+            self._mark(channel)
+            self._abort_probe(session, now)
+        else:
+            self._close(session, DisconnectReason.TRANSPORT_ERROR, "message too large", now,
+                        code=CLOSE_TOO_BIG)
+
+    def _on_probe_packet(self, session: Session, channel: Channel, packet: Packet,
+                         now: float) -> None:
+        if (packet.type is PacketType.PING and packet.data == "probe"
+                and session.state is State.OPEN):
+            session.move(Input.PROBE)
+            channel.frames.append(_PONG_PROBE)
+            self._mark(channel)
+            if session.poll is not None:
+                self._release_poll(session, [_NOOP])
+        elif packet.type is PacketType.UPGRADE and session.state is State.UPGRADING:
+            session.move(Input.UPGRADE)
+            if session.poll is not None:
+                self._release_poll(session, [_NOOP])
+            session.transport = "websocket"
+            session.ws = channel
+            session.probe = None
+            session.upgrade_deadline = None
+            session.b64 = channel.b64
+            version = session.traits.version
+            channel.frames.extend(encode_ws(p, version, channel.b64) for p in session.outbox)
+            session.outbox.clear()
+            self._mark(channel)
+            self._arm(session)
+            self._events.append(Upgraded(session.sid))
+        else:
+            self._abort_probe(session, now)
+
+    def _abort_probe(self, session: Session, now: float) -> None:
+        probe = session.probe
+        if probe is None:
+            return
+        session.probe = None
+        session.upgrade_deadline = None
+        if probe.close_code is None:
+            probe.close_code = CLOSE_NORMAL
+            self._mark(probe)
+        if session.state is State.UPGRADING:
+            session.move(Input.UPGRADE_FAILED)
+        self._arm(session)
+
+    # ------------------------------------------------------------------ packets in
+    def _on_packet(self, session: Session, packet: Packet, now: float) -> None:
+        kind = packet.type
+        if kind is PacketType.MESSAGE:
+            self._events.append(Message(session.sid, packet.data))
+        elif kind is PacketType.PONG and session.traits.server_pings:
+            session.pong_deadline = None
+            session.next_ping = now + self._interval
+            self._arm(session)
+        elif kind is PacketType.PING and not session.traits.server_pings:
+            self._enqueue(session, Packet(PacketType.PONG, packet.data))
+            session.heartbeat_deadline = now + self._interval + self._timeout
+            self._arm(session)
+        elif kind in (PacketType.PING, PacketType.PONG):
+            self._close(session, DisconnectReason.TRANSPORT_ERROR,
+                        "invalid heartbeat direction", now)
+        elif kind is PacketType.CLOSE:
+            self._close(session, DisconnectReason.CLIENT_DISCONNECT, None, now)
+        # OPEN, UPGRADE and NOOP from an established client change nothing.
+
+    # ------------------------------------------------------------------ packets out
+    def send(self, sid: str, data: str | bytes) -> None:
+        """Queue a message for a session.
+
+        Raises:
+            SessionUnknown: no open session has this id.
+            TypeError: ``data`` is neither ``str`` nor ``bytes``.
+        """
+        session = self.sessions.get(sid)
+        if session is None or session.state in (State.CLOSING, State.CLOSED):
+            raise SessionUnknown(detail=sid)
+        if isinstance(data, str):
+            packet_data: str | bytes = data
+        elif isinstance(data, bytes | bytearray | memoryview):
+            packet_data = bytes(data)
+        else:
+            raise TypeError(f"messages are str or bytes, not {type(data).__name__}")
+        channel = session.ws
+        if channel is not None and not channel.finished:
+            if isinstance(packet_data, str):
+                channel.frames.append("4" + packet_data)
+            elif session.traits.binary_frames_typed or channel.b64:
+                channel.frames.append(
+                    encode_ws(Packet(PacketType.MESSAGE, packet_data), 3, channel.b64)
+                )
+            else:
+                channel.frames.append(packet_data)
+            if not channel.queued:
+                channel.queued = True
+                self._ready.append(channel)
+            return
+        self._enqueue(session, Packet(PacketType.MESSAGE, packet_data))
+
+    def _enqueue(self, session: Session, packet: Packet) -> None:
+        channel = session.ws
+        if channel is not None:
+            if not channel.finished:
+                channel.frames.append(encode_ws(packet, session.traits.version, channel.b64))
+                self._mark(channel)
+            return
+        if session.poll is not None:
+            self._release_poll(session, [*session.outbox, packet])
+            session.outbox.clear()
+        else:
+            session.outbox.append(packet)
+
+    def _mark(self, channel: Channel) -> None:
+        if not channel.queued:
+            channel.queued = True
+            self._ready.append(channel)
+
+    # ------------------------------------------------------------------ closing
+    def close(self, sid: str, now: float,
+              reason: DisconnectReason = DisconnectReason.SERVER_DISCONNECT) -> None:
+        """Close a session from the server side (no-op when it is already gone)."""
+        session = self.sessions.get(sid)
+        if session is not None and session.state not in (State.CLOSING, State.CLOSED):
+            self._close(session, reason, None, now)
+
+    def shutdown(self, now: float) -> None:
+        """Close every session (``server disconnect``)."""
+        for session in list(self.sessions.values()):
+            if session.state is State.CONNECTING:
+                self._finish(session)
+            elif session.state is not State.CLOSING:
+                self._close(session, DisconnectReason.SERVER_DISCONNECT, None, now)
+            else:
+                self._finish(session)
+
+    def _close(self, session: Session, reason: DisconnectReason, detail: str | None,
+               now: float, *, code: int = CLOSE_NORMAL) -> None:
+        if session.state in (State.CLOSING, State.CLOSED):
+            return
+        server_side = reason is DisconnectReason.SERVER_DISCONNECT
+        self._abort_probe(session, now)
+        channel = session.ws
+        drain = False
+        if channel is not None:
+            if not channel.finished:
+                if server_side:
+                    channel.frames.append("1")
+                channel.close_code = code
+                self._mark(channel)
+        elif session.poll is not None:
+            if reason is DisconnectReason.CLIENT_DISCONNECT:
+                self._release_poll(session, [_NOOP])
+            elif server_side:
+                self._release_poll(session, [*session.outbox, _CLOSE])
+                session.outbox.clear()
+            else:
+                self._release_poll(session, [_CLOSE])
+        elif server_side and session.state is not State.CONNECTING:
+            session.outbox.extend([_CLOSE] if session.outbox else [_NOOP, _CLOSE])
+            drain = True
+        self._events.append(Disconnect(session.sid, reason, detail))
+        if drain:
+            session.move(Input.DRAIN)
+            session.next_ping = session.pong_deadline = session.heartbeat_deadline = None
+            session.closing_deadline = now + self.config.closing_grace_ms / 1000
+            self._arm(session)
+        else:
+            self._finish(session)
+
+    def _finish(self, session: Session) -> None:
+        if session.state is not State.CLOSED:
+            session.move(Input.CLOSE)
+        self.sessions.pop(session.sid, None)
+        session.armed_at = None
+
+    # ------------------------------------------------------------------ time
+    def _start_heartbeat(self, session: Session, now: float) -> None:
+        if session.traits.server_pings:
+            session.next_ping = now + self._interval
+        else:
+            session.heartbeat_deadline = now + self._interval + self._timeout
+        self._arm(session)
+
+    def _arm(self, session: Session) -> None:
+        when = session.next_deadline()
+        if when != session.armed_at:
+            session.armed_at = when
+            if when is not None:
+                heapq.heappush(self._timers, (when, session.sid))
+
+    def _fire(self, session: Session, now: float) -> None:
+        if session.closing_deadline is not None and session.closing_deadline <= now:
+            self._finish(session)
+            return
+        if session.upgrade_deadline is not None and session.upgrade_deadline <= now:
+            self._abort_probe(session, now)
+        if session.pong_deadline is not None and session.pong_deadline <= now:
+            self._close(session, DisconnectReason.PING_TIMEOUT, None, now)
+            return
+        if session.heartbeat_deadline is not None and session.heartbeat_deadline <= now:
+            self._close(session, DisconnectReason.PING_TIMEOUT, None, now)
+            return
+        if session.next_ping is not None and session.next_ping <= now:
+            session.next_ping = None
+            session.pong_deadline = now + self._timeout
+            self._enqueue(session, Packet(PacketType.PING))
+
+    def _open_session(self, sid: str) -> Session:
+        session = self.sessions.get(sid)
+        if session is None or session.state in (State.CLOSING, State.CLOSED):
+            raise SessionUnknown(detail=sid)
+        return session
+
+
+def _b64(request: Request) -> bool:
+    value = request.query.get("b64")
+    return value is not None and value not in ("", "0", "false")
+
+
+def _jsonp(request: Request) -> str | None:
+    raw = request.query.get("j")
+    if raw is None:
+        return None
+    return sanitize_jsonp_index(raw) or None
+
+

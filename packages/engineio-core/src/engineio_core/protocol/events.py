@@ -1,0 +1,58 @@
+"""What the engine tells the application: connect, message, upgrade, disconnect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .http import Request
+
+__all__ = ["Connect", "Disconnect", "DisconnectReason", "Event", "Message", "Upgraded"]
+
+
+class DisconnectReason(str, Enum):
+    """Why a session ended (the strings engine.io uses)."""
+
+    SERVER_DISCONNECT = "server disconnect"
+    CLIENT_DISCONNECT = "client disconnect"
+    PING_TIMEOUT = "ping timeout"
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PARSE_ERROR = "parse error"
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """A client asks to open a session; the runtime accepts or rejects it."""
+
+    sid: str
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message from the client: ``str`` or ``bytes``."""
+
+    sid: str
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Upgraded:
+    """The session moved from polling to WebSocket."""
+
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """The session ended; ``detail`` says more when there is more to say."""
+
+    sid: str
+    reason: DisconnectReason
+    detail: str | None = None
+
+
+Event = Connect | Message | Upgraded | Disconnect
