@@ -115,7 +115,8 @@ def serve(runtime: str, port: int) -> None:
         import uvicorn
 
         uvicorn.run(make_async_app(), host=host, port=port, backlog=1024,
-                    log_level="warning", access_log=False, lifespan="on")
+                    log_level="warning", access_log=False, lifespan="on",
+                    ws_per_message_deflate=False)
     elif runtime == "hypercorn":
         import asyncio
 

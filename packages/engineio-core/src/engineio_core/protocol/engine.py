@@ -54,6 +54,8 @@ CLOSE_TOO_BIG = 1009
 _CLOSE = Packet(PacketType.CLOSE)
 _NOOP = Packet(PacketType.NOOP)
 _PONG_PROBE = "3probe"
+UPGRADE_NOOP_DELAY = 0.1
+"""Seconds a GET that arrives mid-upgrade waits before it is released with a noop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +189,14 @@ class Engine:
             session = self.sessions.get(sid)
             if session is None or session.state not in (State.OPEN, State.UPGRADING):
                 raise SessionUnknown
-            if (session.transport != "polling" or session.probe is not None
-                    or not self.config.allow_upgrades):
-                raise BadRequest(detail="upgrade not possible for this session")
+            if not self.config.allow_upgrades:
+                raise BadRequest(detail="upgrades are disabled")
+            if session.transport != "polling" or session.probe is not None:
+                # Already on (or moving to) WebSocket: accept, then close at once,
+                # so the first socket keeps working (as engine.io does).
+                extra = Channel(sid, request, websocket=True)
+                extra.close_code = CLOSE_NORMAL
+                return extra
             probe = Channel(sid, request, websocket=True, b64=_b64(request))
             session.probe = probe
             session.upgrade_deadline = now + self.config.upgrade_timeout_ms / 1000
@@ -317,10 +324,13 @@ class Engine:
             packets = session.outbox
             session.outbox = []
             return self._poll_response(session, request, packets)
-        if session.state is State.UPGRADING:
-            return self._poll_response(session, request, [_NOOP])
         channel = Channel(session.sid, request, websocket=False)
         session.poll = channel
+        if session.state is State.UPGRADING:
+            # A GET during the upgrade is released with a noop shortly (engine.io
+            # checks every 100 ms), unless the upgrade packet lands first.
+            session.noop_deadline = now + UPGRADE_NOOP_DELAY
+            self._arm(session)
         return channel
 
     def poll_dropped(self, channel: Channel, now: float) -> None:
@@ -453,8 +463,14 @@ class Engine:
                 self._release_poll(session, [_NOOP])
         elif packet.type is PacketType.UPGRADE and session.state is State.UPGRADING:
             session.move(Input.UPGRADE)
-            if session.poll is not None:
-                self._release_poll(session, [_NOOP])
+            session.noop_deadline = None
+            late = session.poll
+            if late is not None:
+                # This GET arrived after the probe: polling is over for this session.
+                session.poll = None
+                late.response = error_response(
+                    self.config, late.request, BadRequest(detail="transport mismatch"))
+                self._mark(late)
             session.transport = "websocket"
             session.ws = channel
             session.probe = None
@@ -632,6 +648,10 @@ class Engine:
             return
         if session.upgrade_deadline is not None and session.upgrade_deadline <= now:
             self._abort_probe(session, now)
+        if session.noop_deadline is not None and session.noop_deadline <= now:
+            session.noop_deadline = None
+            if session.poll is not None:
+                self._release_poll(session, [_NOOP])
         if session.pong_deadline is not None and session.pong_deadline <= now:
             self._close(session, DisconnectReason.PING_TIMEOUT, None, now)
             return

@@ -124,6 +124,7 @@ class Session:
     pong_deadline: float | None = None
     heartbeat_deadline: float | None = None
     upgrade_deadline: float | None = None
+    noop_deadline: float | None = None
     closing_deadline: float | None = None
     armed_at: float | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -146,7 +147,7 @@ class Session:
         """The earliest armed deadline of this session."""
         best: float | None = None
         for when in (self.next_ping, self.pong_deadline, self.heartbeat_deadline,
-                     self.upgrade_deadline, self.closing_deadline):
+                     self.upgrade_deadline, self.noop_deadline, self.closing_deadline):
             if when is not None and (best is None or when < best):
                 best = when
         return best

@@ -1,0 +1,195 @@
+"""A small blocking server-side WebSocket over a raw socket, for WSGI servers.
+
+WSGI has no WebSocket API, but the Werkzeug development server and gunicorn
+hand the application the connection's socket. :class:`WebSocket` writes the
+``101`` answer itself and then speaks the WebSocket framing with ``wsproto``.
+One thread receives (the request's own thread) while any other thread may
+send: writes are serialised by a lock, and the ``wsproto`` state by another.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Message,
+    Ping,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError
+
+__all__ = ["WebSocket", "accept_key"]
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+"""The RFC 6455 magic string appended to ``Sec-WebSocket-Key``."""
+
+CLOSE_NORMAL = 1000
+CLOSE_TOO_BIG = 1009
+
+_READ_SIZE = 65536
+
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value answering ``Sec-WebSocket-Key`` ``key``."""
+    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()  # noqa: S324 - RFC 6455
+    return base64.b64encode(digest).decode("ascii")
+
+
+def valid_key(key: str | None) -> bool:
+    """Whether ``key`` is a well-formed ``Sec-WebSocket-Key`` (base64 of 16 bytes)."""
+    if not key:
+        return False
+    try:
+        return len(base64.b64decode(key.strip(), validate=True)) == 16
+    except ValueError:
+        return False
+
+
+class WebSocket:
+    """One server-side WebSocket connection on a blocking socket.
+
+    Args:
+        sock: the connected socket; the HTTP upgrade request has been read from it.
+        max_message_size: a message above this many bytes (text counted as UTF-8)
+            closes the connection with code 1009; ``None`` for no limit.
+        read: reads up to ``n`` bytes (``b""`` at end of stream). Defaults to
+            ``sock.recv``; pass the HTTP server's buffered reader (``read1``) so
+            that bytes it already buffered are not lost.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        max_message_size: int | None = None,
+        read: Callable[[int], bytes] | None = None,
+    ) -> None:
+        self._sock = sock
+        self._read = read or sock.recv
+        self._max = max_message_size
+        self._conn = Connection(ConnectionType.SERVER)
+        self._events: deque[Event] = deque()
+        self._write_lock = threading.Lock()  # one writer at a time: frames stay whole and ordered
+        self._proto_lock = threading.Lock()  # guards the wsproto state, held only briefly
+        self._done = False  # receive() has reported the end
+
+    def accept(self, key: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Write the ``101 Switching Protocols`` answer to the upgrade request.
+
+        Args:
+            key: the request's ``Sec-WebSocket-Key``.
+            headers: extra response headers.
+        """
+        lines = [
+            "HTTP/1.1 101 Switching Protocols",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Accept: {accept_key(key)}",
+            *(f"{name}: {value}" for name, value in headers),
+        ]
+        with self._write_lock:
+            self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def receive(self) -> str | bytes | None:
+        """Block until the next message; ``None`` once the connection is closed or failed.
+
+        Pings are answered and fragmented messages assembled on the way.
+        """
+        parts: list[str | bytes] = []
+        size = 0
+        while not self._done:
+            while self._events:
+                event = self._events.popleft()
+                if isinstance(event, Message):
+                    data = event.data
+                    size += len(data) if not isinstance(data, str) or data.isascii() else len(
+                        data.encode()
+                    )
+                    if self._max is not None and size > self._max:
+                        self._finish(CLOSE_TOO_BIG)
+                        return None
+                    parts.append(data)
+                    if event.message_finished:
+                        if isinstance(event, TextMessage):
+                            return "".join(parts)  # type: ignore[arg-type]
+                        return b"".join(parts)  # type: ignore[arg-type]
+                elif isinstance(event, Ping):
+                    self._send_event(event.response())
+                elif isinstance(event, CloseConnection):
+                    self._finish(event.code)
+                    return None
+            try:
+                data = self._read(_READ_SIZE)
+            except OSError:
+                data = b""
+            if not data:
+                self._finish(None)
+                return None
+            with self._proto_lock:
+                try:
+                    self._conn.receive_data(data)
+                except LocalProtocolError:
+                    self._done = True
+                    return None
+                self._events.extend(self._conn.events())
+        return None
+
+    def send(self, data: str | bytes) -> None:
+        """Send one text (``str``) or binary (``bytes``) message.
+
+        Raises:
+            ConnectionError: the connection is closed or failed.
+        """
+        event: Event = TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data)
+        if not self._send_event(event):
+            raise ConnectionError("the WebSocket is closed")
+
+    def close(self, code: int = CLOSE_NORMAL) -> None:
+        """Send a close frame with ``code`` (unless one was sent) and shut the socket down.
+
+        The socket is shut down at once rather than after the peer's answer, so
+        that a dead peer cannot hold the receiving thread.
+        """
+        try:
+            self._send_event(CloseConnection(code=code))
+        finally:
+            self._shutdown()
+
+    # ------------------------------------------------------------------ internals
+    def _finish(self, code: int | None) -> None:
+        """End the connection from the receiving side: answer or send a close, shut down."""
+        self._done = True
+        if code is not None:
+            # Answer the peer's close, or report a protocol error wsproto found (state OPEN).
+            if self._conn.state in (ConnectionState.REMOTE_CLOSING, ConnectionState.OPEN):
+                self._send_event(CloseConnection(code=code))
+        self._shutdown()
+
+    def _send_event(self, event: Event) -> bool:
+        with self._write_lock:
+            with self._proto_lock:
+                try:
+                    out = self._conn.send(event)
+                except LocalProtocolError:
+                    return False
+            try:
+                self._sock.sendall(out)
+            except OSError:
+                self._shutdown()
+                return False
+        return True
+
+    def _shutdown(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
