@@ -14,6 +14,7 @@ Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -54,10 +55,8 @@ def make_async_app() -> engineio_core.ASGIApp:
             if data.startswith("cmd:broadcast:"):
                 payload = data[len("cmd:broadcast:"):]
                 for other in list(clients):
-                    try:
+                    with contextlib.suppress(engineio_core.SessionUnknown):
                         await eio.send(other, payload)
-                    except engineio_core.SessionUnknown:
-                        pass
                 return
             if data == "cmd:count":
                 await eio.send(sid, f"count:{len(clients)}")
@@ -92,10 +91,8 @@ def make_wsgi_app() -> Any:
             if data.startswith("cmd:broadcast:"):
                 payload = data[len("cmd:broadcast:"):]
                 for other in list(clients):
-                    try:
+                    with contextlib.suppress(engineio_core.SessionUnknown):
                         eio.send(other, payload)
-                    except engineio_core.SessionUnknown:
-                        pass
                 return
             if data == "cmd:count":
                 eio.send(sid, f"count:{len(clients)}")
@@ -134,8 +131,8 @@ def serve(runtime: str, port: int) -> None:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGTERM, stop.set)
             loop.add_signal_handler(signal.SIGINT, stop.set)
-            await hypercorn_serve(make_async_app(), config,  # type: ignore[arg-type]
-                                  shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+            app: Any = make_async_app()
+            await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
 
         asyncio.run(main())
     elif runtime == "daphne":

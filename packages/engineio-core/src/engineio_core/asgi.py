@@ -130,7 +130,8 @@ class ASGIApp:
             return False
         with open(filename, "rb") as f:
             body = f.read()
-        content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        if content_type is None:
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         await _send_response(send, Response(200, [("Content-Type", content_type)], body))
         return True
 
@@ -156,7 +157,6 @@ class ASGIApp:
                     await self.server.shutdown()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-            return
 
         async def wrapped_receive() -> ASGIMessage:
             message = await receive()
@@ -225,13 +225,13 @@ def _request(scope: Scope) -> Request:
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    scheme = scope.get("scheme", "http")
+    scheme: str = scope.get("scheme") or "http"
     client = scope.get("client")
     return Request(
         method=scope.get("method", "GET"),
         query=parse_query(scope.get("query_string", b"")),
         headers=headers,
-        client=tuple(client) if client else None,  # type: ignore[arg-type]
+        client=(client[0], client[1]) if client else None,
         scheme={"ws": "http", "wss": "https"}.get(scheme, scheme),
         path=scope.get("path", "/"),
         native=scope,

@@ -25,7 +25,7 @@ from .protocol.session import Channel
 __all__ = ["AsyncServer", "AsyncWebSocket", "BodyTooLarge"]
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - a signal between adapter and server
+class BodyTooLarge(Exception):
     """Raised by a body reader when the body exceeds the limit it was given."""
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from .protocol.config import ServerConfig
 from .protocol.engine import Engine
@@ -25,7 +25,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 default_logger = logging.getLogger("engineio_core.server")
 
 
-class ConnectionRefused(EngineIOError):  # noqa: N818 - the name python-engineio users know
+class ConnectionRefused(EngineIOError):
     """Raise from a connect handler to refuse the connection (HTTP 403) with a message."""
 
     def __init__(self, message: str | None = None) -> None:
@@ -48,7 +48,12 @@ class BaseServer:
         self.handlers: dict[str, Callable[..., Any]] = {}
         self._arity: dict[str, int] = {}
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register a handler, directly or as a decorator.
 
         Handlers: ``connect(sid, request)`` (return ``False`` or raise

@@ -15,20 +15,23 @@ adapters call :meth:`Server.handle_http` and :meth:`Server.handle_websocket`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .async_server import BodyTooLarge
 from .backends import SyncBackend, load_backend
-from .backends.base import Event as BackendEvent
-from .backends.base import Lock
 from .base_server import BaseServer, ConnectionRefused
 from .protocol.engine import Handshake, PostBody
 from .protocol.errors import SessionUnknown
 from .protocol.events import Disconnect, Event, Message, Upgraded
 from .protocol.http import Request, Response
 from .protocol.session import Channel
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from .backends.base import Event as BackendEvent
+    from .backends.base import Lock
 
 __all__ = ["BodyTooLarge", "Server", "SyncWebSocket"]
 
@@ -149,7 +152,7 @@ class Server(BaseServer):
 
     def start_background_task(self, target: Callable[..., Any], *args: Any,
                               **kwargs: Any) -> Any:
-        """Run ``target(*args, **kwargs)`` in a background thread; returns its handle (``join()``)."""
+        """Run ``target(*args, **kwargs)`` in the background; returns a handle with ``join()``."""
         return self.backend.spawn(target, *args, **kwargs)
 
     def sleep(self, seconds: float = 0) -> None:
@@ -262,7 +265,7 @@ class Server(BaseServer):
         return result  # type: ignore[no-any-return]
 
     def _take(self) -> tuple[list[Channel], list[Event]]:
-        """Collect the engine's output (under the lock) and wake the timer for an earlier deadline."""
+        """Collect the engine's output (under the lock); wake the timer for an earlier deadline."""
         engine = self.engine
         ready = engine.take_ready()
         events = engine.events_received()
@@ -302,10 +305,8 @@ class Server(BaseServer):
                 return
             except Exception:
                 writer.closed = True
-        try:
+        with suppress(Exception):
             writer.ws.close(1011)
-        except Exception:  # noqa: S110 - the connection is already broken
-            pass
         self._run(lambda: self.engine.ws_closed(channel, self._now()))
 
     def _handshake(self, handshake: Handshake) -> Response | Channel:

@@ -10,11 +10,12 @@ send: writes are serialised by a lock, and the ``wsproto`` state by another.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import (
@@ -27,7 +28,10 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError
 
-__all__ = ["WebSocket", "accept_key"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+__all__ = ["WebSocket", "accept_key", "valid_key"]
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 """The RFC 6455 magic string appended to ``Sec-WebSocket-Key``."""
@@ -40,7 +44,7 @@ _READ_SIZE = 65536
 
 def accept_key(key: str) -> str:
     """The ``Sec-WebSocket-Accept`` value answering ``Sec-WebSocket-Key`` ``key``."""
-    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()  # noqa: S324 - RFC 6455
+    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -59,6 +63,7 @@ class WebSocket:
 
     Args:
         sock: the connected socket; the HTTP upgrade request has been read from it.
+        key: the request's ``Sec-WebSocket-Key``.
         max_message_size: a message above this many bytes (text counted as UTF-8)
             closes the connection with code 1009; ``None`` for no limit.
         read: reads up to ``n`` bytes (``b""`` at end of stream). Defaults to
@@ -69,11 +74,13 @@ class WebSocket:
     def __init__(
         self,
         sock: socket.socket,
+        key: str,
         *,
         max_message_size: int | None = None,
         read: Callable[[int], bytes] | None = None,
     ) -> None:
         self._sock = sock
+        self._key = key
         self._read = read or sock.recv
         self._max = max_message_size
         self._conn = Connection(ConnectionType.SERVER)
@@ -82,18 +89,17 @@ class WebSocket:
         self._proto_lock = threading.Lock()  # guards the wsproto state, held only briefly
         self._done = False  # receive() has reported the end
 
-    def accept(self, key: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+    def accept(self, headers: Iterable[tuple[str, str]] = ()) -> None:
         """Write the ``101 Switching Protocols`` answer to the upgrade request.
 
         Args:
-            key: the request's ``Sec-WebSocket-Key``.
             headers: extra response headers.
         """
         lines = [
             "HTTP/1.1 101 Switching Protocols",
             "Upgrade: websocket",
             "Connection: Upgrade",
-            f"Sec-WebSocket-Accept: {accept_key(key)}",
+            f"Sec-WebSocket-Accept: {accept_key(self._key)}",
             *(f"{name}: {value}" for name, value in headers),
         ]
         with self._write_lock:
@@ -168,10 +174,10 @@ class WebSocket:
     def _finish(self, code: int | None) -> None:
         """End the connection from the receiving side: answer or send a close, shut down."""
         self._done = True
-        if code is not None:
-            # Answer the peer's close, or report a protocol error wsproto found (state OPEN).
-            if self._conn.state in (ConnectionState.REMOTE_CLOSING, ConnectionState.OPEN):
-                self._send_event(CloseConnection(code=code))
+        # Answer the peer's close, or report a protocol error wsproto found (state OPEN).
+        if code is not None and self._conn.state in (ConnectionState.REMOTE_CLOSING,
+                                                      ConnectionState.OPEN):
+            self._send_event(CloseConnection(code=code))
         self._shutdown()
 
     def _send_event(self, event: Event) -> bool:
@@ -189,7 +195,5 @@ class WebSocket:
         return True
 
     def _shutdown(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass

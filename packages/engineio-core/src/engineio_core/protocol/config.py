@@ -131,9 +131,10 @@ class ServerConfig:
         if not self.protocol_versions or any(v not in (3, 4) for v in self.protocol_versions):
             raise ConfigError("protocol_versions must be a non-empty subset of (3, 4)")
         origins = self.cors_allowed_origins
-        if not (origins is None or isinstance(origins, str) or callable(origins)):
-            if not all(isinstance(o, str) for o in origins):
-                raise ConfigError("cors_allowed_origins must hold strings")
+        if not (origins is None or isinstance(origins, str) or callable(origins)) and not all(
+            isinstance(o, str) for o in origins
+        ):
+            raise ConfigError("cors_allowed_origins must hold strings")
         for name in ("sid_generator", "allow_request", "handshake_headers"):
             value = getattr(self, name)
             if value is not None and not callable(value):
@@ -161,7 +162,7 @@ def _cookie(value: object) -> CookieOptions | None:
         return CookieOptions(name=value)
     if isinstance(value, Mapping):
         aliases = {"httponly": "http_only", "samesite": "same_site", "max-age": "max_age"}
-        kw = {aliases.get(k.lower(), k): v for k, v in value.items()}
+        kw: dict[str, Any] = {aliases.get(str(k).lower(), str(k)): v for k, v in value.items()}
         allowed = {f.name for f in fields(CookieOptions)}
         bad = sorted(set(kw) - allowed)
         if bad:

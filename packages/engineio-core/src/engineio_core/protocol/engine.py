@@ -29,7 +29,7 @@ from .errors import (
     TransportUnknown,
     UnsupportedProtocolVersion,
 )
-from .events import Connect, Disconnect, DisconnectReason, Event, Message, Upgraded
+from .events import Disconnect, DisconnectReason, Event, Message, Upgraded
 from .http import (
     Request,
     Response,
@@ -300,7 +300,9 @@ class Engine:
         if config.handshake_headers is not None:
             extra.extend(config.handshake_headers(handshake.request))
         body, content_type = session.traits.encode_poll(
-            [Packet(PacketType.OPEN, open_packet[1:])], binary_ok=False, jsonp=_jsonp(handshake.request)
+            [Packet(PacketType.OPEN, open_packet[1:])],
+            binary_ok=False,
+            jsonp=_jsonp(handshake.request),
         )
         return polling_response(config, handshake.request, body, content_type, extra)
 
@@ -393,8 +395,8 @@ class Engine:
             return error_response(self.config, request, BadRequest(detail=str(exc)))
         for packet in packets:
             self._on_packet(session, packet, now)
-            if session.state not in (State.OPEN, State.UPGRADING):
-                break
+            if not _live(session):
+                break  # packets after a close are ignored
         return ok_response(self.config, request)
 
     # ------------------------------------------------------------------ WebSocket
@@ -668,6 +670,10 @@ class Engine:
         if session is None or session.state in (State.CLOSING, State.CLOSED):
             raise SessionUnknown(detail=sid)
         return session
+
+
+def _live(session: Session) -> bool:
+    return session.state is State.OPEN or session.state is State.UPGRADING
 
 
 def _b64(request: Request) -> bool:

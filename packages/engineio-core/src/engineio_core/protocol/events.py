@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["Connect", "Disconnect", "DisconnectReason", "Event", "Message", "Upgraded"]
 
 
-class DisconnectReason(str, Enum):
+class DisconnectReason(StrEnum):
     """Why a session ended (the strings engine.io uses)."""
 
     SERVER_DISCONNECT = "server disconnect"

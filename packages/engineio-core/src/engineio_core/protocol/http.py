@@ -117,7 +117,8 @@ def preflight_response(config: ServerConfig, request: Request) -> Response:
 
 def error_response(config: ServerConfig, request: Request, error: ProtocolError) -> Response:
     """The ``{"code", "message"}`` JSON response for a protocol error, with CORS headers."""
-    body = json.dumps({"code": error.code, "message": error.message}, separators=(",", ":")).encode()
+    fields = {"code": error.code, "message": error.message}
+    body = json.dumps(fields, separators=(",", ":")).encode()
     headers = [
         ("Content-Type", "application/json"),
         ("Cache-Control", "no-store"),

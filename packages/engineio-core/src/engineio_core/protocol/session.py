@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .packets import Packet
     from .versions import VersionTraits
 
-__all__ = ["Channel", "IllegalTransition", "Input", "Session", "State", "TRANSITIONS"]
+__all__ = ["TRANSITIONS", "Channel", "IllegalTransition", "Input", "Session", "State"]
 
 
 class State(Enum):

@@ -1,0 +1,209 @@
+"""``WSGIApp``: serves a :class:`~engineio_core.server.Server` under any WSGI server.
+
+Engine.IO requests (the configured path, with or without its trailing slash,
+below the environ's ``SCRIPT_NAME``) go to the server; static files are served
+from a mapping; anything else goes to ``wsgi_app`` (or gets a 404).
+
+WebSocket needs the connection's socket, which the Werkzeug development
+server (``werkzeug.socket``) and gunicorn (``gunicorn.socket``) provide. Under
+any other server the upgrade is answered 400, and clients stay on polling.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import mimetypes
+import os
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from .protocol.errors import BadRequest
+from .protocol.http import Request, Response, error_response, parse_query
+from .server import BodyTooLarge, Server
+from .websocket_sync import WebSocket, valid_key
+
+if TYPE_CHECKING:
+    import socket
+
+__all__ = ["WSGIApp"]
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGICallable = Callable[[Environ, StartResponse], Iterable[bytes]]
+StaticFiles = Mapping[str, str | Mapping[str, str]]
+
+_CHUNK = 65536
+
+
+class WSGIApp:
+    """A WSGI application serving a :class:`~engineio_core.server.Server`.
+
+    Args:
+        server: the Engine.IO server.
+        wsgi_app: a WSGI app for every request that is not Engine.IO traffic.
+        static_files: URL path → file path, or → ``{"filename": ..., "content_type": ...}``.
+            A path ending in ``/`` maps to a directory.
+        engineio_path: where Engine.IO is served; matched with and without the trailing slash.
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        wsgi_app: WSGICallable | None = None,
+        static_files: StaticFiles | None = None,
+        engineio_path: str = "engine.io",
+    ) -> None:
+        self.server = server
+        self.wsgi_app = wsgi_app
+        self.static_files = dict(static_files or {})
+        path = "/" + engineio_path.strip("/")
+        self._paths = (path, path + "/")
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path in self._paths:
+            request = _request(environ)
+            if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                response = self._websocket(environ, request)
+            else:
+                response = self.server.handle_http(request, _body_reader(environ))
+            return _respond(start_response, response)
+        static = self._static(path) if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else None
+        if static is not None:
+            return _respond(start_response, static)
+        if self.wsgi_app is not None:
+            return self.wsgi_app(environ, start_response)
+        return _respond(start_response, Response(404, [("Content-Type", "text/plain")],
+                                                 b"Not Found"))
+
+    def _websocket(self, environ: Environ, request: Request) -> Response:
+        """Serve a WebSocket request; returns only when it was refused with a response."""
+        config = self.server.config
+        sock: socket.socket | None = (environ.get("werkzeug.socket")
+                                      or environ.get("gunicorn.socket"))
+        if sock is None:
+            self.server.logger.warning(
+                "this WSGI server (%s) gives no access to the connection's socket, so it "
+                "cannot serve WebSocket; clients stay on polling",
+                environ.get("SERVER_SOFTWARE", "unknown"),
+            )
+            return error_response(config, request, BadRequest(detail="WebSocket unavailable"))
+        key = request.headers.get("sec-websocket-key")
+        if request.method != "GET" or not valid_key(key) or (
+                request.headers.get("sec-websocket-version") != "13"):
+            return error_response(config, request, BadRequest(detail="invalid WebSocket upgrade"))
+        assert key is not None
+        stream = environ.get("wsgi.input")
+        # Werkzeug reads the request through a buffered reader: read through it too,
+        # so that bytes it already buffered past the headers are not lost.
+        read = stream.read1 if isinstance(stream, io.BufferedReader) else None
+        ws = _WSGIWebSocket(sock, key, max_message_size=config.max_http_buffer_size, read=read)
+        self.server.handle_websocket(request, ws)
+        if ws.refused is not None:
+            return ws.refused
+        ws.close(1000)
+        # The connection is spent: make the WSGI server drop it quietly (Werkzeug treats
+        # ConnectionError as a dropped connection; gunicorn ignores ECONNRESET).
+        raise ConnectionResetError(errno.ECONNRESET, "WebSocket closed")
+
+    def _static(self, path: str) -> Response | None:
+        found = static_file(self.static_files, path)
+        if found is None:
+            return None
+        filename, content_type = found
+        with open(filename, "rb") as f:
+            body = f.read()
+        return Response(200, [("Content-Type", content_type),
+                              ("Content-Length", str(len(body)))], body)
+
+
+def static_file(static_files: StaticFiles, path: str) -> tuple[str, str] | None:
+    """The file (and its content type) that ``static_files`` maps ``path`` to, if it exists."""
+    target: str | Mapping[str, str] | None = static_files.get(path)
+    if target is None:
+        for prefix, folder in static_files.items():
+            if prefix.endswith("/") and path.startswith(prefix) and isinstance(folder, str):
+                rest = os.path.normpath(path[len(prefix):]).lstrip("/")
+                if rest.startswith(".."):
+                    return None
+                target = os.path.join(folder, rest if rest not in ("", ".") else "index.html")
+                break
+    if target is None:
+        return None
+    if isinstance(target, str):
+        filename, content_type = target, None
+    else:
+        filename, content_type = target["filename"], target.get("content_type")
+    if not os.path.isfile(filename):
+        return None
+    return filename, content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+class _WSGIWebSocket(WebSocket):
+    """:class:`~engineio_core.server.SyncWebSocket` on the socket of a WSGI request."""
+
+    refused: Response | None = None
+
+    def refuse(self, response: Response) -> None:
+        self.refused = response
+
+
+def _request(environ: Environ) -> Request:
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        value = environ.get(key)
+        if value:
+            headers[key.replace("_", "-").lower()] = value
+    addr = environ.get("REMOTE_ADDR")
+    port = environ.get("REMOTE_PORT")
+    client = (addr, int(port)) if addr and port is not None and str(port).isdigit() else None
+    path = environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "/")
+    return Request(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        query=parse_query(environ.get("QUERY_STRING", "")),
+        headers=headers,
+        client=client,
+        scheme=environ.get("wsgi.url_scheme", "http"),
+        path=path.encode("latin-1").decode("utf-8", "replace"),
+        native=environ,
+    )
+
+
+def _body_reader(environ: Environ) -> Callable[[int], bytes]:
+    def read_body(limit: int) -> bytes:
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH") or ""
+        chunks: list[bytes] = []
+        size = 0
+        if length.isdigit():
+            remaining = int(length)
+            if remaining > limit:
+                raise BodyTooLarge
+            while remaining > 0:
+                chunk = stream.read(min(remaining, _CHUNK))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        elif environ.get("wsgi.input_terminated"):
+            # No length (chunked): the server ends the stream at the end of the body.
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+        # Otherwise there is no body: reading would wait for the next request.
+        return b"".join(chunks)
+
+    return read_body
+
+
+def _respond(start_response: StartResponse, response: Response) -> list[bytes]:
+    status = HTTPStatus(response.status)
+    start_response(f"{status.value} {status.phrase}", list(response.headers))
+    return [response.body]
