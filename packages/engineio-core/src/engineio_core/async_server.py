@@ -321,7 +321,11 @@ class AsyncServer(BaseServer):
             self.logger.exception("%s handler failed", type(event).__name__.lower())
 
     def _schedule_timer(self) -> None:
-        when = self.engine.get_timer()
+        engine = self.engine
+        if not engine.timer_changed and self._timer is not None:
+            return  # the armed timer is still the earliest deadline
+        engine.timer_changed = False
+        when = engine.get_timer()
         if when == self._timer_at:
             return
         if self._timer is not None:

@@ -106,6 +106,8 @@ class Engine:
         self._interval = config.ping_interval_ms / 1000
         self._timeout = config.ping_timeout_ms / 1000
         self._max = config.max_http_buffer_size
+        self.timer_changed = False
+        """Set when a deadline was armed; a runtime may clear it after :meth:`get_timer`."""
 
     # ------------------------------------------------------------------ outputs
     def events_received(self) -> list[Event]:
@@ -643,6 +645,7 @@ class Engine:
             session.armed_at = when
             if when is not None:
                 heapq.heappush(self._timers, (when, session.sid))
+                self.timer_changed = True
 
     def _fire(self, session: Session, now: float) -> None:
         if session.closing_deadline is not None and session.closing_deadline <= now:
