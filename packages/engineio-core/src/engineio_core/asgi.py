@@ -216,7 +216,13 @@ class _ASGIWebSocket:
             await self._send({"type": "websocket.send", "bytes": data})
 
     async def close(self, code: int) -> None:
-        await self._send({"type": "websocket.close", "code": code})
+        try:
+            await self._send({"type": "websocket.close", "code": code})
+        except Exception:
+            if code == 1000:
+                raise
+            # daphne (autobahn) only lets applications send 1000 or 3000-4999.
+            await self._send({"type": "websocket.close", "code": 1000})
 
 
 def _request(scope: Scope) -> Request:

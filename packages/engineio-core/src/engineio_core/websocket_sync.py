@@ -65,7 +65,8 @@ class WebSocket:
         sock: the connected socket; the HTTP upgrade request has been read from it.
         key: the request's ``Sec-WebSocket-Key``.
         max_message_size: a message above this many bytes (text counted as UTF-8)
-            closes the connection with code 1009; ``None`` for no limit.
+            closes the connection with code 1009 (see :meth:`receive`); ``None`` for
+            no limit.
         read: reads up to ``n`` bytes (``b""`` at end of stream). Defaults to
             ``sock.recv``; pass the HTTP server's buffered reader (``read1``) so
             that bytes it already buffered are not lost.
@@ -108,7 +109,10 @@ class WebSocket:
     def receive(self) -> str | bytes | None:
         """Block until the next message; ``None`` once the connection is closed or failed.
 
-        Pings are answered and fragmented messages assembled on the way.
+        Pings are answered and fragmented messages assembled on the way. A message
+        that grows past ``max_message_size`` closes the connection with 1009 at once;
+        what was read of it (already over the limit, so the caller's own size check
+        sees why) is returned, and later calls return ``None``.
         """
         parts: list[str | bytes] = []
         size = 0
@@ -120,11 +124,11 @@ class WebSocket:
                     size += len(data) if not isinstance(data, str) or data.isascii() else len(
                         data.encode()
                     )
-                    if self._max is not None and size > self._max:
-                        self._finish(CLOSE_TOO_BIG)
-                        return None
                     parts.append(data)
-                    if event.message_finished:
+                    too_big = self._max is not None and size > self._max
+                    if too_big:
+                        self._finish(CLOSE_TOO_BIG)
+                    if event.message_finished or too_big:
                         if isinstance(event, TextMessage):
                             return "".join(parts)  # type: ignore[arg-type]
                         return b"".join(parts)  # type: ignore[arg-type]

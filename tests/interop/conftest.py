@@ -1,0 +1,137 @@
+"""Fixtures of the interop suite: servers under test and the client runners.
+
+* ``server_name``: parametrized over ``harness.selected_servers()``.
+* ``server``: the named server with default settings, shared by the tests
+  that only need echo (started once per session, checked alive after each test).
+* ``make_server(env, fresh=False)``: the named server with extra environment
+  (e.g. ``{"EIO_PING_INTERVAL": "300"}``); shared per (name, env) unless
+  ``fresh=True`` (then stopped after the test).
+* ``node_ready``: fails with a clear message when node or the JS packages are
+  missing (``npm ci --prefix tests/interop/js``).
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .harness import (
+    RunningServer,
+    check_node_modules,
+    node_binary,
+    selected_servers,
+    start_server,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+MakeServer = Callable[..., RunningServer]
+
+
+class ServerPool:
+    """Servers shared across tests, keyed by (name, env)."""
+
+    def __init__(self, log_dir_factory: pytest.TempPathFactory) -> None:
+        self._factory = log_dir_factory
+        self._shared: dict[tuple[str, tuple[tuple[str, str], ...]], RunningServer] = {}
+        self._counter = 0
+
+    def _log_path(self, name: str) -> Path:
+        self._counter += 1
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        return self._factory.mktemp("interop-logs") / f"{safe}-{self._counter}.log"
+
+    def start(self, name: str, env: dict[str, str]) -> RunningServer:
+        return start_server(name, env, self._log_path(name))
+
+    def shared(self, name: str, env: dict[str, str]) -> RunningServer:
+        key = (name, tuple(sorted(env.items())))
+        server = self._shared.get(key)
+        if server is not None and not server.alive():
+            # A previous test already failed on this; start a new one.
+            del self._shared[key]
+            server = None
+        if server is None:
+            server = self.start(name, env)
+            self._shared[key] = server
+        return server
+
+    def stop_all(self) -> None:
+        for server in self._shared.values():
+            server.stop()
+        self._shared.clear()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after each test, so that a socket a client library leaked is
+    reported (ResourceWarning, an error here) against the test that leaked it."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture(scope="session")
+def server_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
+    pool = ServerPool(tmp_path_factory)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def node_ready() -> str:
+    problem = check_node_modules()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    try:
+        return node_binary()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(params=selected_servers())
+def server_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+def _assert_alive(server: RunningServer) -> None:
+    assert server.alive(), (
+        f"{server.describe()} died during the test (exit {server.proc.returncode}):\n"
+        f"{server.log_tail()}"
+    )
+
+
+@pytest.fixture
+def make_server(server_name: str, server_pool: ServerPool, node_ready: str) -> Iterator[MakeServer]:
+    used: list[RunningServer] = []
+    fresh: list[RunningServer] = []
+
+    def make(env: dict[str, str] | None = None, *, fresh_server: bool = False) -> RunningServer:
+        env = dict(env or {})
+        if fresh_server:
+            server = server_pool.start(server_name, env)
+            fresh.append(server)
+        else:
+            server = server_pool.shared(server_name, env)
+        used.append(server)
+        return server
+
+    try:
+        yield make
+        for server in used:
+            _assert_alive(server)
+    finally:
+        for server in fresh:
+            server.stop()
+
+
+@pytest.fixture
+def server(make_server: MakeServer) -> RunningServer:
+    return make_server()
