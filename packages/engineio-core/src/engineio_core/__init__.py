@@ -29,6 +29,8 @@ from .protocol.errors import (
 )
 from .protocol.events import DisconnectReason
 from .protocol.http import Request, Response
+from .server import Server, SyncWebSocket
+from .wsgi import WSGIApp
 
 __all__ = [
     "ASGIApp",
@@ -44,8 +46,11 @@ __all__ = [
     "ProtocolError",
     "Request",
     "Response",
+    "Server",
     "ServerConfig",
     "SessionUnknown",
+    "SyncWebSocket",
+    "WSGIApp",
 ]
 
 __version__ = "0.1.0"

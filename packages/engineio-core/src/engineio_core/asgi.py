@@ -8,13 +8,13 @@ else goes to ``other_asgi_app`` (or gets a 404).
 
 from __future__ import annotations
 
-import mimetypes
-import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .async_server import AsyncServer, BodyTooLarge
+from .async_server import AsyncServer
+from .base_server import BodyTooLarge
 from .protocol.http import Request, Response, parse_query
+from .static import StaticFiles, static_file
 
 __all__ = ["ASGIApp"]
 
@@ -25,7 +25,6 @@ Send = Callable[[ASGIMessage], Awaitable[None]]
 ASGICallable = Callable[[Scope, Receive, Send], Awaitable[None]]
 Hook = Callable[[], Any]
 
-StaticFiles = Mapping[str, str | Mapping[str, str]]
 
 
 class ASGIApp:
@@ -96,7 +95,7 @@ class ASGIApp:
             while more:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    break
+                    raise ConnectionError("the client went away while sending the body")
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
@@ -109,29 +108,12 @@ class ASGIApp:
         await _send_response(send, response)
 
     async def _static(self, path: str, send: Send) -> bool:
-        if not self.static_files:
+        found = static_file(self.static_files, path) if self.static_files else None
+        if found is None:
             return False
-        target: str | Mapping[str, str] | None = self.static_files.get(path)
-        if target is None:
-            for prefix, folder in self.static_files.items():
-                if prefix.endswith("/") and path.startswith(prefix) and isinstance(folder, str):
-                    rest = os.path.normpath(path[len(prefix):]).lstrip("/")
-                    if rest.startswith(".."):
-                        return False
-                    target = os.path.join(folder, rest or "index.html")
-                    break
-        if target is None:
-            return False
-        if isinstance(target, str):
-            filename, content_type = target, None
-        else:
-            filename, content_type = target["filename"], target.get("content_type")
-        if not os.path.isfile(filename):
-            return False
+        filename, content_type = found
         with open(filename, "rb") as f:
             body = f.read()
-        if content_type is None:
-            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         await _send_response(send, Response(200, [("Content-Type", content_type)], body))
         return True
 

@@ -15,18 +15,14 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from .backends import AsyncBackend, load_backend
-from .base_server import BaseServer, ConnectionRefused
+from .base_server import BaseServer, BodyTooLarge, ConnectionRefused
 from .protocol.engine import Handshake, PostBody
 from .protocol.errors import SessionUnknown
 from .protocol.events import Connect, Disconnect, Event, Message, Upgraded
 from .protocol.http import Request, Response
 from .protocol.session import Channel
 
-__all__ = ["AsyncServer", "AsyncWebSocket", "BodyTooLarge"]
-
-
-class BodyTooLarge(Exception):
-    """Raised by a body reader when the body exceeds the limit it was given."""
+__all__ = ["AsyncServer", "AsyncWebSocket"]
 
 
 class AsyncWebSocket(Protocol):
@@ -182,6 +178,10 @@ class AsyncServer(BaseServer):
             except BodyTooLarge:
                 response = engine.body_too_large(outcome, self._now())
                 response.headers.append(("Connection", "close"))
+            except BaseException:
+                engine.post_dropped(outcome, self._now())
+                await self._process()
+                raise
             else:
                 response = engine.handle_body(outcome, body, self._now())
             await self._process()

@@ -15,7 +15,7 @@ from .protocol.engine import Engine
 from .protocol.errors import EngineIOError
 from .protocol.events import DisconnectReason
 
-__all__ = ["EVENTS", "BaseServer", "ConnectionRefused"]
+__all__ = ["EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused"]
 
 EVENTS = ("connect", "message", "disconnect", "upgrade")
 """Events a handler can be registered for with :meth:`BaseServer.on`."""
@@ -23,6 +23,10 @@ EVENTS = ("connect", "message", "disconnect", "upgrade")
 F = TypeVar("F", bound=Callable[..., Any])
 
 default_logger = logging.getLogger("engineio_core.server")
+
+
+class BodyTooLarge(EngineIOError):
+    """Raised by an adapter's body reader when the body exceeds the limit it was given."""
 
 
 class ConnectionRefused(EngineIOError):

@@ -18,9 +18,8 @@ from __future__ import annotations
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .async_server import BodyTooLarge
 from .backends import SyncBackend, load_backend
-from .base_server import BaseServer, ConnectionRefused
+from .base_server import BaseServer, BodyTooLarge, ConnectionRefused
 from .protocol.engine import Handshake, PostBody
 from .protocol.errors import SessionUnknown
 from .protocol.events import Disconnect, Event, Message, Upgraded
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from .backends.base import Event as BackendEvent
     from .backends.base import Lock
 
-__all__ = ["BodyTooLarge", "Server", "SyncWebSocket"]
+__all__ = ["Server", "SyncWebSocket"]
 
 T = TypeVar("T")
 
@@ -198,6 +197,9 @@ class Server(BaseServer):
                 body = read_body(outcome.limit)
             except BodyTooLarge:
                 return self._run(lambda: engine.body_too_large(outcome, self._now()))
+            except BaseException:
+                self._run(lambda: engine.post_dropped(outcome, self._now()))
+                raise
             response: Response = self._run(lambda: engine.handle_body(outcome, body, self._now()))
             return response
         if isinstance(outcome, Handshake):

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import errno
 import io
-import mimetypes
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from .base_server import BodyTooLarge
 from .protocol.errors import BadRequest
 from .protocol.http import Request, Response, error_response, parse_query
-from .server import BodyTooLarge, Server
+from .server import Server
+from .static import StaticFiles, static_file
 from .websocket_sync import WebSocket, valid_key
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ __all__ = ["WSGIApp"]
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGICallable = Callable[[Environ, StartResponse], Iterable[bytes]]
-StaticFiles = Mapping[str, str | Mapping[str, str]]
 
 _CHUNK = 65536
 
@@ -117,28 +116,6 @@ class WSGIApp:
             body = f.read()
         return Response(200, [("Content-Type", content_type),
                               ("Content-Length", str(len(body)))], body)
-
-
-def static_file(static_files: StaticFiles, path: str) -> tuple[str, str] | None:
-    """The file (and its content type) that ``static_files`` maps ``path`` to, if it exists."""
-    target: str | Mapping[str, str] | None = static_files.get(path)
-    if target is None:
-        for prefix, folder in static_files.items():
-            if prefix.endswith("/") and path.startswith(prefix) and isinstance(folder, str):
-                rest = os.path.normpath(path[len(prefix):]).lstrip("/")
-                if rest.startswith(".."):
-                    return None
-                target = os.path.join(folder, rest if rest not in ("", ".") else "index.html")
-                break
-    if target is None:
-        return None
-    if isinstance(target, str):
-        filename, content_type = target, None
-    else:
-        filename, content_type = target["filename"], target.get("content_type")
-    if not os.path.isfile(filename):
-        return None
-    return filename, content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 class _WSGIWebSocket(WebSocket):

@@ -183,8 +183,8 @@ class Engine:
         """
         try:
             self._check_common(request)
-            if "websocket" not in self.config.transports:
-                raise TransportUnknown(detail="websocket transport disabled")
+            if request.query.get("transport") != "websocket":
+                raise TransportUnknown(detail="a WebSocket request must say transport=websocket")
             sid = request.query.get("sid")
             if not sid:
                 return self._new_handshake(request, websocket=True)
@@ -367,6 +367,13 @@ class Engine:
             return self.body_too_large(PostBody(session.sid, request, self._max), now)
         session.post_in_progress = True
         return PostBody(session.sid, request, self._max)
+
+    def post_dropped(self, post: PostBody, now: float) -> None:
+        """The runtime could not read an admitted POST's body (the client went away)."""
+        session = self.sessions.get(post.sid)
+        if session is not None and session.post_in_progress:
+            session.post_in_progress = False
+            self._close(session, DisconnectReason.TRANSPORT_ERROR, "POST body not received", now)
 
     def body_too_large(self, post: PostBody, now: float) -> Response:
         """Answer a POST whose body exceeds the limit (413) and close its session."""
