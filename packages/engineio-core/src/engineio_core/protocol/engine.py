@@ -244,7 +244,10 @@ class Engine:
     def _new_handshake(self, request: Request, *, websocket: bool) -> Handshake:
         hook = self.config.allow_request
         if hook is not None:
-            verdict = hook(request)
+            try:
+                verdict = hook(request)
+            except Exception as exc:
+                raise BadRequest(detail=f"allow_request failed: {exc!r}") from exc
             if verdict is not True:
                 raise Forbidden(verdict if isinstance(verdict, str) else None)
         raw_version = request.query.get("EIO", "")
@@ -355,6 +358,7 @@ class Engine:
         channel = session.poll
         assert channel is not None
         session.poll = None
+        session.noop_deadline = None
         channel.response = self._poll_response(session, channel.request, packets)
         self._mark(channel)
 
@@ -393,10 +397,14 @@ class Engine:
         if len(body) > self._max:
             return self.body_too_large(post, now)
         content_type = request.headers.get("content-type", "")
+        binary = content_type.startswith("application/octet-stream")
+        if binary and session.traits.version == 4:
+            self._close(session, DisconnectReason.TRANSPORT_ERROR, "binary POST body", now)
+            return error_response(self.config, request, BadRequest(detail="binary POST body"))
         try:
             packets = session.traits.decode_poll(
                 body,
-                binary=content_type.startswith("application/octet-stream"),
+                binary=binary,
                 jsonp=_jsonp(request) is not None,
             )
         except ParseError as exc:
@@ -475,13 +483,8 @@ class Engine:
         elif packet.type is PacketType.UPGRADE and session.state is State.UPGRADING:
             session.move(Input.UPGRADE)
             session.noop_deadline = None
-            late = session.poll
-            if late is not None:
-                # This GET arrived after the probe: polling is over for this session.
-                session.poll = None
-                late.response = error_response(
-                    self.config, late.request, BadRequest(detail="transport mismatch"))
-                self._mark(late)
+            if session.poll is not None:
+                self._release_poll(session, [_NOOP])
             session.transport = "websocket"
             session.ws = channel
             session.probe = None
@@ -551,9 +554,9 @@ class Engine:
             if isinstance(packet_data, str):
                 channel.frames.append("4" + packet_data)
             elif session.traits.binary_frames_typed or channel.b64:
-                channel.frames.append(
-                    encode_ws(Packet(PacketType.MESSAGE, packet_data), 3, channel.b64)
-                )
+                channel.frames.append(encode_ws(
+                    Packet(PacketType.MESSAGE, packet_data), session.traits.version, channel.b64
+                ))
             else:
                 channel.frames.append(packet_data)
             if not channel.queued:
@@ -623,7 +626,8 @@ class Engine:
         elif server_side and session.state is not State.CONNECTING:
             session.outbox.extend([_CLOSE] if session.outbox else [_NOOP, _CLOSE])
             drain = True
-        self._events.append(Disconnect(session.sid, reason, detail))
+        if session.state is not State.CONNECTING:  # the application never saw it
+            self._events.append(Disconnect(session.sid, reason, detail))
         if drain:
             session.move(Input.DRAIN)
             session.next_ping = session.pong_deadline = session.heartbeat_deadline = None

@@ -23,7 +23,6 @@ Headers = list[tuple[str, str]]
 
 TEXT_PLAIN = "text/plain; charset=UTF-8"
 OCTET_STREAM = "application/octet-stream"
-JAVASCRIPT = "text/javascript; charset=UTF-8"
 
 
 @dataclass(slots=True)

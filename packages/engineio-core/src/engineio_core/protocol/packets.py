@@ -130,8 +130,8 @@ def encode_ws(packet: Packet, version: int, b64: bool = False) -> str | bytes:
     Args:
         packet: the packet to encode.
         version: the protocol version (3 or 4).
-        b64: v3 only: the client cannot read binary frames, so a binary
-            packet goes as a text frame ``b<type><base64>``. Ignored in v4.
+        b64: the client cannot read binary frames, so a binary packet goes
+            as a text frame: ``b<type><base64>`` in v3, ``b<base64>`` in v4.
 
     Returns:
         ``str`` for a text frame, ``bytes`` for a binary frame. A text packet
@@ -151,6 +151,8 @@ def encode_ws(packet: Packet, version: int, b64: bool = False) -> str | bytes:
         return bytes((packet.type,)) + data
     if packet.type != PacketType.MESSAGE:
         raise ValueError(f"v4 binary packets are messages, not {packet.type!r}")
+    if b64:
+        return "b" + _b64encode(data)
     return data
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from . import payload_v3, payload_v4
 from .errors import ParseError
-from .http import JAVASCRIPT, OCTET_STREAM, TEXT_PLAIN
+from .http import OCTET_STREAM, TEXT_PLAIN
 from .jsonp import decode_jsonp_body, wrap_jsonp
 from .packets import Packet
 
@@ -52,7 +52,7 @@ class VersionTraits:
         else:
             text = payload_v3.encode_payload_text(packets)
         if jsonp is not None:
-            return wrap_jsonp(jsonp, text).encode(), JAVASCRIPT
+            return wrap_jsonp(jsonp, text).encode(), TEXT_PLAIN
         return text.encode(), TEXT_PLAIN
 
     def decode_poll(self, body: bytes, *, binary: bool, jsonp: bool) -> list[Packet]:

@@ -1,0 +1,259 @@
+"""Heartbeat (PROTOCOL.md §4) with a fake clock: exact deadlines, both directions."""
+
+from __future__ import annotations
+
+import pytest
+from tests.core.protocol.peers import Client, Server, body_json
+
+from engineio_core.protocol.events import DisconnectReason
+from engineio_core.protocol.http import Response
+from engineio_core.protocol.packets import Packet, PacketType
+
+INTERVAL = 0.3
+TIMEOUT = 0.2
+EPS = 1e-6
+PING = Packet(PacketType.PING)
+PONG = Packet(PacketType.PONG)
+CLOSE = Packet(PacketType.CLOSE)
+
+
+def opened(version: int) -> tuple[Server, Client, float]:
+    server = Server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    client = Client(server, version)
+    client.open()
+    return server, client, server.now
+
+
+def reasons(server: Server) -> list[DisconnectReason]:
+    return [d.reason for d in server.disconnects()]
+
+
+def assert_unknown(client: Client) -> None:
+    outcome = client.request("GET")
+    assert isinstance(outcome, Response)
+    assert outcome.status == 400
+    assert body_json(outcome)["code"] == 1
+
+
+# ---------------------------------------------------------------- v4: the server pings
+
+
+def test_v4_first_deadline_is_the_ping_interval() -> None:
+    server, _client, t0 = opened(4)
+    assert server.next_deadline() == pytest.approx(t0 + INTERVAL)
+
+
+def test_v4_ping_goes_out_at_exactly_the_interval() -> None:
+    server, client, t0 = opened(4)
+    poll = client.get()
+    server.advance(INTERVAL - EPS)
+    assert poll.is_held()
+    when = server.fire_next_timer()
+    assert when == pytest.approx(t0 + INTERVAL)
+    assert poll.response is not None
+    assert client.decode(poll.response) == [PING]
+
+
+def test_v4_ping_is_buffered_when_no_get_is_pending() -> None:
+    server, client, _t0 = opened(4)
+    server.advance(INTERVAL)
+    assert client.poll() == [PING]
+
+
+def test_v4_no_pong_closes_at_interval_plus_timeout_and_releases_get_with_close() -> None:
+    server, client, t0 = opened(4)
+    client.get()
+    server.advance(INTERVAL)  # the ping is answered on the pending GET
+    poll = client.get()  # the client polls again but never answers the ping
+    server.advance_to(t0 + INTERVAL + TIMEOUT - EPS)
+    assert poll.is_held()
+    assert reasons(server) == []
+    when = server.fire_next_timer()
+    assert when == pytest.approx(t0 + INTERVAL + TIMEOUT)
+    assert poll.response is not None
+    assert client.decode(poll.response) == [CLOSE]
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+    assert_unknown(client)
+    server.advance(10)
+    assert reasons(server) == []
+
+
+def test_v4_pong_rearms_the_next_ping_one_interval_later() -> None:
+    server, client, t0 = opened(4)
+    server.advance(INTERVAL)
+    assert client.poll() == [PING]
+    server.advance(0.1)
+    assert client.post(PONG).status == 200
+    t_pong = server.now
+    poll = client.get()
+    server.advance_to(t0 + INTERVAL + TIMEOUT + 0.05)  # past the old deadline: still alive
+    assert reasons(server) == []
+    assert poll.is_held()
+    when = server.fire_next_timer()
+    assert when == pytest.approx(t_pong + INTERVAL)
+    assert poll.response is not None
+    assert client.decode(poll.response) == [PING]
+
+
+def test_v4_client_answering_every_ping_lives_forever() -> None:
+    server, client, t0 = opened(4)
+    for _ in range(30):
+        server.advance(INTERVAL)
+        assert client.poll() == [PING]
+        server.advance(TIMEOUT / 2)
+        client.post(PONG)
+    assert reasons(server) == []
+    assert server.now > t0 + 10 * (INTERVAL + TIMEOUT)
+
+
+def test_v4_other_packets_do_not_rearm() -> None:
+    server, client, t0 = opened(4)
+    server.advance(INTERVAL)
+    assert client.poll() == [PING]
+    server.advance(0.1)
+    client.post("still here")
+    server.advance_to(t0 + INTERVAL + TIMEOUT - EPS)
+    assert reasons(server) == []
+    server.fire_next_timer()
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+
+
+def test_v4_websocket_ping_timeout() -> None:
+    server = Server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    client = Client(server, 4)
+    socket = client.open_ws()
+    socket.receive()
+    t0 = server.now
+    assert server.fire_next_timer() == pytest.approx(t0 + INTERVAL)
+    assert socket.receive() == ["2"]
+    socket.send("3")
+    assert server.fire_next_timer() == pytest.approx(t0 + 2 * INTERVAL)
+    assert socket.receive() == ["2"]
+    assert server.fire_next_timer() == pytest.approx(t0 + 2 * INTERVAL + TIMEOUT)
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+    assert socket.is_closed()
+
+
+def test_v4_ping_from_client_is_wrong_direction() -> None:
+    server, client, _t0 = opened(4)
+    poll = client.get()
+    client.post(PING)
+    disconnects = server.disconnects()
+    assert [d.reason for d in disconnects] == [DisconnectReason.TRANSPORT_ERROR]
+    assert poll.response is not None
+    assert client.decode(poll.response) == [CLOSE]
+    assert_unknown(client)
+
+
+def test_v4_ping_frame_on_websocket_is_wrong_direction() -> None:
+    server = Server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    client = Client(server, 4)
+    socket = client.open_ws()
+    socket.send("2")
+    assert reasons(server) == [DisconnectReason.TRANSPORT_ERROR]
+    assert socket.is_closed()
+
+
+# ---------------------------------------------------------------- v3: the client pings
+
+
+def test_v3_first_deadline_is_interval_plus_timeout() -> None:
+    server, _client, t0 = opened(3)
+    assert server.next_deadline() == pytest.approx(t0 + INTERVAL + TIMEOUT)
+
+
+def test_v3_client_ping_is_answered_with_pong() -> None:
+    server, client, _t0 = opened(3)
+    server.advance(INTERVAL)
+    client.post_raw(b"1:2")
+    poll = client.get()
+    assert poll.response is not None
+    assert poll.response.body == b"1:3"
+
+
+def test_v3_ping_with_data_is_answered() -> None:
+    _server, client, _t0 = opened(3)
+    poll = client.get()
+    client.post(Packet(PacketType.PING, "x"))
+    assert poll.response is not None
+    assert client.decode(poll.response) in ([Packet(PacketType.PONG, "x")], [PONG])
+
+
+def test_v3_ping_rearms_interval_plus_timeout() -> None:
+    server, client, t0 = opened(3)
+    server.advance(INTERVAL)
+    client.post(PING)
+    t_ping = server.now
+    client.poll()
+    poll = client.get()
+    server.advance_to(t0 + INTERVAL + TIMEOUT + 0.1)  # the first deadline is gone
+    assert reasons(server) == []
+    server.advance_to(t_ping + INTERVAL + TIMEOUT - EPS)
+    assert reasons(server) == []
+    assert server.fire_next_timer() == pytest.approx(t_ping + INTERVAL + TIMEOUT)
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+    assert poll.response is not None
+    assert client.decode(poll.response) == [CLOSE]
+
+
+def test_v3_pinging_client_is_never_dropped() -> None:
+    server, client, _t0 = opened(3)
+    for _ in range(40):
+        server.advance(INTERVAL)
+        client.post(PING)
+        assert client.poll() == [PONG]
+    assert reasons(server) == []
+
+
+def test_v3_silent_client_dropped_at_interval_plus_timeout_not_before() -> None:
+    server, client, t0 = opened(3)
+    poll = client.get()
+    server.advance(TIMEOUT)  # pingTimeout alone is not the deadline
+    assert reasons(server) == []
+    assert poll.is_held()
+    server.advance_to(t0 + INTERVAL + TIMEOUT - EPS)
+    assert reasons(server) == []
+    assert poll.is_held()
+    assert server.fire_next_timer() == pytest.approx(t0 + INTERVAL + TIMEOUT)
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+    assert poll.response is not None
+    assert poll.response.body == b"1:1"
+    assert_unknown(client)
+
+
+def test_v3_messages_do_not_rearm() -> None:
+    server, client, t0 = opened(3)
+    server.advance(INTERVAL)
+    client.post("hello")
+    server.advance_to(t0 + INTERVAL + TIMEOUT)
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+
+
+def test_v3_pong_from_client_is_wrong_direction() -> None:
+    server, client, _t0 = opened(3)
+    client.post(PONG)
+    assert reasons(server) == [DisconnectReason.TRANSPORT_ERROR]
+    assert_unknown(client)
+
+
+def test_v3_websocket_ping_answered_and_pong_is_wrong_direction() -> None:
+    server = Server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    client = Client(server, 3)
+    socket = client.open_ws()
+    socket.receive()
+    server.advance(INTERVAL)
+    socket.send("2")
+    assert socket.receive() == ["3"]
+    server.advance(INTERVAL + TIMEOUT - EPS)
+    assert reasons(server) == []
+    socket.send("3")
+    assert reasons(server) == [DisconnectReason.TRANSPORT_ERROR]
+    assert socket.is_closed()
+
+
+def test_no_timer_left_after_every_session_is_gone() -> None:
+    server, _client, _t0 = opened(4)
+    server.advance(INTERVAL + TIMEOUT)
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+    assert server.next_deadline() is None
+    assert server.engine.sessions == {}
