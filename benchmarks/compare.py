@@ -26,6 +26,9 @@ OURS = [
     ("ours-hypercorn", f"{SERVE} hypercorn {{port}}", False, "raw-uvicorn-ws"),
     ("ours-daphne", f"{SERVE} daphne {{port}}", False, "raw-uvicorn-ws"),
     ("ours-werkzeug", f"{SERVE} werkzeug {{port}}", False, "raw-aiohttp-ws"),
+    # python-engineio's threading mode on Werkzeug (the bench has no such anchor)
+    ("pyeio-werkzeug", f"{REPO}/.venv/bin/python {REPO}/benchmarks/pyeio_werkzeug.py {{port}}",
+     False, "raw-aiohttp-ws"),
 ]
 
 

@@ -3,6 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-(cd examples/demo && npm ci --no-audit --no-fund --silent)
 echo "demo chat on http://127.0.0.1:${PORT:-8000}/  (?polling=1 forces polling, ?eio=3 uses engine.io-client 3)"
 exec .venv/bin/uvicorn --app-dir examples/demo app:app --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log --ws-per-message-deflate false

@@ -4,8 +4,12 @@
 # the interop tests and the demo use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v poetry >/dev/null 2>&1; then
+if command -v poetry >/dev/null 2>&1; then
+  poetry=(poetry)
+else
   python3 -m pip install --quiet --disable-pip-version-check poetry
+  poetry=(python3 -m poetry)
 fi
-poetry install --no-interaction --quiet
+"${poetry[@]}" install --no-interaction --quiet
 (cd tests/interop/js && npm ci --no-audit --no-fund --silent)
+(cd examples/demo && npm ci --no-audit --no-fund --silent)
