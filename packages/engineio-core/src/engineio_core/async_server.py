@@ -286,12 +286,8 @@ class AsyncServer(BaseServer):
 
     async def _process(self) -> None:
         engine = self.engine
-        while True:
-            ready = engine.take_ready()
-            events = engine.events_received()
-            if not ready and not events:
-                break
-            for channel in ready:
+        while engine.has_output():
+            for channel in engine.take_ready():
                 owner = channel.owner
                 if owner is None:
                     continue
@@ -299,14 +295,20 @@ class AsyncServer(BaseServer):
                     await self._flush(owner)
                 elif not owner.done() and channel.response is not None:
                     owner.set_result(channel.response)
-            for event in events:
+            for event in engine.events_received():
                 await self._dispatch(event)
-        self._schedule_timer()
+        if engine.timer_changed or self._timer is None:
+            self._schedule_timer()
 
     async def _dispatch(self, event: Event) -> None:
         try:
-            if isinstance(event, Message):
-                if "message" in self.handlers:
+            if type(event) is Message:
+                handler = self._message_handler
+                if handler is not None:
+                    result = handler(event.sid, event.data)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                elif "message" in self.handlers:
                     await self._call("message", event.sid, event.data)
             elif isinstance(event, Disconnect):
                 self._log_disconnect(event.sid, event.reason, event.detail)
@@ -322,8 +324,6 @@ class AsyncServer(BaseServer):
 
     def _schedule_timer(self) -> None:
         engine = self.engine
-        if not engine.timer_changed and self._timer is not None:
-            return  # the armed timer is still the earliest deadline
         engine.timer_changed = False
         when = engine.get_timer()
         if when == self._timer_at:

@@ -51,6 +51,7 @@ class BaseServer:
         self.logger = logger or default_logger
         self.handlers: dict[str, Callable[..., Any]] = {}
         self._arity: dict[str, int] = {}
+        self._message_handler: Callable[..., Any] | None = None  # (sid, data): the hot path
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
@@ -81,6 +82,8 @@ class BaseServer:
                 self._arity[event] = 99 if varargs else len(positional)
             except (TypeError, ValueError):
                 self._arity[event] = 99
+            if event == "message":
+                self._message_handler = fn if self._arity[event] >= 2 else None
             return fn
 
         if handler is None:

@@ -115,6 +115,10 @@ class Engine:
         events, self._events = self._events, []
         return events
 
+    def has_output(self) -> bool:
+        """Whether :meth:`take_ready` or :meth:`events_received` has something."""
+        return bool(self._ready or self._events)
+
     def take_ready(self) -> list[Channel]:
         """Channels with something for the runtime to do (frames to write, a response, a close)."""
         ready, self._ready = self._ready, []
@@ -420,7 +424,7 @@ class Engine:
     def receive_ws(self, channel: Channel, data: str | bytes, now: float) -> None:
         """Feed one WebSocket message (a text ``str`` or a binary ``bytes``)."""
         session = self.sessions.get(channel.sid)
-        if session is None or channel.finished:
+        if session is None or channel.close_code is not None:
             return
         if isinstance(data, str):
             size = len(data)
@@ -550,7 +554,7 @@ class Engine:
         else:
             raise TypeError(f"messages are str or bytes, not {type(data).__name__}")
         channel = session.ws
-        if channel is not None and not channel.finished:
+        if channel is not None and channel.close_code is None:
             if isinstance(packet_data, str):
                 channel.frames.append("4" + packet_data)
             elif session.traits.binary_frames_typed or channel.b64:
