@@ -142,8 +142,11 @@ def serve(runtime: str, port: int) -> None:
                     "benchmarks.contract_app:asgi_app"]
         CommandLineInterface.entrypoint()
     elif runtime == "werkzeug":
+        import logging
+
         from werkzeug.serving import make_server
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log
         server = make_server(host, port, make_wsgi_app(), threaded=True)
         server.socket.listen(1024)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

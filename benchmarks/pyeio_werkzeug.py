@@ -11,6 +11,7 @@ it. python-engineio is a test-only peer: only this benchmark script imports it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -56,6 +57,7 @@ def main() -> None:
     eio.on("connect", connect)
     eio.on("disconnect", disconnect)
     eio.on("message", message)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log
     server = make_server("127.0.0.1", port, engineio.WSGIApp(eio), threaded=True)
     server.socket.listen(1024)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
