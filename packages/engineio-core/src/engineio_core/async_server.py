@@ -149,9 +149,13 @@ class AsyncServer(BaseServer):
         """Sleep without blocking other sessions."""
         await self.backend.sleep(seconds)
 
-    async def shutdown(self) -> None:
-        """Close every session and stop the heartbeat timer."""
-        self.engine.shutdown(self._now())
+    async def shutdown(self, close_code: int = 1000) -> None:
+        """Close every session and stop the heartbeat timer.
+
+        Args:
+            close_code: the WebSocket close code (1001 "going away" when the process exits).
+        """
+        self.engine.shutdown(self._now(), close_code)
         await self._process()
         if self._timer is not None:
             self._timer.cancel()

@@ -158,11 +158,15 @@ class Server(BaseServer):
         """Sleep the way the backend sleeps (a green thread yields to the others)."""
         self.backend.sleep(seconds)
 
-    def shutdown(self) -> None:
-        """Close every session and stop the heartbeat thread."""
+    def shutdown(self, close_code: int = 1000) -> None:
+        """Close every session and stop the heartbeat thread.
+
+        Args:
+            close_code: the WebSocket close code (1001 "going away" when the process exits).
+        """
 
         def stop() -> Any:
-            self.engine.shutdown(self._now())
+            self.engine.shutdown(self._now(), close_code)
             thread, self._timer_thread = self._timer_thread, None
             self._timer_token = None
             self._wake.set()

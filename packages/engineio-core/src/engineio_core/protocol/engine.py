@@ -595,15 +595,18 @@ class Engine:
         if session is not None and session.state not in (State.CLOSING, State.CLOSED):
             self._close(session, reason, None, now)
 
-    def shutdown(self, now: float) -> None:
-        """Close every session (``server disconnect``)."""
+    def shutdown(self, now: float, code: int = CLOSE_NORMAL) -> None:
+        """Close every session (``server disconnect``).
+
+        Args:
+            now: the current time.
+            code: the close code for WebSockets (1001 "going away" when the process exits).
+        """
         for session in list(self.sessions.values()):
-            if session.state is State.CONNECTING:
+            if session.state is State.CONNECTING or session.state is State.CLOSING:
                 self._finish(session)
-            elif session.state is not State.CLOSING:
-                self._close(session, DisconnectReason.SERVER_DISCONNECT, None, now)
             else:
-                self._finish(session)
+                self._close(session, DisconnectReason.SERVER_DISCONNECT, None, now, code=code)
 
     def _close(self, session: Session, reason: DisconnectReason, detail: str | None,
                now: float, *, code: int = CLOSE_NORMAL) -> None:

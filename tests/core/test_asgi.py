@@ -1,0 +1,219 @@
+"""``AsyncServer`` + ``ASGIApp`` for real: a uvicorn server on 127.0.0.1 in a thread.
+
+Covers what the interop suite does not: passthrough to another ASGI app,
+static files, lifespan hooks, the path without its trailing slash, the
+client address, connect refusal, the application session dict, background
+tasks, and WebSocket refusal before the upgrade. Clients are ``http.client``,
+``websocket-client`` and python-engineio's ``Client``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import queue
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import engineio
+import pytest
+import uvicorn
+import websocket
+
+import engineio_core
+from engineio_core import ASGIApp, AsyncServer, ConnectionRefused, Request
+
+WAIT = 5.0
+Scope = MutableMapping[str, Any]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(app: Any, **config: Any) -> Iterator[int]:
+    """Run ``app`` under uvicorn on a free port until the block ends."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
+                                           ws_per_message_deflate=False, **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        time.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(WAIT)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def get(port: int, path: str, method: str = "GET", body: bytes | None = None,
+        headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+async def other_app(scope: Scope, receive: Callable[[], Awaitable[Any]],
+                    send: Callable[[Any], Awaitable[None]]) -> None:
+    """A stand-in for the rest of a user's ASGI application."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    assert scope["type"] == "http"
+    body = f"other {scope['path']}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_passthrough_static_files_and_lifespan(tmp_path: Path) -> None:
+    index = tmp_path / "index.html"
+    index.write_text("<h1>hi</h1>")
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "app.js").write_text("console.log(1)")
+    hooks: list[str] = []
+    eio = AsyncServer()
+
+    async def on_shutdown() -> None:
+        hooks.append("shutdown")
+
+    app = ASGIApp(eio, other_app, static_files={"/": str(index), "/static/": str(tmp_path)},
+                  on_startup=lambda: hooks.append("startup"), on_shutdown=on_shutdown)
+    with serve(app) as port:
+        assert hooks == ["startup"]
+        status, headers, body = get(port, "/")
+        assert (status, headers["content-type"], body) == (200, "text/html", b"<h1>hi</h1>")
+        status, _, body = get(port, "/static/assets/app.js")
+        assert (status, body) == (200, b"console.log(1)")
+        assert get(port, "/static/../secret")[2].startswith(b"other")
+        assert get(port, "/api/items")[:3:2] == (200, b"other /api/items")
+        status, _, body = get(port, "/engine.io/?EIO=4&transport=polling")
+        assert status == 200
+        assert body.startswith(b'0{"sid":')
+    assert hooks == ["startup", "shutdown"]
+
+
+def test_path_without_trailing_slash_custom_path_and_404() -> None:
+    app = ASGIApp(AsyncServer(), engineio_path="/realtime/")
+    with serve(app) as port:
+        for path in ("/realtime", "/realtime/"):
+            status, headers, body = get(port, f"{path}?EIO=4&transport=polling")
+            assert status == 200, body
+            assert headers["content-type"] == "text/plain; charset=UTF-8"
+            assert json.loads(body[1:])["maxPayload"] == 1_000_000
+        assert get(port, "/engine.io/?EIO=4&transport=polling")[0] == 404
+
+
+def test_root_path_is_honoured() -> None:
+    # Behind a proxy that strips "/chat", uvicorn reports path "/chat/engine.io/"
+    # with root_path "/chat"; the app must still find its Engine.IO path.
+    app = ASGIApp(AsyncServer())
+    with serve(app, root_path="/chat") as port:
+        status, _, body = get(port, "/engine.io/?EIO=3&transport=polling")
+        assert status == 200
+        assert body.startswith(b"118:0{")
+
+
+def test_connect_sees_client_address_and_can_refuse() -> None:
+    eio = AsyncServer()
+    seen: queue.Queue[Request] = queue.Queue()
+
+    @eio.on("connect")
+    async def connect(sid: str, request: Request) -> bool:
+        seen.put(request)
+        token = request.query.get("token")
+        if token == "wrong":
+            raise ConnectionRefused("bad token")
+        return token == "ok"
+
+    with serve(ASGIApp(eio)) as port:
+        status, _, body = get(port, "/engine.io/?EIO=4&transport=polling&token=ok")
+        assert status == 200
+        request = seen.get(timeout=WAIT)
+        assert request.client is not None
+        assert request.client[0] == "127.0.0.1"
+        assert request.native["type"] == "http"
+        status, headers, body = get(port, "/engine.io/?EIO=4&transport=polling&token=no")
+        assert (status, json.loads(body)) == (403, {"code": 4, "message": "Forbidden"})
+        assert headers["content-type"] == "application/json"
+        status, _, body = get(port, "/engine.io/?EIO=4&transport=polling&token=wrong")
+        assert (status, json.loads(body)) == (403, {"code": 4, "message": "bad token"})
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(
+                f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket&token=no",
+                timeout=WAIT)
+        assert refused.value.status_code == 403
+
+
+def test_websocket_for_unknown_sid_is_refused_with_400() -> None:
+    with serve(ASGIApp(AsyncServer())) as port:
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(
+                f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket&sid=nope",
+                timeout=WAIT)
+        assert refused.value.status_code == 400
+
+
+def test_session_dict_background_task_and_transport() -> None:
+    eio = AsyncServer()
+    results: queue.Queue[Any] = queue.Queue()
+
+    @eio.on("connect")
+    async def connect(sid: str, request: Request) -> None:
+        await eio.save_session(sid, {"name": request.query.get("name")})
+
+    @eio.on("message")
+    async def message(sid: str, data: str | bytes) -> None:
+        async with eio.session(sid) as session:
+            session["count"] = session.get("count", 0) + 1
+
+        async def later() -> None:
+            await eio.sleep(0.05)
+            stored = await eio.get_session(sid)
+            await eio.send(sid, f"{stored['name']}:{stored['count']}:{eio.transport(sid)}")
+
+        eio.start_background_task(later)
+
+    client = engineio.Client()
+    client.on("message", results.put)
+    with serve(ASGIApp(eio)) as port:
+        client.connect(f"http://127.0.0.1:{port}?name=ada", transports=["websocket"])
+        try:
+            client.send("hello")
+            assert results.get(timeout=WAIT) == "ada:1:websocket"
+        finally:
+            client.disconnect()
+
+
+def test_server_api_errors() -> None:
+    eio = AsyncServer()
+    with pytest.raises(ValueError, match="unknown event"):
+        eio.on("conect")
+    with pytest.raises(engineio_core.SessionUnknown):
+        asyncio.run(eio.send("nope", "x"))
+    with pytest.raises(engineio_core.ConfigError, match="unknown option"):
+        AsyncServer(ping_intervall=3)
