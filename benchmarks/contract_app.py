@@ -36,9 +36,8 @@ def options() -> dict[str, Any]:
     }
 
 
-def make_async_app() -> engineio_core.ASGIApp:
-    """The contract app as an ASGI application."""
-    eio = engineio_core.AsyncServer(**options())
+def register_async(eio: engineio_core.AsyncServer) -> set[str]:
+    """Register the contract's handlers on an async server; returns the live sid set."""
     clients: set[str] = set()
 
     @eio.on("connect")
@@ -51,30 +50,23 @@ def make_async_app() -> engineio_core.ASGIApp:
 
     @eio.on("message")
     async def message(sid: str, data: str | bytes) -> None:
-        if isinstance(data, str) and data.startswith("cmd:"):
-            if data.startswith("cmd:broadcast:"):
-                payload = data[len("cmd:broadcast:"):]
-                for other in list(clients):
-                    with contextlib.suppress(engineio_core.SessionUnknown):
-                        await eio.send(other, payload)
-                return
-            if data == "cmd:count":
-                await eio.send(sid, f"count:{len(clients)}")
-                return
-            if data == "cmd:close":
-                await eio.disconnect(sid)
-                return
-        await eio.send(sid, data)
+        command = _command(data)
+        if command is None:
+            await eio.send(sid, data)
+        elif command[0] == "broadcast":
+            for other in list(clients):
+                with contextlib.suppress(engineio_core.SessionUnknown):
+                    await eio.send(other, command[1])
+        elif command[0] == "count":
+            await eio.send(sid, f"count:{len(clients)}")
+        else:
+            await eio.disconnect(sid)
 
-    return engineio_core.ASGIApp(eio)
+    return clients
 
 
-def make_wsgi_app() -> Any:
-    """The contract app as a WSGI application (threading backend)."""
-    from engineio_core.server import Server
-    from engineio_core.wsgi import WSGIApp
-
-    eio = Server(async_mode="threading", **options())
+def register_sync(eio: engineio_core.Server) -> set[str]:
+    """Register the contract's handlers on a sync server; returns the live sid set."""
     clients: set[str] = set()
 
     @eio.on("connect")
@@ -87,22 +79,44 @@ def make_wsgi_app() -> Any:
 
     @eio.on("message")
     def message(sid: str, data: str | bytes) -> None:
-        if isinstance(data, str) and data.startswith("cmd:"):
-            if data.startswith("cmd:broadcast:"):
-                payload = data[len("cmd:broadcast:"):]
-                for other in list(clients):
-                    with contextlib.suppress(engineio_core.SessionUnknown):
-                        eio.send(other, payload)
-                return
-            if data == "cmd:count":
-                eio.send(sid, f"count:{len(clients)}")
-                return
-            if data == "cmd:close":
-                eio.disconnect(sid)
-                return
-        eio.send(sid, data)
+        command = _command(data)
+        if command is None:
+            eio.send(sid, data)
+        elif command[0] == "broadcast":
+            for other in list(clients):
+                with contextlib.suppress(engineio_core.SessionUnknown):
+                    eio.send(other, command[1])
+        elif command[0] == "count":
+            eio.send(sid, f"count:{len(clients)}")
+        else:
+            eio.disconnect(sid)
 
-    return WSGIApp(eio)
+    return clients
+
+
+def _command(data: str | bytes) -> tuple[str, str] | None:
+    """``("broadcast", text)``, ``("count", "")``, ``("close", "")``, or ``None`` to echo."""
+    if not isinstance(data, str) or not data.startswith("cmd:"):
+        return None
+    if data.startswith("cmd:broadcast:"):
+        return ("broadcast", data[len("cmd:broadcast:"):])
+    if data in ("cmd:count", "cmd:close"):
+        return (data[4:], "")
+    return None
+
+
+def make_async_app() -> engineio_core.ASGIApp:
+    """The contract app as an ASGI application."""
+    eio = engineio_core.AsyncServer(**options())
+    register_async(eio)
+    return engineio_core.ASGIApp(eio)
+
+
+def make_wsgi_app() -> engineio_core.WSGIApp:
+    """The contract app as a WSGI application (threading backend)."""
+    eio = engineio_core.Server(async_mode="threading", **options())
+    register_sync(eio)
+    return engineio_core.WSGIApp(eio)
 
 
 def serve(runtime: str, port: int) -> None:
