@@ -101,6 +101,7 @@ class AsyncServer(BaseServer):
         backend = load_backend(async_mode, "async")
         assert backend.kind == "async"
         self.backend: AsyncBackend = backend
+        self.engine.inline_messages = True  # WebSocket messages skip the event queue
         self.async_mode = backend.name
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -234,13 +235,18 @@ class AsyncServer(BaseServer):
         receive = ws.receive
         process = self._process
         receive_ws = engine.receive_ws
+        has_output = engine.has_output
+        sid = channel.sid
         try:
             while not writer.closed:
                 data = await receive()
                 if data is None:
                     break
-                receive_ws(channel, data, loop.time())
-                await process()
+                message = receive_ws(channel, data, loop.time())
+                if has_output():
+                    await process()
+                if message is not None:
+                    await self._deliver(sid, message)
         finally:
             writer.closed = True
             engine.ws_closed(channel, self._now())
@@ -304,17 +310,25 @@ class AsyncServer(BaseServer):
         if engine.timer_changed or self._timer is None:
             self._schedule_timer()
 
-    async def _dispatch(self, event: Event) -> None:
+    async def _deliver(self, sid: str, data: str | bytes) -> None:
+        """Run the message handler (the hot path: no event object, no lookups)."""
         try:
-            if type(event) is Message:
-                handler = self._message_handler
-                if handler is not None:
-                    result = handler(event.sid, event.data)
-                    if result is not None and inspect.isawaitable(result):
-                        await result
-                elif "message" in self.handlers:
-                    await self._call("message", event.sid, event.data)
-            elif isinstance(event, Disconnect):
+            handler = self._message_handler
+            if handler is not None:
+                result = handler(sid, data)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            elif "message" in self.handlers:
+                await self._call("message", sid, data)
+        except Exception:
+            self.logger.exception("message handler failed")
+
+    async def _dispatch(self, event: Event) -> None:
+        if type(event) is Message:
+            await self._deliver(event.sid, event.data)
+            return
+        try:
+            if isinstance(event, Disconnect):
                 self._log_disconnect(event.sid, event.reason, event.detail)
                 if "disconnect" in self.handlers:
                     await self._call("disconnect", event.sid, event.reason)

@@ -107,6 +107,8 @@ class Engine:
         self._timeout = config.ping_timeout_ms / 1000
         self._max = config.max_http_buffer_size
         self.timer_changed = False
+        self.inline_messages = False
+        """When set, :meth:`receive_ws` returns WebSocket messages instead of queueing events."""
         """Set when a deadline was armed; a runtime may clear it after :meth:`get_timer`."""
 
     # ------------------------------------------------------------------ outputs
@@ -421,25 +423,36 @@ class Engine:
         return ok_response(self.config, request)
 
     # ------------------------------------------------------------------ WebSocket
-    def receive_ws(self, channel: Channel, data: str | bytes, now: float) -> None:
-        """Feed one WebSocket message (a text ``str`` or a binary ``bytes``)."""
+    def receive_ws(self, channel: Channel, data: str | bytes, now: float) -> str | bytes | None:
+        """Feed one WebSocket message (a text ``str`` or a binary ``bytes``).
+
+        Returns:
+            With ``inline_messages`` set, the data of an application message for the
+            runtime to deliver itself (the common case, without an event object);
+            otherwise ``None``, and anything the frame caused is in
+            :meth:`events_received` / :meth:`take_ready`.
+        """
         session = self.sessions.get(channel.sid)
         if session is None or channel.close_code is not None:
-            return
+            return None
         if isinstance(data, str):
             size = len(data)
             if size * 4 > self._max and len(data.encode()) > self._max:
                 self._too_big(session, channel, now)
-                return
+                return None
             if channel is session.ws and size and data[0] == "4":
+                if self.inline_messages:
+                    return data[1:]
                 self._events.append(Message(session.sid, data[1:]))
-                return
+                return None
         elif len(data) > self._max:
             self._too_big(session, channel, now)
-            return
+            return None
         elif channel is session.ws and not session.traits.binary_frames_typed:
+            if self.inline_messages:
+                return data
             self._events.append(Message(session.sid, data))
-            return
+            return None
         try:
             packet = decode_ws(data, session.traits.version)
         except ParseError as exc:
@@ -448,11 +461,14 @@ class Engine:
             else:
                 self._close(session, DisconnectReason.PARSE_ERROR, str(exc), now,
                             code=CLOSE_PROTOCOL_ERROR)
-            return
+            return None
         if channel is session.ws:
+            if packet.type is PacketType.MESSAGE and self.inline_messages:
+                return packet.data
             self._on_packet(session, packet, now)
         elif channel is session.probe:
             self._on_probe_packet(session, channel, packet, now)
+        return None
 
     def ws_closed(self, channel: Channel, now: float) -> None:
         """The WebSocket of ``channel`` closed or failed (any reason)."""
