@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-.venv/bin/ruff check packages tests benchmarks
+.venv/bin/ruff check packages tests benchmarks examples
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -7,6 +7,7 @@ The page takes ``?eio=3`` (engine.io-client 3, protocol v3) and ``?polling=1``
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -22,10 +23,8 @@ async def broadcast(event: dict[str, object]) -> None:
     """Send one JSON event to every connected session."""
     text = json.dumps(event)
     for sid in list(names):
-        try:
+        with contextlib.suppress(engineio_core.SessionUnknown):
             await eio.send(sid, text)
-        except engineio_core.SessionUnknown:
-            pass
 
 
 @eio.on("connect")

@@ -60,8 +60,8 @@ def test_backends_by_name_and_kind() -> None:
     assert load_backend(None, "async").name == "asyncio"
     with pytest.raises(BackendUnavailable, match="use it with Server"):
         load_backend("threading", "async")
-    with pytest.raises(BackendUnavailable, match="install 'eventlet'"):
-        load_backend("eventlet", "sync")
+    with pytest.raises(BackendUnavailable, match="needs 'uwsgi and gevent' installed"):
+        load_backend("gevent_uwsgi", "sync")  # uwsgi imports only inside uWSGI
     with pytest.raises(BackendUnavailable, match="unknown async_mode 'nope'"):
         load_backend("nope", "sync")
     assert AsyncServer().async_mode == "asyncio"
@@ -76,10 +76,10 @@ def test_auto_sync_backend_is_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_public_api() -> None:
     assert sorted(engineio_core.__all__) == sorted([
-        "ASGIApp", "AsyncServer", "AsyncWebSocket", "BackendUnavailable", "ConfigError",
-        "ConnectionRefused", "CookieOptions", "DisconnectReason", "EngineIOError",
-        "ParseError", "ProtocolError", "Request", "Response", "Server", "ServerConfig",
-        "SessionUnknown", "SyncWebSocket", "WSGIApp",
+        "ASGIApp", "AsyncServer", "AsyncWebSocket", "BackendUnavailable", "BodyTooLarge",
+        "ConfigError", "ConnectionRefused", "CookieOptions", "DisconnectReason", "EngineIOError",
+        "MessageTooBig", "ParseError", "ProtocolError", "Request", "Response", "Server",
+        "ServerConfig", "SessionUnknown", "SyncWebSocket", "WSGIApp",
     ])
     for name in engineio_core.__all__:
         assert getattr(engineio_core, name) is not None

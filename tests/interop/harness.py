@@ -60,6 +60,17 @@ SERVER_COMMANDS: dict[str, str] = {
     "hypercorn": "{python} -m benchmarks.contract_app --runtime hypercorn --port {port}",
     "daphne": "{python} -m benchmarks.contract_app --runtime daphne --port {port}",
     "werkzeug": "{python} -m benchmarks.contract_app --runtime werkzeug --port {port}",
+    "eventlet": "{python} -m benchmarks.sync_app --mode eventlet --port {port}",
+    "gevent": "{python} -m benchmarks.sync_app --mode gevent --port {port}",
+    "gevent-ws": "{python} -m benchmarks.sync_app --mode gevent-ws --port {port}",
+    "gunicorn-gevent": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gevent benchmarks.wsgi_apps:gevent_app",  # noqa: E501
+    "gunicorn-gevent-ws": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker benchmarks.wsgi_apps:auto_app",  # noqa: E501
+    "gunicorn-gthread": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gthread --threads 64 --graceful-timeout 2 benchmarks.wsgi_apps:threading_app",  # noqa: E501
+    "gunicorn-eventlet": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k engineio_core.backends.gunicorn_eventlet.EventletWorker benchmarks.wsgi_apps:eventlet_app",  # noqa: E501
+    "uwsgi-gevent": "{python} -m benchmarks.uwsgi_serve --port {port}",
+    "tornado": "{python} -m benchmarks.tornado_app --port {port}",
+    "aiohttp": "{python} -m benchmarks.aiohttp_app --port {port}",
+    "sanic": "{python} -m benchmarks.sanic_app --port {port}",
     # the JS reference (engine.io 6, allowEIO3): proves each check passes on engine.io too
     "node-engine.io": "{node} " + str(JS_DIR / "reference_server.js") + " {port}",
 }

@@ -19,7 +19,7 @@ def open_ws(version: int, *, inline: bool) -> tuple[Engine, Channel]:
     assert isinstance(handshake, Handshake)
     channel = engine.accept(handshake, 0.0)
     assert isinstance(channel, Channel)
-    assert channel.frames[0].startswith('0{"sid":')  # the open packet
+    assert str(channel.frames[0]).startswith('0{"sid":')  # the open packet
     channel.frames.clear()  # as a runtime writing it would
     engine.take_ready()
     return engine, channel

@@ -18,7 +18,7 @@ from __future__ import annotations
 from .asgi import ASGIApp
 from .async_server import AsyncServer, AsyncWebSocket
 from .backends import BackendUnavailable
-from .base_server import ConnectionRefused
+from .base_server import BodyTooLarge, ConnectionRefused, MessageTooBig
 from .protocol.config import CookieOptions, ServerConfig
 from .protocol.errors import (
     ConfigError,
@@ -37,11 +37,13 @@ __all__ = [
     "AsyncServer",
     "AsyncWebSocket",
     "BackendUnavailable",
+    "BodyTooLarge",
     "ConfigError",
     "ConnectionRefused",
     "CookieOptions",
     "DisconnectReason",
     "EngineIOError",
+    "MessageTooBig",
     "ParseError",
     "ProtocolError",
     "Request",

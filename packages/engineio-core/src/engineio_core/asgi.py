@@ -16,7 +16,7 @@ from .base_server import BodyTooLarge
 from .protocol.http import Request, Response, parse_query
 from .static import StaticFiles, static_file
 
-__all__ = ["ASGIApp"]
+__all__ = ["ASGIApp", "ASGIWebSocket"]
 
 Scope = MutableMapping[str, Any]
 ASGIMessage = MutableMapping[str, Any]
@@ -72,7 +72,7 @@ class ASGIApp:
                 await self._http(scope, receive, send)
                 return
             if kind == "websocket":
-                await self.server.handle_websocket(_request(scope), _ASGIWebSocket(scope, receive,
+                await self.server.handle_websocket(_request(scope), ASGIWebSocket(scope, receive,
                                                                                      send))
                 return
         if kind == "http" and await self._static(path, send):
@@ -155,7 +155,7 @@ class ASGIApp:
         await self.other_asgi_app(scope, wrapped_receive, wrapped_send)
 
 
-class _ASGIWebSocket:
+class ASGIWebSocket:
     """:class:`AsyncWebSocket` over an ASGI ``websocket`` scope."""
 
     __slots__ = ("_receive", "_send", "scope")

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol
 
 from .backends import AsyncBackend, load_backend
-from .base_server import BaseServer, BodyTooLarge, ConnectionRefused
+from .base_server import BaseServer, BodyTooLarge, ConnectionRefused, MessageTooBig
 from .protocol.engine import Handshake, PostBody
 from .protocol.errors import SessionUnknown
 from .protocol.events import Connect, Disconnect, Event, Message, Upgraded
@@ -37,7 +37,11 @@ class AsyncWebSocket(Protocol):
         ...
 
     async def receive(self) -> str | bytes | None:
-        """The next message, or ``None`` once the peer closed or the connection failed."""
+        """The next message, or ``None`` once the peer closed or the connection failed.
+
+        Raises:
+            MessageTooBig: the WebSocket library refused a message over the size limit.
+        """
         ...
 
     async def send(self, data: str | bytes) -> None:
@@ -52,13 +56,14 @@ class AsyncWebSocket(Protocol):
 class _Writer:
     """Writes a channel's frames to its WebSocket, one flush at a time (keeps order)."""
 
-    __slots__ = ("busy", "channel", "closed", "ws")
+    __slots__ = ("busy", "channel", "close_task", "closed", "ws")
 
     def __init__(self, ws: AsyncWebSocket, channel: Channel) -> None:
         self.ws = ws
         self.channel = channel
         self.busy = False
         self.closed = False
+        self.close_task: asyncio.Task[None] | None = None
 
     async def flush(self) -> bool:
         """Write what is queued; returns ``False`` when the connection failed."""
@@ -75,13 +80,31 @@ class _Writer:
                     await send(frame)
             if channel.close_code is not None:
                 self.closed = True
-                await self.ws.close(channel.close_code)
+                # Not awaited here: a close can wait seconds for the peer's close frame,
+                # and the caller may be closing many sessions (shutdown, broadcast).
+                self.close_task = _spawn_close(self.ws, channel.close_code)
         except Exception:
             self.closed = True
             return False
         finally:
             self.busy = False
         return True
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _spawn_close(ws: AsyncWebSocket, code: int) -> asyncio.Task[None]:
+    """Close ``ws`` in the background, keeping the task alive and its errors quiet."""
+
+    async def close() -> None:
+        with suppress(Exception):
+            await ws.close(code)
+
+    task = asyncio.ensure_future(close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+    return task
 
 
 class AsyncServer(BaseServer):
@@ -105,7 +128,6 @@ class AsyncServer(BaseServer):
         self.async_mode = backend.name
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ public API
     async def send(self, sid: str, data: str | bytes) -> None:
@@ -239,7 +261,11 @@ class AsyncServer(BaseServer):
         sid = channel.sid
         try:
             while not writer.closed:
-                data = await receive()
+                try:
+                    data = await receive()
+                except MessageTooBig:
+                    engine.ws_too_big(channel, loop.time())
+                    break
                 if data is None:
                     break
                 message = receive_ws(channel, data, loop.time())
@@ -251,13 +277,14 @@ class AsyncServer(BaseServer):
             writer.closed = True
             engine.ws_closed(channel, self._now())
             await self._process()
+            if writer.close_task is not None:
+                await writer.close_task  # the connection's own task waits for its close
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        return loop.time()
+        # The running loop's clock (never a cached loop: an app may be served again
+        # on a new loop, as Sanic's and aiohttp's test clients do).
+        return asyncio.get_running_loop().time()
 
     async def _flush(self, writer: _Writer) -> None:
         if not await writer.flush():
@@ -352,8 +379,7 @@ class AsyncServer(BaseServer):
         if when is None:
             self._timer = None
         else:
-            loop = self._loop or asyncio.get_running_loop()
-            self._timer = loop.call_at(when, self._on_timer)
+            self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = self._timer_at = None

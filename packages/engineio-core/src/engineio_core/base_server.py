@@ -15,7 +15,7 @@ from .protocol.engine import Engine
 from .protocol.errors import EngineIOError
 from .protocol.events import DisconnectReason
 
-__all__ = ["EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused"]
+__all__ = ["EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooBig"]
 
 EVENTS = ("connect", "message", "disconnect", "upgrade")
 """Events a handler can be registered for with :meth:`BaseServer.on`."""
@@ -27,6 +27,12 @@ default_logger = logging.getLogger("engineio_core.server")
 
 class BodyTooLarge(EngineIOError):
     """Raised by an adapter's body reader when the body exceeds the limit it was given."""
+
+
+class MessageTooBig(EngineIOError):
+    """Raised by a WebSocket adapter's ``receive`` when its library refused a message
+    over the size limit; the session then ends like any oversized message
+    (close 1009, ``transport error``)."""
 
 
 class ConnectionRefused(EngineIOError):

@@ -15,7 +15,7 @@ import hashlib
 import socket
 import threading
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import (
@@ -70,6 +70,8 @@ class WebSocket:
         read: reads up to ``n`` bytes (``b""`` at end of stream). Defaults to
             ``sock.recv``; pass the HTTP server's buffered reader (``read1``) so
             that bytes it already buffered are not lost.
+        lock: makes the two locks; pass the backend's (a green lock under eventlet or
+            gevent without monkey-patching, where a thread lock would block the hub).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class WebSocket:
         *,
         max_message_size: int | None = None,
         read: Callable[[int], bytes] | None = None,
+        lock: Callable[[], Any] = threading.Lock,
     ) -> None:
         self._sock = sock
         self._key = key
@@ -86,8 +89,8 @@ class WebSocket:
         self._max = max_message_size
         self._conn = Connection(ConnectionType.SERVER)
         self._events: deque[Event] = deque()
-        self._write_lock = threading.Lock()  # one writer at a time: frames stay whole and ordered
-        self._proto_lock = threading.Lock()  # guards the wsproto state, held only briefly
+        self._write_lock = lock()  # one writer at a time: frames stay whole and ordered
+        self._proto_lock = lock()  # guards the wsproto state, held only briefly
         self._done = False  # receive() has reported the end
 
     def accept(self, headers: Iterable[tuple[str, str]] = ()) -> None:

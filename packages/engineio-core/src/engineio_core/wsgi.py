@@ -4,15 +4,27 @@ Engine.IO requests (the configured path, with or without its trailing slash,
 below the environ's ``SCRIPT_NAME``) go to the server; static files are served
 from a mapping; anything else goes to ``wsgi_app`` (or gets a 404).
 
-WebSocket needs the connection's socket, which the Werkzeug development
-server (``werkzeug.socket``) and gunicorn (``gunicorn.socket``) provide. Under
-any other server the upgrade is answered 400, and clients stay on polling.
+WebSocket needs the connection, which each server exposes its own way:
+
+* Werkzeug (``werkzeug.socket``) and gunicorn's gthread and gevent workers
+  (``gunicorn.socket``): the raw socket;
+* ``eventlet.wsgi``: ``environ["eventlet.input"].get_socket()``; the response is
+  then marked as already handled so that eventlet writes nothing after it;
+* ``gevent.pywsgi``: the socket under the request's buffered reader;
+* gevent-websocket's ``WebSocketHandler``: its ``environ["wsgi.websocket"]``;
+* uWSGI: ``uwsgi.websocket_handshake``, then the request's connection.
+
+On the raw sockets the framing is done by :class:`~engineio_core.websocket_sync.WebSocket`
+(wsproto). Under any other server the upgrade is answered 400, and clients stay
+on polling. gunicorn's ``sync`` worker serves one request at a time, which
+long-polling cannot live with: it is refused with a 500 and an error log.
 """
 
 from __future__ import annotations
 
 import errno
 import io
+import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -59,13 +71,19 @@ class WSGIApp:
         self.static_files = dict(static_files or {})
         path = "/" + engineio_path.strip("/")
         self._paths = (path, path + "/")
+        self._sync_worker_logged = False
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         if path in self._paths:
             request = _request(environ)
-            if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            if _single_request_worker(environ):
+                return _respond(start_response, self._refuse_sync_worker())
+            if environ.get("HTTP_UPGRADE", "").lower() == "websocket" or (
+                    environ.get("wsgi.websocket") is not None):
                 response = self._websocket(environ, request)
+                if response is None:
+                    return []  # the WebSocket was served; nothing more to write
             else:
                 response = self.server.handle_http(request, _body_reader(environ))
             return _respond(start_response, response)
@@ -77,35 +95,59 @@ class WSGIApp:
         return _respond(start_response, Response(404, [("Content-Type", "text/plain")],
                                                  b"Not Found"))
 
-    def _websocket(self, environ: Environ, request: Request) -> Response:
-        """Serve a WebSocket request; returns only when it was refused with a response."""
-        config = self.server.config
-        sock: socket.socket | None = (environ.get("werkzeug.socket")
-                                      or environ.get("gunicorn.socket"))
-        if sock is None:
-            self.server.logger.warning(
-                "this WSGI server (%s) gives no access to the connection's socket, so it "
-                "cannot serve WebSocket; clients stay on polling",
-                environ.get("SERVER_SOFTWARE", "unknown"),
-            )
-            return error_response(config, request, BadRequest(detail="WebSocket unavailable"))
+    def _websocket(self, environ: Environ, request: Request) -> Response | None:
+        """Serve a WebSocket request; returns a response only when it was refused."""
+        server = self.server
+        config = server.config
+        upgraded = environ.get("wsgi.websocket")
+        if upgraded is not None:  # gevent-websocket did the handshake already
+            from .backends.gevent import GeventWebSocket
+
+            server.handle_websocket(request, GeventWebSocket(upgraded))
+            return None
         key = request.headers.get("sec-websocket-key")
         if request.method != "GET" or not valid_key(key) or (
                 request.headers.get("sec-websocket-version") != "13"):
             return error_response(config, request, BadRequest(detail="invalid WebSocket upgrade"))
         assert key is not None
-        stream = environ.get("wsgi.input")
-        # Werkzeug reads the request through a buffered reader: read through it too,
-        # so that bytes it already buffered past the headers are not lost.
-        read = stream.read1 if isinstance(stream, io.BufferedReader) else None
-        ws = _WSGIWebSocket(sock, key, max_message_size=config.max_http_buffer_size, read=read)
-        self.server.handle_websocket(request, ws)
+        if "uwsgi.version" in environ:
+            from .backends.gevent_uwsgi import UwsgiWebSocket
+
+            uws = UwsgiWebSocket(environ, key, max_message_size=config.max_http_buffer_size,
+                                 lock=server.backend.lock)
+            server.handle_websocket(request, uws)
+            return uws.finish()
+        found = _raw_socket(environ)
+        if found is None:
+            server.logger.warning(
+                "this WSGI server (%s) gives no access to the connection's socket, so it "
+                "cannot serve WebSocket; clients stay on polling",
+                environ.get("SERVER_SOFTWARE", "unknown"),
+            )
+            return error_response(config, request, BadRequest(detail="WebSocket unavailable"))
+        sock, read = found
+        ws = _WSGIWebSocket(sock, key, max_message_size=config.max_http_buffer_size, read=read,
+                            lock=server.backend.lock)
+        server.handle_websocket(request, ws)
         if ws.refused is not None:
             return ws.refused
         ws.close(1000)
+        eventlet_wsgi = sys.modules.get("eventlet.wsgi")
+        if "eventlet.input" in environ and eventlet_wsgi is not None:
+            # eventlet's convention: write nothing more and close the connection.
+            eventlet_wsgi.WSGI_LOCAL.already_handled = True
+            return None
         # The connection is spent: make the WSGI server drop it quietly (Werkzeug treats
-        # ConnectionError as a dropped connection; gunicorn ignores ECONNRESET).
+        # ConnectionError as a dropped connection; gunicorn and gevent ignore ECONNRESET).
         raise ConnectionResetError(errno.ECONNRESET, "WebSocket closed")
+
+    def _refuse_sync_worker(self) -> Response:
+        if not self._sync_worker_logged:
+            self._sync_worker_logged = True
+            self.server.logger.error(_SYNC_WORKER_ERROR)
+        body = _SYNC_WORKER_ERROR.encode()
+        return Response(500, [("Content-Type", "text/plain; charset=UTF-8"),
+                              ("Content-Length", str(len(body)))], body)
 
     def _static(self, path: str) -> Response | None:
         found = static_file(self.static_files, path)
@@ -125,6 +167,40 @@ class _WSGIWebSocket(WebSocket):
 
     def refuse(self, response: Response) -> None:
         self.refused = response
+
+
+_SYNC_WORKER_ERROR = (
+    "gunicorn's sync worker serves one request at a time, but Engine.IO long-polling "
+    "holds a GET while the client POSTs: run gunicorn with -k gthread --threads N "
+    "(async_mode='threading'), -k gevent or "
+    "-k geventwebsocket.gunicorn.workers.GeventWebSocketWorker (async_mode='gevent'), or "
+    "-k engineio_core.backends.gunicorn_eventlet.EventletWorker (async_mode='eventlet'); "
+    "see docs/deployment.md"
+)
+
+
+def _single_request_worker(environ: Environ) -> bool:
+    """Whether a gunicorn ``sync`` worker serves this request (it says it is not multithreaded)."""
+    return "gunicorn.socket" in environ and not environ.get("wsgi.multithread")
+
+
+def _raw_socket(environ: Environ) -> tuple[socket.socket, Callable[[int], bytes] | None] | None:
+    """The connection's socket and a reader for bytes already buffered past the headers."""
+    stream = environ.get("wsgi.input")
+    sock: socket.socket | None = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+    if sock is None and "eventlet.input" in environ:
+        eventlet_input = environ["eventlet.input"]
+        sock = eventlet_input.get_socket()
+        stream = getattr(eventlet_input, "rfile", None)
+    if sock is None and isinstance(stream, io.BufferedReader):
+        # gevent.pywsgi hands an upgrade request the connection's buffered reader itself.
+        sock = getattr(stream.raw, "_sock", None)
+    if sock is None:
+        return None
+    # Read through the server's buffered reader when there is one, so that bytes it
+    # already buffered past the headers are not lost.
+    read = stream.read1 if isinstance(stream, io.BufferedReader) else None
+    return sock, read
 
 
 def _request(environ: Environ) -> Request:

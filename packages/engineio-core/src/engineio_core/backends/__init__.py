@@ -3,18 +3,29 @@
 Backends are found through the ``engineio_core.backends`` entry-point group,
 so a framework package or a third party can register one without touching the
 engine. ``async_mode=None`` picks the first backend of the right kind whose
-imports succeed, in :data:`PREFERRED_ORDER`.
+imports succeed, in :data:`PREFERRED_ORDER`; a green-thread backend (eventlet,
+gevent, gevent_uwsgi) only when the process already runs under it (see
+:func:`running_under`), so that a plain process gets threading even when
+eventlet or gevent happen to be installed.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from importlib import import_module
 from importlib.metadata import entry_points
 
 from .base import AsyncBackend, SyncBackend
 
-__all__ = ["PREFERRED_ORDER", "AsyncBackend", "BackendUnavailable", "SyncBackend", "load_backend"]
+__all__ = [
+    "PREFERRED_ORDER",
+    "AsyncBackend",
+    "BackendUnavailable",
+    "SyncBackend",
+    "load_backend",
+    "running_under",
+]
 
 logger = logging.getLogger("engineio_core")
 
@@ -28,6 +39,9 @@ PREFERRED_ORDER: dict[str, tuple[str, ...]] = {
 
 BUILTIN = {
     "threading": "engineio_core.backends.threading:backend",
+    "eventlet": "engineio_core.backends.eventlet:backend",
+    "gevent": "engineio_core.backends.gevent:backend",
+    "gevent_uwsgi": "engineio_core.backends.gevent_uwsgi:backend",
     "asyncio": "engineio_core.backends.asyncio:backend",
 }
 
@@ -43,6 +57,26 @@ INSTALL_HINTS = {
 
 class BackendUnavailable(ImportError):
     """The requested ``async_mode`` is unknown or its packages are not installed."""
+
+
+def running_under(name: str) -> bool:
+    """Whether this process runs under the green-thread runtime ``name``.
+
+    eventlet and gevent count once they monkey-patched ``socket``
+    (``eventlet.monkey_patch()``, ``gevent.monkey.patch_all()``, or the gunicorn
+    worker that does it); gevent_uwsgi inside uWSGI started with ``--gevent``.
+    Other backends always count. Nothing is imported to find out.
+    """
+    if name == "eventlet":
+        patcher = sys.modules.get("eventlet.patcher")
+        return patcher is not None and bool(patcher.is_monkey_patched("socket"))
+    if name == "gevent":
+        monkey = sys.modules.get("gevent.monkey")
+        return monkey is not None and bool(monkey.is_module_patched("socket"))
+    if name == "gevent_uwsgi":
+        uwsgi = sys.modules.get("uwsgi")
+        return uwsgi is not None and "gevent" in getattr(uwsgi, "opt", {})
+    return True
 
 
 def _targets() -> dict[str, str]:
@@ -73,7 +107,7 @@ def load_backend(async_mode: str | None, kind: str) -> SyncBackend | AsyncBacken
     targets = _targets()
     if async_mode is None:
         for name in PREFERRED_ORDER[kind]:
-            if name not in targets:
+            if name not in targets or not running_under(name):
                 continue
             try:
                 backend = _load(name, targets[name])

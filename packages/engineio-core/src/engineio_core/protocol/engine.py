@@ -438,7 +438,7 @@ class Engine:
         if isinstance(data, str):
             size = len(data)
             if size * 4 > self._max and len(data.encode()) > self._max:
-                self._too_big(session, channel, now)
+                self.ws_too_big(channel, now)
                 return None
             if channel is session.ws and size and data[0] == "4":
                 if self.inline_messages:
@@ -446,7 +446,7 @@ class Engine:
                 self._events.append(Message(session.sid, data[1:]))
                 return None
         elif len(data) > self._max:
-            self._too_big(session, channel, now)
+            self.ws_too_big(channel, now)
             return None
         elif channel is session.ws and not session.traits.binary_frames_typed:
             if self.inline_messages:
@@ -482,7 +482,15 @@ class Engine:
         elif channel is session.probe:
             self._abort_probe(session, now)
 
-    def _too_big(self, session: Session, channel: Channel, now: float) -> None:
+    def ws_too_big(self, channel: Channel, now: float) -> None:
+        """A message over ``max_http_buffer_size`` arrived on ``channel``.
+
+        The engine detects this itself for the messages it is fed; a runtime whose
+        WebSocket library enforces the limit (and drops the message) reports it here.
+        """
+        session = self.sessions.get(channel.sid)
+        if session is None or channel.close_code is not None:
+            return
         if channel is session.probe:
             channel.close_code = CLOSE_TOO_BIG
             self._mark(channel)

@@ -17,7 +17,15 @@ from urllib.parse import parse_qsl
 from .config import CookieOptions, ServerConfig
 from .errors import ProtocolError
 
-__all__ = ["Headers", "Request", "Response", "error_response", "parse_query"]
+__all__ = [
+    "Headers",
+    "Request",
+    "Response",
+    "cors_headers",
+    "error_response",
+    "origin_allowed",
+    "parse_query",
+]
 
 Headers = list[tuple[str, str]]
 

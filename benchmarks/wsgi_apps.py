@@ -1,0 +1,47 @@
+"""The contract app as WSGI callables, for server command lines (gunicorn)::
+
+    gunicorn -k gevent -w 1 -b 127.0.0.1:18050 benchmarks.wsgi_apps:gevent_app
+    gunicorn -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker -w 1 \\
+        -b 127.0.0.1:18050 benchmarks.wsgi_apps:auto_app
+    gunicorn -k gthread --threads 100 -w 1 -b 127.0.0.1:18050 benchmarks.wsgi_apps:threading_app
+    gunicorn -k engineio_core.backends.gunicorn_eventlet.EventletWorker -w 1 \\
+        -b 127.0.0.1:18050 benchmarks.wsgi_apps:eventlet_app
+
+gunicorn's gevent and eventlet workers monkey-patch the process before they
+load the application, so this module does not. Each app is built on first access:
+
+* ``gevent_app``: ``async_mode="gevent"``;
+* ``eventlet_app``: ``async_mode="eventlet"``;
+* ``threading_app``: ``async_mode="threading"``;
+* ``auto_app``: ``async_mode=None``, which picks gevent under a gevent worker
+  (monkey-patched) and threading otherwise.
+
+uWSGI has its own module, :mod:`benchmarks.uwsgi_app`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import engineio_core
+
+from .contract_app import options, register_sync
+
+_MODES = {"gevent_app": "gevent", "threading_app": "threading", "auto_app": None,
+          "eventlet_app": "eventlet"}
+_apps: dict[str, engineio_core.WSGIApp] = {}
+
+
+def make_app(async_mode: str | None) -> engineio_core.WSGIApp:
+    """The contract app on a sync server with ``async_mode``."""
+    eio = engineio_core.Server(async_mode=async_mode, **options())
+    register_sync(eio)
+    return engineio_core.WSGIApp(eio)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODES:
+        raise AttributeError(name)
+    if name not in _apps:
+        _apps[name] = make_app(_MODES[name])
+    return _apps[name]

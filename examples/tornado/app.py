@@ -1,0 +1,82 @@
+"""Engine.IO on Tornado: an echo server with a one-page client.
+
+Run it from the repository root (``scripts/demo.sh`` installs the npm client the
+page loads from ``examples/demo/node_modules``)::
+
+    .venv/bin/python examples/tornado/app.py        # then open http://127.0.0.1:8000/
+
+Messages starting with ``all:`` go to every connected client; anything else is
+echoed to its sender. Ctrl-C (or SIGTERM) closes every session before exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import tornado.web
+
+import engineio_core
+from tornado_engineio import engineio_routes, shutdown
+
+CLIENT_JS = Path(__file__).resolve().parents[1] / "demo/node_modules/engine.io-client/dist"
+
+PAGE = (Path(__file__).resolve().parent.parent / "echo.html").read_text()
+"""The shared example page (the real engine.io-client, served from the demo's node_modules)."""
+
+eio = engineio_core.AsyncServer(async_mode="tornado")
+clients: set[str] = set()
+
+
+@eio.on("connect")
+def connect(sid: str, request: engineio_core.Request) -> None:
+    clients.add(sid)
+
+
+@eio.on("disconnect")
+def disconnect(sid: str, reason: engineio_core.DisconnectReason) -> None:
+    clients.discard(sid)
+
+
+@eio.on("message")
+async def message(sid: str, data: str | bytes) -> None:
+    if isinstance(data, str) and data.startswith("all:"):
+        for other in list(clients):
+            with contextlib.suppress(engineio_core.SessionUnknown):
+                await eio.send(other, f"{sid[:4]}: {data[4:]}")
+    else:
+        await eio.send(sid, data)
+
+
+class IndexHandler(tornado.web.RequestHandler):
+    """The client page."""
+
+    def get(self) -> None:
+        self.write(PAGE)
+
+
+def make_app() -> tornado.web.Application:
+    """The application: the page, the client script and Engine.IO at ``/engine.io/``."""
+    return tornado.web.Application([
+        (r"/", IndexHandler),
+        (r"/static/(.*)", tornado.web.StaticFileHandler, {"path": str(CLIENT_JS)}),
+        *engineio_routes(eio),
+    ])
+
+
+async def main(port: int = 8000) -> None:
+    """Serve until Ctrl-C or SIGTERM, then close every session."""
+    http_server = make_app().listen(port, address="127.0.0.1")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"serving on http://127.0.0.1:{port}/")
+    await stop.wait()
+    await shutdown(eio, http_server)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

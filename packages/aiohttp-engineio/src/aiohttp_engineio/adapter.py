@@ -1,0 +1,183 @@
+"""Glue between aiohttp and :class:`~engineio_core.AsyncServer`: no protocol logic here.
+
+* :func:`make_handler` builds the aiohttp request handler that serves one
+  Engine.IO path: a WebSocket upgrade goes to ``AsyncServer.handle_websocket``,
+  everything else (polling, preflight, errors) to ``AsyncServer.handle_http``.
+* :func:`build_request` turns an aiohttp request into the engine's neutral
+  :class:`~engineio_core.Request` (the client address is ``request.remote``, so
+  ``request.clone(remote=...)`` from a proxy middleware is honoured).
+* POST bodies are read from ``request.content`` chunk by chunk until EOF, however
+  the client chunked them, and stop with :class:`BodyTooLarge` past the limit.
+* :class:`AiohttpWebSocket` wraps ``web.WebSocketResponse`` as an
+  :class:`~engineio_core.AsyncWebSocket`. A refusal before the upgrade is a plain
+  ``web.Response`` (the WebSocketResponse is never prepared).
+
+Message size: aiohttp is given ``max_msg_size = max_http_buffer_size + 1``, so it
+accepts exactly the messages the engine accepts and rejects a larger one from its
+frame header, before buffering a byte of it (memory stays bounded by the engine's
+limit). aiohttp then closes with 1009 and reports the error; the wrapper raises
+``MessageTooBig``, so the session ends exactly as the engine ends it on any
+runtime: ``transport error``, "message too large", close code 1009.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
+
+from engineio_core import AsyncServer, Request, Response
+from engineio_core.base_server import BodyTooLarge, MessageTooBig
+from engineio_core.protocol.http import parse_query
+
+__all__ = ["AiohttpWebSocket", "Handler", "build_request", "make_handler", "to_aiohttp_response"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+"""An aiohttp request handler."""
+
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_ERROR = WSMsgType.ERROR
+
+
+def make_handler(server: AsyncServer) -> Handler:
+    """The aiohttp handler serving ``server`` (route it for every method).
+
+    :func:`aiohttp_engineio.setup` routes it for you; use this to route it yourself.
+
+    Args:
+        server: the Engine.IO server.
+
+    Returns:
+        A coroutine function ``handler(request) -> web.StreamResponse``.
+    """
+    limit = server.config.max_http_buffer_size
+    handle_http = server.handle_http
+    handle_websocket = server.handle_websocket
+
+    async def engineio_handler(request: web.Request) -> web.StreamResponse:
+        if "Upgrade" in request.headers:
+            ws = web.WebSocketResponse(compress=False, max_msg_size=limit + 1)
+            if ws.can_prepare(request).ok:
+                socket = AiohttpWebSocket(request, ws)
+                await handle_websocket(build_request(request), socket)
+                if socket.response is ws and not ws.prepared:  # the upgrade itself failed
+                    return web.Response(status=400, text="WebSocket upgrade failed")
+                return socket.response
+            # Not a valid upgrade: the engine answers it as plain HTTP (400).
+        response = await handle_http(build_request(request), _body_reader(request))
+        return to_aiohttp_response(response)
+
+    return engineio_handler
+
+
+def build_request(request: web.BaseRequest) -> Request:
+    """The engine's view of an aiohttp request (the body is read later, on demand)."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return Request(
+        method=request.method,
+        query=parse_query(request.rel_url.raw_query_string),
+        headers=headers,
+        client=_client(request),
+        scheme=request.scheme,
+        path=request.path,
+        native=request,
+    )
+
+
+def _client(request: web.BaseRequest) -> tuple[str, int] | None:
+    remote = request.remote
+    if remote is None:
+        return None
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    # The port is the socket's, unless a proxy middleware replaced the address.
+    if isinstance(peer, tuple | list) and len(peer) >= 2 and peer[0] == remote:
+        return remote, int(peer[1])
+    return remote, 0
+
+
+def _body_reader(request: web.BaseRequest) -> Callable[[int], Awaitable[bytes]]:
+    async def read_body(limit: int) -> bytes:
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            raise BodyTooLarge
+        content = request.content
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await content.readany():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    return read_body
+
+
+def to_aiohttp_response(response: Response) -> web.Response:
+    """An engine :class:`~engineio_core.Response` as an aiohttp ``web.Response``."""
+    out = web.Response(status=response.status, body=response.body, headers=response.headers)
+    for name, value in response.headers:
+        if name.lower() == "connection" and value.lower() == "close":
+            # The engine gave up on the body (413): do not drain it, drop the connection.
+            out.force_close()
+    return out
+
+
+class AiohttpWebSocket:
+    """:class:`~engineio_core.AsyncWebSocket` over an aiohttp ``web.WebSocketResponse``.
+
+    Args:
+        request: the upgrade request.
+        ws: an unprepared ``web.WebSocketResponse``; prepared by :meth:`accept`.
+        limit: the engine's message size limit (``max_http_buffer_size``).
+
+    Attributes:
+        response: what the aiohttp handler returns: the WebSocketResponse, or the
+            plain HTTP response given to :meth:`refuse`.
+    """
+
+    __slots__ = ("_receive", "_request", "response", "ws")
+
+    def __init__(self, request: web.BaseRequest, ws: web.WebSocketResponse) -> None:
+        self._request = request
+        self.ws = ws
+        self._receive = ws.receive
+        self.response: web.StreamResponse = ws
+
+    async def accept(self) -> None:
+        """Complete the upgrade (``101 Switching Protocols``)."""
+        await self.ws.prepare(self._request)
+
+    async def refuse(self, response: Response) -> None:
+        """Answer with ``response`` instead of upgrading."""
+        self.response = to_aiohttp_response(response)
+
+    async def receive(self) -> str | bytes | None:
+        """The next text (``str``) or binary (``bytes``) message; ``None`` once closed."""
+        msg = await self._receive()
+        kind = msg.type
+        if kind is _TEXT or kind is _BINARY:
+            data: str | bytes = msg.data
+            return data
+        if (kind is _ERROR and isinstance(msg.data, WebSocketError)
+                and msg.data.code == WSCloseCode.MESSAGE_TOO_BIG):
+            # aiohttp refused a message over the limit from its header (and closed
+            # with 1009); the engine ends the session as for any oversized message.
+            raise MessageTooBig
+        return None
+
+    def send(self, data: str | bytes) -> Coroutine[Any, Any, None]:
+        """Send one text or binary message (returns aiohttp's coroutine: one frame less)."""
+        if isinstance(data, str):
+            return self.ws.send_str(data)
+        return self.ws.send_bytes(data)
+
+    async def close(self, code: int) -> None:
+        """Close with ``code`` (a no-op when aiohttp already closed the socket)."""
+        await self.ws.close(code=code)

@@ -1,0 +1,327 @@
+"""``EngineIOHandler``: one Tornado handler for Engine.IO polling and WebSocket.
+
+The handler turns Tornado's request into an :class:`engineio_core.Request` and
+hands it to :meth:`AsyncServer.handle_http` (GET/POST/OPTIONS) or, when the
+request asks for ``Upgrade: websocket``, to :meth:`AsyncServer.handle_websocket`
+with a small :class:`~engineio_core.AsyncWebSocket` adapter. The engine decides
+first; only an accepted upgrade reaches Tornado's own ``WebSocketHandler.get``,
+so a refusal is the engine's plain HTTP answer (400/403 with a JSON body).
+
+No protocol logic lives here: this module is glue between Tornado and the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any
+
+import tornado.web
+import tornado.websocket
+from tornado.httpserver import HTTPServer
+from tornado.routing import URLSpec
+
+from engineio_core.async_server import AsyncServer
+from engineio_core.base_server import BodyTooLarge
+from engineio_core.protocol.http import Request, Response, origin_allowed, parse_query
+
+__all__ = ["EngineIOHandler", "engineio_routes", "shutdown"]
+
+
+@tornado.web.stream_request_body
+class EngineIOHandler(tornado.websocket.WebSocketHandler):
+    """Serves Engine.IO (polling and WebSocket) on one URL.
+
+    Route it with :func:`engineio_routes`, or by hand with the server in the
+    handler's keyword arguments::
+
+        Application([(r"/engine.io/?", EngineIOHandler, {"server": eio})])
+
+    Request bodies are streamed: at most the server's ``max_http_buffer_size``
+    bytes of a POST body are kept, and a larger body is answered with 413 (keep
+    the HTTP server's ``max_body_size``, 100 MB by default, above that limit).
+    WebSocket messages are capped at the same size (close code 1009).
+
+    The :class:`engineio_core.Request` handlers receive has ``native`` set to
+    this handler (``native.request`` is Tornado's request, ``native.application``
+    the application).
+    """
+
+    SUPPORTED_METHODS = ("GET", "POST", "OPTIONS")
+
+    def initialize(self, server: AsyncServer,
+                   compression_options: dict[str, Any] | None = None) -> None:
+        """Take the handler's arguments from its URL spec.
+
+        Args:
+            server: the Engine.IO server.
+            compression_options: WebSocket permessage-deflate options (``{}`` turns it
+                on with Tornado's defaults); ``None`` (the default) keeps it off.
+        """
+        self.server = server
+        self.compression_options = compression_options
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._ws: _TornadoWebSocket | None = None
+
+    # ------------------------------------------------------------------ HTTP
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """A long-poll (or handshake) GET, or a WebSocket upgrade."""
+        if self.request.headers.get("Upgrade", "").lower() == "websocket":
+            await self._websocket(args, kwargs)
+        else:
+            await self._polling()
+
+    async def post(self, *args: Any, **kwargs: Any) -> None:
+        """A polling POST (its body has been streamed in by :meth:`data_received`)."""
+        await self._polling()
+
+    async def options(self, *args: Any, **kwargs: Any) -> None:
+        """A CORS preflight."""
+        await self._polling()
+
+    def data_received(self, chunk: bytes) -> None:
+        """Keep the body up to the server's limit; past it, only count."""
+        size = self._size + len(chunk)
+        self._size = size
+        if size <= self.server.config.max_http_buffer_size:
+            self._chunks.append(chunk)
+        elif self._chunks:
+            self._chunks = []
+
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF token on Engine.IO POSTs: sessions are bound by sid and CORS."""
+
+    def compute_etag(self) -> str | None:
+        """No ETag: polling responses are never cacheable."""
+        return None
+
+    async def _polling(self) -> None:
+        response = await self.server.handle_http(self._engine_request(), self._read_body)
+        self._write_response(response)
+
+    async def _read_body(self, limit: int) -> bytes:
+        if self._size > limit:
+            raise BodyTooLarge
+        chunks = self._chunks
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _write_response(self, response: Response) -> None:
+        self.set_status(response.status)
+        self.clear_header("Content-Type")
+        no_body = response.status == 204
+        for name, value in response.headers:
+            if not (no_body and name == "Content-Length"):
+                self.add_header(name, value)
+        self.finish(response.body or None)
+
+    def _engine_request(self) -> Request:
+        request = self.request
+        headers: dict[str, str] = {}
+        for name, value in request.headers.get_all():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        address = getattr(getattr(request.connection, "context", None), "address", None)
+        port = address[1] if isinstance(address, tuple) and len(address) >= 2 else 0
+        remote_ip: str | None = request.remote_ip
+        return Request(
+            method=request.method or "GET",
+            query=parse_query(request.query),
+            headers=headers,
+            client=(remote_ip, port) if remote_ip else None,
+            scheme=request.protocol,
+            path=request.path,
+            native=self,
+        )
+
+    # ------------------------------------------------------------------ WebSocket
+    async def _websocket(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        ws = self._ws = _TornadoWebSocket(self, args, kwargs)
+        try:
+            await self.server.handle_websocket(self._engine_request(), ws)
+        finally:
+            await ws.finished()
+
+    @property
+    def max_message_size(self) -> int:
+        """Tornado's cap: twice ``max_http_buffer_size``.
+
+        Messages up to the cap reach the engine, which closes an oversized one
+        with 1009 and ``transport error``; past the cap Tornado drops the frame
+        itself (1009, ``transport close``) so no buffer grows without bound.
+        """
+        return 2 * self.server.config.max_http_buffer_size
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        """permessage-deflate options from :meth:`initialize` (off by default)."""
+        return self.compression_options
+
+    def check_origin(self, origin: str) -> bool:
+        """Follow the server's ``cors_allowed_origins`` (the engine checks it first)."""
+        return origin_allowed(self.server.config, self._engine_request())
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        """Tornado completed the upgrade: no Nagle delay on small frames, as engine.io's ``ws``."""
+        self.set_nodelay(True)
+        if self._ws is not None:
+            self._ws.opened()
+
+    def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
+        """Hand a message to the engine's receive loop (Tornado awaits a returned future)."""
+        ws = self._ws
+        return None if ws is None else ws.push(message)
+
+    def on_close(self) -> None:
+        """The WebSocket (or the HTTP connection) closed."""
+        if self._ws is not None:
+            self._ws.ended()
+
+
+class _TornadoWebSocket:
+    """:class:`engineio_core.AsyncWebSocket` over an :class:`EngineIOHandler`.
+
+    ``accept()`` runs Tornado's ``WebSocketHandler.get`` (the upgrade, then its
+    frame loop) as a task and waits for ``open()``. Messages travel from
+    ``on_message`` to ``receive()`` through one slot: straight into a waiting
+    ``receive()``, or parked with a future Tornado awaits before it reads the
+    next frame (back pressure without a queue).
+    """
+
+    __slots__ = ("_args", "_consumed", "_handler", "_kwargs", "_loop", "_opened", "_pending",
+                 "_upgrade", "_waiter", "closed", "done")
+
+    def __init__(self, handler: EngineIOHandler, args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
+        self._handler = handler
+        self._args = args
+        self._kwargs = kwargs
+        self._loop = asyncio.get_running_loop()
+        self._opened: asyncio.Future[None] | None = None
+        self._upgrade: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[str | bytes | None] | None = None
+        self._pending: str | bytes | None = None
+        self._consumed: asyncio.Future[None] | None = None
+        self.closed = False  # the connection is gone
+        self.done = False  # the engine stopped reading
+
+    # -------------------------------------------------------------- AsyncWebSocket
+    async def accept(self) -> None:
+        opened = self._opened = self._loop.create_future()
+        upgrade = tornado.websocket.WebSocketHandler.get(self._handler, *self._args,
+                                                         **self._kwargs)
+        task = self._upgrade = asyncio.ensure_future(upgrade)
+        task.add_done_callback(self._upgrade_ended)
+        await opened
+
+    async def refuse(self, response: Response) -> None:
+        self._handler._write_response(response)
+
+    async def receive(self) -> str | bytes | None:
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            consumed = self._consumed
+            self._consumed = None
+            if consumed is not None and not consumed.done():
+                consumed.set_result(None)
+            return pending
+        if self.closed:
+            return None
+        waiter: asyncio.Future[str | bytes | None] = self._loop.create_future()
+        self._waiter = waiter
+        return await waiter
+
+    async def send(self, data: str | bytes) -> None:
+        handler = self._handler
+        future = handler.write_message(data, binary=not isinstance(data, str))
+        connection = handler.ws_connection
+        stream = None if connection is None else connection.stream
+        if stream is None or stream.writing() or stream.closed():
+            await future  # a backlog (or an error): wait for the socket to drain
+
+    async def close(self, code: int) -> None:
+        self._handler.close(code)
+
+    # -------------------------------------------------------------- handler side
+    def opened(self) -> None:
+        opened = self._opened
+        if opened is not None and not opened.done():
+            opened.set_result(None)
+
+    def push(self, message: str | bytes) -> asyncio.Future[None] | None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(message)
+                return None
+        if self.done:
+            return None
+        self._pending = message
+        consumed = self._consumed = self._loop.create_future()
+        return consumed
+
+    def ended(self) -> None:
+        self.closed = True
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _upgrade_ended(self, task: asyncio.Future[None]) -> None:
+        opened = self._opened
+        if opened is not None and not opened.done():
+            opened.set_exception(ConnectionError("the WebSocket upgrade did not complete"))
+        self.ended()
+
+    async def finished(self) -> None:
+        """The engine is done with this socket: release Tornado's frame loop, await it."""
+        self.done = True
+        self._pending = None
+        consumed = self._consumed
+        if consumed is not None and not consumed.done():
+            consumed.set_result(None)
+        upgrade = self._upgrade
+        if upgrade is not None:
+            with contextlib.suppress(Exception):
+                await upgrade
+
+
+def engineio_routes(server: AsyncServer, path: str = "/engine.io/", *,
+                    compression_options: dict[str, Any] | None = None) -> list[URLSpec]:
+    """URL specs that serve ``server``, to splice into ``tornado.web.Application([...])``.
+
+    Args:
+        server: the Engine.IO server.
+        path: where Engine.IO is served; matched with and without the trailing slash.
+        compression_options: WebSocket permessage-deflate options (``None``: off).
+
+    Returns:
+        One :class:`tornado.routing.URLSpec` for :class:`EngineIOHandler`.
+    """
+    pattern = re.escape("/" + path.strip("/")).rstrip("/") + "/?"
+    kwargs = {"server": server, "compression_options": compression_options}
+    return [tornado.web.url(pattern, EngineIOHandler, kwargs)]
+
+
+async def shutdown(server: AsyncServer, http_server: HTTPServer | None = None, *,
+                   close_code: int = 1001) -> None:
+    """Stop serving: Tornado has no application lifecycle, so call this before exiting.
+
+    Stops accepting connections (when ``http_server`` is given), closes every
+    Engine.IO session (WebSocket clients get a close packet, then a close frame
+    with ``close_code``; held long-polls their close packet) and stops the
+    heartbeat timer, then closes the remaining HTTP connections.
+
+    Args:
+        server: the Engine.IO server.
+        http_server: what ``Application.listen`` returned, if it should be stopped too.
+        close_code: the WebSocket close code (1001, "going away").
+    """
+    if http_server is not None:
+        http_server.stop()
+    await server.shutdown(close_code)
+    if http_server is not None:
+        await http_server.close_all_connections()

@@ -1,0 +1,165 @@
+"""The green-thread backends and the WSGI servers they run under, for real.
+
+Every server runs in its own process (eventlet and gevent are never imported
+here: they monkey-patch, and eventlet warns on import). Checks:
+
+* ``async_mode=None`` picks eventlet / gevent only in a monkey-patched process
+  and says so at debug level; a plain process gets threading even with both
+  imported;
+* after a WebSocket session, no server writes an HTTP response on the spent
+  connection (eventlet's ``already handled`` convention, gunicorn's and
+  gevent's quiet ECONNRESET, uWSGI's empty response);
+* gunicorn's ``sync`` worker is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+START_TIMEOUT = 20.0
+GUNICORN = f"{PYTHON} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{{port}}"
+
+SERVERS = {
+    "eventlet": f"{PYTHON} -m benchmarks.sync_app --mode eventlet --port {{port}}",
+    "gevent": f"{PYTHON} -m benchmarks.sync_app --mode gevent --port {{port}}",
+    "gevent-ws": f"{PYTHON} -m benchmarks.sync_app --mode gevent-ws --port {{port}}",
+    "gunicorn-gevent": f"{GUNICORN} -k gevent benchmarks.wsgi_apps:gevent_app",
+    "gunicorn-gevent-ws": f"{GUNICORN} -k geventwebsocket.gunicorn.workers."
+                          "GeventWebSocketWorker benchmarks.wsgi_apps:auto_app",
+    "gunicorn-gthread": f"{GUNICORN} -k gthread --threads 8 --graceful-timeout 1 "
+                        "benchmarks.wsgi_apps:threading_app",
+    "gunicorn-eventlet": f"{GUNICORN} -k engineio_core.backends.gunicorn_eventlet."
+                         "EventletWorker benchmarks.wsgi_apps:eventlet_app",
+    "uwsgi-gevent": f"{PYTHON} -m benchmarks.uwsgi_serve --port {{port}}",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def running(command: str, log: Path, ready_status: int = 200) -> Iterator[int]:
+    """Start ``command`` (``{port}`` filled in) from the repository root; yields the port."""
+    port = _free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(shlex.split(command.format(port=port)), cwd=REPO,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert proc.poll() is None, f"server exited early:\n{log.read_text()[-3000:]}"
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                status, _ = _get(port, "/engine.io/?EIO=4&transport=polling")
+                if status == ready_status:
+                    break
+            assert time.monotonic() < deadline, f"not ready:\n{log.read_text()[-3000:]}"
+            time.sleep(0.05)  # polling for the server to listen: there is no event to wait on
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _masked_text(text: str) -> bytes:
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = b"\x01\x02\x03\x04"
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.mark.parametrize("name", list(SERVERS))
+def test_nothing_written_after_a_websocket(name: str, tmp_path: Path) -> None:
+    """A server-closed WebSocket ends with its close frame and EOF: no HTTP response follows."""
+    with running(SERVERS[name], tmp_path / "server.log") as port:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with sock:
+            key = base64.b64encode(os.urandom(16)).decode()
+            sock.sendall((
+                "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = sock.recv(65536)
+                assert chunk, received
+                received += chunk
+            head, _, rest = received.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101"), head
+            sock.sendall(_masked_text("4cmd:close"))
+            while chunk := sock.recv(65536):
+                rest += chunk
+    # the open packet, the close packet, then the close frame 1000 and nothing else
+    assert rest[0] == 0x81, rest
+    assert rest[2:4] == b"0{", rest
+    assert rest.endswith(b"\x81\x011\x88\x02\x03\xe8"), rest
+    assert b"HTTP/" not in rest
+
+
+def _pick(prelude: str) -> tuple[str, str]:
+    code = (f"{prelude}\nimport logging\nlogging.basicConfig(level=logging.DEBUG)\n"
+            "from engineio_core.backends import load_backend\n"
+            "print(load_backend(None, 'sync').name)\n")
+    done = subprocess.run([PYTHON, "-W", "ignore::DeprecationWarning", "-c", code], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.strip(), done.stderr
+
+
+@pytest.mark.parametrize(("prelude", "expected"), [
+    ("import eventlet\neventlet.monkey_patch()", "eventlet"),
+    ("from gevent import monkey\nmonkey.patch_all()", "gevent"),
+    ("import eventlet, gevent, gevent.monkey, eventlet.patcher", "threading"),
+])
+def test_auto_mode_follows_monkey_patching(prelude: str, expected: str) -> None:
+    picked, log = _pick(prelude)
+    assert picked == expected
+    assert f"picked the '{expected}' backend" in log
+
+
+def test_gunicorn_sync_worker_is_refused(tmp_path: Path) -> None:
+    log = tmp_path / "gunicorn.log"
+    with running(f"{GUNICORN} -k sync benchmarks.wsgi_apps:threading_app", log,
+                 ready_status=500) as port:
+        status, body = _get(port, "/engine.io/?EIO=4&transport=polling")
+    assert status == 500
+    assert b"sync worker" in body
+    assert b"-k gthread" in body
+    assert "gunicorn's sync worker serves one request at a time" in log.read_text()
+
