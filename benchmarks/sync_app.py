@@ -51,8 +51,10 @@ def serve(mode: str, port: int) -> None:
     if mode == "eventlet":
         import eventlet.wsgi
 
+        # max_size: eventlet.wsgi serves at most 1,024 connections at once by default,
+        # and every WebSocket holds one (the bench's anchor sets 20,000 too).
         eventlet.wsgi.server(eventlet.listen(("127.0.0.1", port), backlog=1024), app,
-                             log_output=False)
+                             log_output=False, max_size=20000)
     else:
         import socket
 
