@@ -18,7 +18,7 @@ from .backends import AsyncBackend, load_backend
 from .base_server import BaseServer, BodyTooLarge, ConnectionRefused, MessageTooBig
 from .protocol.engine import Handshake, PostBody
 from .protocol.errors import SessionUnknown
-from .protocol.events import Connect, Disconnect, Event, Message, Upgraded
+from .protocol.events import Disconnect, Event, Message, Upgraded
 from .protocol.http import Request, Response
 from .protocol.session import Channel
 
@@ -359,11 +359,8 @@ class AsyncServer(BaseServer):
                 self._log_disconnect(event.sid, event.reason, event.detail)
                 if "disconnect" in self.handlers:
                     await self._call("disconnect", event.sid, event.reason)
-            elif isinstance(event, Upgraded):
-                if "upgrade" in self.handlers:
-                    await self._call("upgrade", event.sid)
-            elif isinstance(event, Connect):  # pragma: no cover - the engine defers connects
-                pass
+            elif isinstance(event, Upgraded) and "upgrade" in self.handlers:
+                await self._call("upgrade", event.sid)
         except Exception:
             self.logger.exception("%s handler failed", type(event).__name__.lower())
 

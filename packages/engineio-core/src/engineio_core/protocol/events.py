@@ -1,15 +1,15 @@
-"""What the engine tells the application: connect, message, upgrade, disconnect."""
+"""What the engine tells the application: message, upgrade, disconnect.
+
+A new session is not an event: ``Engine.handle_request`` returns a ``Handshake``
+that the runtime accepts or rejects after running the connect handler.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .http import Request
-
-__all__ = ["Connect", "Disconnect", "DisconnectReason", "Event", "Message", "Upgraded"]
+__all__ = ["Disconnect", "DisconnectReason", "Event", "Message", "Upgraded"]
 
 
 class DisconnectReason(StrEnum):
@@ -21,14 +21,6 @@ class DisconnectReason(StrEnum):
     TRANSPORT_CLOSE = "transport close"
     TRANSPORT_ERROR = "transport error"
     PARSE_ERROR = "parse error"
-
-
-@dataclass(frozen=True, slots=True)
-class Connect:
-    """A client asks to open a session; the runtime accepts or rejects it."""
-
-    sid: str
-    request: Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,4 +47,4 @@ class Disconnect:
     detail: str | None = None
 
 
-Event = Connect | Message | Upgraded | Disconnect
+Event = Message | Upgraded | Disconnect
