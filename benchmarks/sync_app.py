@@ -56,8 +56,6 @@ def serve(mode: str, port: int) -> None:
         eventlet.wsgi.server(eventlet.listen(("127.0.0.1", port), backlog=1024), app,
                              log_output=False, max_size=20000)
     else:
-        import socket
-
         from gevent.pywsgi import WSGIHandler, WSGIServer
 
         handler: Any = WSGIHandler
@@ -65,16 +63,9 @@ def serve(mode: str, port: int) -> None:
             from geventwebsocket.handler import WebSocketHandler
 
             handler = WebSocketHandler
-
-        class NoDelayHandler(handler):  # type: ignore[misc]
-            """Small polling responses must not wait for Nagle (+ delayed ACK): ~40 ms each."""
-
-            def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                super().__init__(sock, *args, **kwargs)
-
+        # WSGIApp sets TCP_NODELAY on gevent.pywsgi connections itself.
         WSGIServer(("127.0.0.1", port), app, log=None, backlog=1024,
-                   handler_class=NoDelayHandler).serve_forever()
+                   handler_class=handler).serve_forever()
 
 
 def main() -> None:

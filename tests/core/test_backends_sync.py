@@ -163,3 +163,31 @@ def test_gunicorn_sync_worker_is_refused(tmp_path: Path) -> None:
     assert b"-k gthread" in body
     assert "gunicorn's sync worker serves one request at a time" in log.read_text()
 
+
+
+NODELAY_PROBE = """
+import socket
+from gevent.pywsgi import Input
+import engineio_core
+
+listener = socket.create_server(("127.0.0.1", 0))
+client = socket.create_connection(listener.getsockname())
+conn, _ = listener.accept()
+option = (socket.IPPROTO_TCP, socket.TCP_NODELAY)
+before = conn.getsockopt(*option)
+app = engineio_core.WSGIApp(engineio_core.Server(async_mode="threading"))
+environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/engine.io/",
+           "QUERY_STRING": "EIO=4&transport=polling", "SERVER_NAME": "127.0.0.1",
+           "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+           "wsgi.input": Input(conn.makefile("rb"), 0, socket=conn)}
+statuses = []
+body = b"".join(app(environ, lambda status, headers, *exc: statuses.append(status)))
+print(before, conn.getsockopt(*option) != 0, statuses[0], body[:2].decode())
+"""
+
+
+def test_gevent_polling_connections_get_tcp_nodelay() -> None:
+    """gevent.pywsgi leaves Nagle on; a polling request through WSGIApp turns it off."""
+    done = subprocess.run([PYTHON, "-c", NODELAY_PROBE], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["0", "True", "200", "OK", '0{']

@@ -22,12 +22,14 @@ long-polling cannot live with: it is refused with a 500 and an error log.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
+import socket
 import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .base_server import BodyTooLarge
 from .protocol.errors import BadRequest
@@ -35,9 +37,6 @@ from .protocol.http import Request, Response, error_response, parse_query
 from .server import Server
 from .static import StaticFiles, static_file
 from .websocket_sync import WebSocket, valid_key
-
-if TYPE_CHECKING:
-    import socket
 
 __all__ = ["WSGIApp"]
 
@@ -85,6 +84,7 @@ class WSGIApp:
                 if response is None:
                     return []  # the WebSocket was served; nothing more to write
             else:
+                _no_delay(environ)
                 response = self.server.handle_http(request, _body_reader(environ))
             return _respond(start_response, response)
         static = self._static(path) if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else None
@@ -182,6 +182,20 @@ _SYNC_WORKER_ERROR = (
 def _single_request_worker(environ: Environ) -> bool:
     """Whether a gunicorn ``sync`` worker serves this request (it says it is not multithreaded)."""
     return "gunicorn.socket" in environ and not environ.get("wsgi.multithread")
+
+
+def _no_delay(environ: Environ) -> None:
+    """Turn Nagle's algorithm off on a ``gevent.pywsgi`` connection.
+
+    gevent.pywsgi writes the headers and the body of a response in two sends and
+    leaves Nagle on, so every small polling response waits for the client's
+    delayed ACK (~40 ms). gunicorn sets ``TCP_NODELAY`` on its listener itself;
+    gevent's ``Input`` carries the connection's socket, so it is set here.
+    """
+    sock = getattr(environ.get("wsgi.input"), "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):  # not TCP / not a socket
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _raw_socket(environ: Environ) -> tuple[socket.socket, Callable[[int], bytes] | None] | None:
