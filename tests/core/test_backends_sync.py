@@ -191,3 +191,101 @@ def test_gevent_polling_connections_get_tcp_nodelay() -> None:
     done = subprocess.run([PYTHON, "-c", NODELAY_PROBE], cwd=REPO, capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.split() == ["0", "True", "200", "OK", '0{']
+
+
+BATCH_PROBE = """
+{prelude}
+import engineio_core
+from engineio_core.protocol.http import Request
+
+MODE = "{mode}"
+backend_sleep = __import__(MODE).sleep
+
+
+class RecordingWebSocket:
+    '''An in-memory peer: records each write the server makes, one entry per call.'''
+
+    def __init__(self):
+        self.writes = []
+        self.inbox = []
+        self.closed = False
+
+    def accept(self):
+        pass
+
+    def refuse(self, response):
+        raise AssertionError(response)
+
+    def receive(self):
+        while not self.inbox and not self.closed:
+            backend_sleep(0.001)
+        return None if self.closed else self.inbox.pop(0)
+
+    def send(self, data):
+        self.writes.append([data])
+
+    def send_many(self, messages):
+        self.writes.append(list(messages))
+
+    def close(self, code):
+        self.closed = True
+
+
+eio = engineio_core.Server(async_mode=MODE, ping_interval=60, ping_timeout=60)
+sids = []
+echoed_inline = []
+
+
+@eio.on("connect")
+def connect(sid, request):
+    sids.append(sid)
+
+
+@eio.on("message")
+def message(sid, data):
+    peer = peers[sids.index(sid)]
+    before = len(peer.writes)
+    eio.send(sid, "echo:" + data)
+    echoed_inline.append(len(peer.writes) == before + 1)  # written before returning
+
+
+peers = [RecordingWebSocket() for _ in range(3)]
+request = Request(method="GET", query={{"EIO": "4", "transport": "websocket"}},
+                  headers={{"upgrade": "websocket"}})
+for peer in peers:
+    eio.backend.spawn(eio.handle_websocket, request, peer)
+while len(sids) < 3 or any(not p.writes for p in peers):
+    backend_sleep(0.01)
+for peer in peers:
+    peer.writes.clear()
+
+# a broadcast burst from a task that is none of the sessions' own: batched per socket
+for n in range(5):
+    for sid in sids:
+        eio.send(sid, "b%d" % n)
+pending_before_yield = sum(len(p.writes) for p in peers)
+backend_sleep(0.05)
+burst = [["4b0", "4b1", "4b2", "4b3", "4b4"]]
+print(pending_before_yield, [p.writes for p in peers] == [burst] * 3)
+
+# a session's own thread answering its message: written at once
+peers[0].inbox.append("4hi")
+while not echoed_inline:
+    backend_sleep(0.01)
+print(echoed_inline, peers[0].writes[-1])
+for peer in peers:
+    peer.closed = True
+"""
+
+
+@pytest.mark.parametrize(("mode", "prelude"), [
+    ("eventlet", "import eventlet\neventlet.monkey_patch()"),
+    ("gevent", "from gevent import monkey\nmonkey.patch_all()"),
+])
+def test_green_backends_batch_writes_to_other_sessions(mode: str, prelude: str) -> None:
+    """A burst to other sessions reaches each WebSocket in one write, after the sender
+    yields; a session's own thread still writes its answer before the handler returns."""
+    code = BATCH_PROBE.format(mode=mode, prelude=prelude)
+    done = subprocess.run([PYTHON, "-W", "ignore::DeprecationWarning", "-c", code], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.splitlines() == ["0 True", "[True] ['4echo:hi']"], done.stderr

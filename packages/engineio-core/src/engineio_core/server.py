@@ -64,14 +64,19 @@ class SyncWebSocket(Protocol):
 class _Writer:
     """Writes a channel's frames to its WebSocket; its lock keeps writes whole and in order."""
 
-    __slots__ = ("channel", "closed", "lock", "open", "ws")
+    __slots__ = ("channel", "closed", "lock", "open", "pending", "reader", "send_many", "ws")
 
-    def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock) -> None:
+    def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock, reader: object) -> None:
         self.ws = ws
         self.channel = channel
         self.lock = lock
+        self.reader = reader  # the thread receiving from this WebSocket
         self.open = False  # the handshake is done: frames may be written
         self.closed = False
+        self.pending = False  # a deferred flush is scheduled
+        # WebSockets that can write several messages at once say so with send_many().
+        self.send_many: Callable[[list[str | bytes]], None] | None = getattr(
+            ws, "send_many", None)
 
 
 class Server(BaseServer):
@@ -231,7 +236,7 @@ class Server(BaseServer):
             return
         else:
             channel = outcome
-        writer = _Writer(ws, channel, self.backend.lock())
+        writer = _Writer(ws, channel, self.backend.lock(), self.backend.current())
         with self._lock:
             channel.owner = writer
         try:
@@ -282,12 +287,24 @@ class Server(BaseServer):
         return ready, events
 
     def _process(self, ready: list[Channel], events: list[Event]) -> None:
+        current: object = None
         for channel in ready:
             owner = channel.owner
             if owner is None:
                 continue
             if channel.websocket:
-                self._flush(owner)
+                # A session's own thread writes at once (an echo). Writes to other
+                # sessions (a broadcast) are deferred where green threads make that
+                # cheap, so that a burst reaches each socket in one write.
+                if current is None:
+                    current = self.backend.current()
+                if owner.reader is current:
+                    self._flush(owner)
+                elif not owner.pending:
+                    owner.pending = True
+                    if not self.backend.defer(self._flush, owner):
+                        owner.pending = False
+                        self._flush(owner)
             elif channel.response is not None:
                 owner.set()
         for event in events:
@@ -296,15 +313,19 @@ class Server(BaseServer):
     def _flush(self, writer: _Writer) -> None:
         channel = writer.channel
         with writer.lock:
+            writer.pending = False
             if not writer.open or writer.closed:
                 return
             with self._lock:
                 frames, channel.frames = channel.frames, []
                 code = channel.close_code
             try:
-                send = writer.ws.send
-                for frame in frames:
-                    send(frame)
+                if len(frames) > 1 and writer.send_many is not None:
+                    writer.send_many(frames)
+                else:
+                    send = writer.ws.send
+                    for frame in frames:
+                        send(frame)
                 if code is not None:
                     writer.closed = True
                     writer.ws.close(code)

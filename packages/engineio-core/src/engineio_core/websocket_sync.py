@@ -13,13 +13,13 @@ import base64
 import contextlib
 import hashlib
 import socket
+import struct
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import (
-    BytesMessage,
     CloseConnection,
     Event,
     Message,
@@ -31,7 +31,7 @@ from wsproto.utilities import LocalProtocolError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-__all__ = ["WebSocket", "accept_key", "valid_key"]
+__all__ = ["WebSocket", "accept_key", "encode_frame", "valid_key"]
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 """The RFC 6455 magic string appended to ``Sec-WebSocket-Key``."""
@@ -40,6 +40,8 @@ CLOSE_NORMAL = 1000
 CLOSE_TOO_BIG = 1009
 
 _READ_SIZE = 65536
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
 
 
 def accept_key(key: str) -> str:
@@ -56,6 +58,20 @@ def valid_key(key: str | None) -> bool:
         return len(base64.b64decode(key.strip(), validate=True)) == 16
     except ValueError:
         return False
+
+
+def encode_frame(data: str | bytes) -> bytes:
+    """One unmasked, unfragmented server frame: text for ``str``, binary for ``bytes``."""
+    if isinstance(data, str):
+        payload, first = data.encode(), 0x81
+    else:
+        payload, first = data, 0x82
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return _HEADER_16.pack(first, 126, size) + payload
+    return _HEADER_64.pack(first, 127, size) + payload
 
 
 class WebSocket:
@@ -162,8 +178,16 @@ class WebSocket:
         Raises:
             ConnectionError: the connection is closed or failed.
         """
-        event: Event = TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data)
-        if not self._send_event(event):
+        if not self._write_data(encode_frame(data)):
+            raise ConnectionError("the WebSocket is closed")
+
+    def send_many(self, messages: Iterable[str | bytes]) -> None:
+        """Send several messages, in order, in one write.
+
+        Raises:
+            ConnectionError: the connection is closed or failed.
+        """
+        if not self._write_data(b"".join([encode_frame(data) for data in messages])):
             raise ConnectionError("the WebSocket is closed")
 
     def close(self, code: int = CLOSE_NORMAL) -> None:
@@ -194,11 +218,21 @@ class WebSocket:
                     out = self._conn.send(event)
                 except LocalProtocolError:
                     return False
-            try:
-                self._sock.sendall(out)
-            except OSError:
-                self._shutdown()
+            return self._write(out)
+
+    def _write_data(self, frames: bytes) -> bool:
+        """Write data frames framed here (no extension is ever negotiated), while open."""
+        with self._write_lock:
+            if self._conn.state is not ConnectionState.OPEN:
                 return False
+            return self._write(frames)
+
+    def _write(self, out: bytes) -> bool:
+        try:
+            self._sock.sendall(out)
+        except OSError:
+            self._shutdown()
+            return False
         return True
 
     def _shutdown(self) -> None:

@@ -84,7 +84,7 @@ class WSGIApp:
                 if response is None:
                     return []  # the WebSocket was served; nothing more to write
             else:
-                _no_delay(environ)
+                _no_delay(getattr(environ.get("wsgi.input"), "socket", None))  # gevent.pywsgi
                 response = self.server.handle_http(request, _body_reader(environ))
             return _respond(start_response, response)
         static = self._static(path) if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else None
@@ -103,6 +103,7 @@ class WSGIApp:
         if upgraded is not None:  # gevent-websocket did the handshake already
             from .backends.gevent import GeventWebSocket
 
+            _no_delay(getattr(getattr(upgraded, "handler", None), "socket", None))
             server.handle_websocket(request, GeventWebSocket(upgraded))
             return None
         key = request.headers.get("sec-websocket-key")
@@ -126,6 +127,7 @@ class WSGIApp:
             )
             return error_response(config, request, BadRequest(detail="WebSocket unavailable"))
         sock, read = found
+        _no_delay(sock)
         ws = _WSGIWebSocket(sock, key, max_message_size=config.max_http_buffer_size, read=read,
                             lock=server.backend.lock)
         server.handle_websocket(request, ws)
@@ -184,17 +186,16 @@ def _single_request_worker(environ: Environ) -> bool:
     return "gunicorn.socket" in environ and not environ.get("wsgi.multithread")
 
 
-def _no_delay(environ: Environ) -> None:
-    """Turn Nagle's algorithm off on a ``gevent.pywsgi`` connection.
+def _no_delay(sock: Any) -> None:
+    """Turn Nagle's algorithm off on a connection (``None``, or not TCP: nothing to do).
 
-    gevent.pywsgi writes the headers and the body of a response in two sends and
-    leaves Nagle on, so every small polling response waits for the client's
-    delayed ACK (~40 ms). gunicorn sets ``TCP_NODELAY`` on its listener itself;
-    gevent's ``Input`` carries the connection's socket, so it is set here.
+    asyncio servers and gunicorn set ``TCP_NODELAY`` themselves; eventlet.wsgi,
+    gevent.pywsgi and Werkzeug do not. There, small WebSocket frames written
+    back to back, and gevent's headers-then-body polling responses, would wait
+    for the client's delayed ACK (~40 ms each).
     """
-    sock = getattr(environ.get("wsgi.input"), "socket", None)
     if sock is not None:
-        with contextlib.suppress(OSError, AttributeError):  # not TCP / not a socket
+        with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 

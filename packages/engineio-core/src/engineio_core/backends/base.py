@@ -44,6 +44,19 @@ class SyncBackend(Protocol):
     def lock(self) -> Lock: ...
     def monotonic(self) -> float: ...
 
+    def current(self) -> object:
+        """The running thread or green thread (compared by identity)."""
+        ...
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Run ``fn(*args)`` in a new green thread once the caller yields, and return
+        ``True``; return ``False`` (and run nothing) where that is not cheap (OS threads).
+
+        Servers defer WebSocket writes to other sessions with it, so that a burst
+        of messages (a broadcast) reaches each socket in one write.
+        """
+        ...
+
 
 class AsyncBackend(Protocol):
     """Primitives of an asyncio runtime."""

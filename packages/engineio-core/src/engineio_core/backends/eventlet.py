@@ -54,5 +54,12 @@ class EventletBackend:
     def monotonic(self) -> float:
         return time.monotonic()
 
+    def current(self) -> object:
+        return eventlet.getcurrent()
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> bool:
+        eventlet.spawn_n(fn, *args)
+        return True
+
 
 backend = EventletBackend()

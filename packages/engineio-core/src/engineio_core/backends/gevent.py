@@ -45,6 +45,13 @@ class GeventBackend:
     def monotonic(self) -> float:
         return time.monotonic()
 
+    def current(self) -> object:
+        return gevent.getcurrent()
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> bool:
+        gevent.spawn_raw(fn, *args)
+        return True
+
 
 backend = GeventBackend()
 

@@ -33,5 +33,11 @@ class ThreadingBackend:
     def monotonic(self) -> float:
         return time.monotonic()
 
+    def current(self) -> object:
+        return threading.current_thread()
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> bool:
+        return False  # a thread per write would cost more than the write
+
 
 backend = ThreadingBackend()

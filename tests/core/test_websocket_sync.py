@@ -1,0 +1,97 @@
+"""The blocking WebSocket of the WSGI runtime: our data framing read back by wsproto's client."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Message, TextMessage
+
+from engineio_core.websocket_sync import WebSocket, encode_frame
+
+
+def _decode(stream: bytes) -> list[str | bytes]:
+    """What a client sees in ``stream`` (server frames), one entry per message."""
+    client = Connection(ConnectionType.CLIENT)
+    client.receive_data(stream)
+    out: list[str | bytes] = []
+    for event in client.events():
+        assert isinstance(event, Message)
+        assert event.message_finished
+        out.append(event.data)
+    return out
+
+
+messages = st.one_of(st.text(max_size=300), st.binary(max_size=300))
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+@pytest.mark.parametrize("kind", ["text", "binary"])
+def test_frame_lengths_around_the_header_forms(size: int, kind: str) -> None:
+    data: str | bytes = "é" * (size // 2) + "a" * (size % 2) if kind == "text" else bytes(size)
+    assert _decode(encode_frame(data)) == [data]
+
+
+@settings(max_examples=200)
+@given(st.lists(messages, max_size=20))
+def test_any_sequence_of_frames_decodes_in_order(batch: list[str | bytes]) -> None:
+    assert _decode(b"".join(encode_frame(m) for m in batch)) == batch
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[WebSocket, socket.socket]]:
+    server_sock, client_sock = socket.socketpair()
+    ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==")
+    ws.accept()
+    try:
+        yield ws, client_sock
+    finally:
+        server_sock.close()
+        client_sock.close()
+
+
+def _read_until(sock: socket.socket, marker: bytes) -> bytes:
+    data = b""
+    sock.settimeout(5)
+    while marker not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed early"
+        data += chunk
+    return data
+
+
+def test_send_many_writes_every_message_in_order(pair: tuple[WebSocket, socket.socket]) -> None:
+    ws, client = pair
+    head = _read_until(client, b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    ws.send_many(["4a", b"\x01\x02", "4" + "x" * 200])
+    ws.send("4last")
+    stream = b""
+    while b"4last" not in stream:
+        stream += _read_until(client, b"4last")
+    assert _decode(stream) == ["4a", b"\x01\x02", "4" + "x" * 200, "4last"]
+
+
+def test_no_data_after_close(pair: tuple[WebSocket, socket.socket]) -> None:
+    ws, client = pair
+    _read_until(client, b"\r\n\r\n")
+    ws.close(1000)
+    with pytest.raises(ConnectionError):
+        ws.send("4late")
+    with pytest.raises(ConnectionError):
+        ws.send_many(["4late", "4later"])
+    client.settimeout(5)
+    rest = b""
+    while chunk := client.recv(65536):
+        rest += chunk
+    conn = Connection(ConnectionType.CLIENT)
+    conn.receive_data(rest)
+    events = list(conn.events())
+    assert len(events) == 1
+    assert isinstance(events[0], CloseConnection)
+    assert events[0].code == 1000
+    assert not any(isinstance(e, TextMessage | BytesMessage) for e in events)
