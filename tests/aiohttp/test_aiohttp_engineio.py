@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -409,3 +410,55 @@ async def test_shutdown_closes_sessions_going_away(aiohttp_client: AiohttpClient
     assert not server.engine.sessions
     assert server.engine.get_timer() is None
     await ws.close()
+
+
+def _masked_frame(text: str) -> bytes:
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = b"\x0f\x1e\x2d\x3c"
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def _read_text_frame(reader: asyncio.StreamReader) -> str:
+    first, size = await asyncio.wait_for(reader.readexactly(2), WAIT)
+    assert first == 0x81
+    assert size < 126
+    return (await reader.readexactly(size)).decode()
+
+
+async def test_pipelined_answers_leave_corked_together(aiohttp_client: AiohttpClient) -> None:
+    """Messages that arrive in one read are answered with the socket corked (one
+    transmit for all the answers), in order; a lone message is answered uncorked."""
+    app, recorder = echo_app()
+    corked: list[int] = []
+    server = recorder.server
+
+    @server.on("message")
+    async def message(sid: str, data: str | bytes) -> None:
+        native: web.Request = recorder.requests[sid].native
+        transport = native.transport
+        assert transport is not None
+        sock = transport.get_extra_info("socket")
+        corked.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK))
+        await server.send(sid, data)
+
+    client = await aiohttp_client(app)
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    try:
+        writer.write(b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                     b"Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+        assert head.startswith(b"HTTP/1.1 101")
+        assert (await _read_text_frame(reader)).startswith("0{")
+        writer.write(b"".join(_masked_frame(f"4m{i}") for i in range(5)))  # one write
+        assert [await _read_text_frame(reader) for _ in range(5)] == [f"4m{i}" for i in range(5)]
+        writer.write(_masked_frame("4lone"))
+        assert await _read_text_frame(reader) == "4lone"
+    finally:
+        writer.close()
+    # Whether the five arrive in one read is up to TCP; on loopback with one write they do.
+    assert corked == [1, 1, 1, 1, 1, 0]

@@ -22,7 +22,8 @@ runtime: ``transport error``, "message too large", close code 1009.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+import socket
+from collections.abc import Awaitable, Callable, Coroutine, Sized
 from typing import Any
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
@@ -39,6 +40,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _ERROR = WSMsgType.ERROR
+_CORK: int | None = getattr(socket, "TCP_CORK", None)  # Linux only
 
 
 def make_handler(server: AsyncServer) -> Handler:
@@ -142,35 +144,68 @@ class AiohttpWebSocket:
             plain HTTP response given to :meth:`refuse`.
     """
 
-    __slots__ = ("_receive", "_request", "response", "ws")
+    __slots__ = ("_buffered", "_corked", "_receive", "_request", "_sock", "response", "ws")
 
     def __init__(self, request: web.BaseRequest, ws: web.WebSocketResponse) -> None:
         self._request = request
         self.ws = ws
         self._receive = ws.receive
         self.response: web.StreamResponse = ws
+        self._buffered: Sized | None = None  # aiohttp's queue of parsed, unread messages
+        self._sock: socket.socket | None = None
+        self._corked = False
 
     async def accept(self) -> None:
         """Complete the upgrade (``101 Switching Protocols``)."""
         await self.ws.prepare(self._request)
+        if _CORK is not None:
+            # Coalescing replies needs aiohttp's message queue (not public API: when
+            # it is not where expected, every reply is simply written at once).
+            buffered = getattr(getattr(self.ws, "_reader", None), "_buffer", None)
+            transport = self._request.transport
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if isinstance(buffered, Sized) and sock is not None:
+                self._buffered, self._sock = buffered, sock
 
     async def refuse(self, response: Response) -> None:
         """Answer with ``response`` instead of upgrading."""
         self.response = to_aiohttp_response(response)
 
     async def receive(self) -> str | bytes | None:
-        """The next text (``str``) or binary (``bytes``) message; ``None`` once closed."""
+        """The next text (``str``) or binary (``bytes``) message; ``None`` once closed.
+
+        When a client pipelines, one read brings several messages: while they are
+        handled the socket is corked (``TCP_CORK``), so that the answers to all of
+        them leave together (one transmit instead of one per message); it is
+        uncorked before waiting for more.
+        """
+        buffered = self._buffered
+        if self._corked and not buffered:
+            self._cork(False)  # nothing more queued: let the answers go before waiting
         msg = await self._receive()
         kind = msg.type
         if kind is _TEXT or kind is _BINARY:
+            if buffered and not self._corked:
+                self._cork(True)  # more already queued: hold the answers until they are done
             data: str | bytes = msg.data
             return data
+        if self._corked:
+            self._cork(False)
         if (kind is _ERROR and isinstance(msg.data, WebSocketError)
                 and msg.data.code == WSCloseCode.MESSAGE_TOO_BIG):
             # aiohttp refused a message over the limit from its header (and closed
             # with 1009); the engine ends the session as for any oversized message.
             raise MessageTooBig
         return None
+
+    def _cork(self, on: bool) -> None:
+        if on is self._corked or self._sock is None or _CORK is None:
+            return
+        self._corked = on
+        try:
+            self._sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1 if on else 0)
+        except OSError:
+            self._sock = None  # closed, or not TCP: no more corking
 
     def send(self, data: str | bytes) -> Coroutine[Any, Any, None]:
         """Send one text or binary message (returns aiohttp's coroutine: one frame less)."""
@@ -180,4 +215,5 @@ class AiohttpWebSocket:
 
     async def close(self, code: int) -> None:
         """Close with ``code`` (a no-op when aiohttp already closed the socket)."""
+        self._cork(False)
         await self.ws.close(code=code)
