@@ -29,6 +29,8 @@ OURS = [
     ("ours-tornado", f"{REPO}/benchmarks/run-app tornado_app {{port}}", False, "raw-tornado-ws"),
     ("ours-aiohttp", f"{REPO}/benchmarks/run-app aiohttp_app {{port}}", False, "raw-aiohttp-ws"),
     ("ours-sanic", f"{REPO}/benchmarks/run-app sanic_app {{port}}", False, "raw-aiohttp-ws"),
+    ("ours-django-daphne", f"{REPO}/benchmarks/run-app django_serve {{port}}", False,
+     "raw-uvicorn-ws"),
     ("ours-flask", f"{REPO}/benchmarks/run-app flask_app {{port}}", False, "raw-aiohttp-ws"),
     ("ours-eventlet", f"{REPO}/benchmarks/run-sync eventlet {{port}}", False, "raw-aiohttp-ws"),
     ("ours-gevent", f"{REPO}/benchmarks/run-sync gevent {{port}}", False, "raw-aiohttp-ws"),

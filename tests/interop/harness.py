@@ -71,6 +71,8 @@ SERVER_COMMANDS: dict[str, str] = {
     "tornado": "{python} -m benchmarks.tornado_app --port {port}",
     "aiohttp": "{python} -m benchmarks.aiohttp_app --port {port}",
     "sanic": "{python} -m benchmarks.sanic_app --port {port}",
+    "django-daphne": "{python} -m benchmarks.django_serve --server daphne --port {port}",
+    "django-gunicorn-gthread": "{python} -m benchmarks.django_serve --server gunicorn-gthread --port {port}",  # noqa: E501
     "flask-run": "{python} -m flask --app benchmarks.flask_app:app run --host 127.0.0.1 --port {port} --no-reload --no-debugger",  # noqa: E501
     "flask-gunicorn-eventlet": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k engineio_core.backends.gunicorn_eventlet.EventletWorker benchmarks.flask_app:app",  # noqa: E501
     "flask-gunicorn-gevent": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gevent benchmarks.flask_app:app",  # noqa: E501

@@ -1,0 +1,20 @@
+"""Settings of the contract project: django-engineio and nothing else (no database)."""
+
+from __future__ import annotations
+
+from benchmarks.contract_app import options
+
+SECRET_KEY = "contract-app-not-a-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django_engineio"]
+MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "benchmarks.django_project.urls"
+ASGI_APPLICATION = "benchmarks.django_project.asgi.application"
+WSGI_APPLICATION = "benchmarks.django_project.wsgi.application"
+DATABASES: dict[str, dict[str, str]] = {}
+USE_TZ = True
+
+ENGINEIO = {key.upper(): value for key, value in options().items()}
+"""``PING_INTERVAL``, ``PING_TIMEOUT``, ``MAX_HTTP_BUFFER_SIZE`` from the environment;
+any origin, no credentials."""

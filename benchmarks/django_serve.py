@@ -1,0 +1,56 @@
+"""The contract app as a Django project (``benchmarks/django_project``), on one server::
+
+    python -m benchmarks.django_serve --server daphne --port 18050
+    python -m benchmarks.django_serve --server uvicorn --port 18050
+    python -m benchmarks.django_serve --server hypercorn --port 18050
+    python -m benchmarks.django_serve --server gunicorn-gthread --port 18050
+    python -m benchmarks.django_serve --server gunicorn-eventlet --port 18050
+
+Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT``
+(ms), ``EIO_MAX_PAYLOAD`` (bytes). CORS allows any origin; EIO 3 and 4 are served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+SERVERS = ("daphne", "uvicorn", "hypercorn", "gunicorn-gthread", "gunicorn-eventlet")
+ASGI = "benchmarks.django_project.asgi:application"
+WSGI = "benchmarks.django_project.wsgi:application"
+
+
+def command(server: str, port: int) -> list[str]:
+    """The command line serving the project with ``server`` on 127.0.0.1:``port``."""
+    python = sys.executable
+    if server == "daphne":
+        return [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0",
+                ASGI]
+    if server == "uvicorn":
+        return [python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+                "--backlog", "1024", "--log-level", "warning", "--no-access-log",
+                "--ws-per-message-deflate", "false", ASGI]
+    if server == "hypercorn":
+        return [python, "-m", "hypercorn", "-b", f"127.0.0.1:{port}", "--backlog", "1024", ASGI]
+    gunicorn = [python, "-m", "gunicorn", "-w", "1", "--no-control-socket", "--backlog", "1024",
+                "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2"]
+    if server == "gunicorn-gthread":
+        return [*gunicorn, "-k", "gthread", "--threads", "64", WSGI]
+    if server == "gunicorn-eventlet":
+        return [*gunicorn, "-k", "engineio_core.backends.gunicorn_eventlet.EventletWorker", WSGI]
+    raise SystemExit(f"unknown server {server!r}; choose from {SERVERS}")
+
+
+def main() -> None:
+    """Command line entry point: replaces this process with the server."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--server", choices=SERVERS, default="daphne")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "18050")))
+    args = parser.parse_args()
+    argv = command(args.server, args.port)
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()

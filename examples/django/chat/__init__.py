@@ -1,0 +1,1 @@
+"""The example app: its ``engineio_handlers.py`` is found by django-engineio."""

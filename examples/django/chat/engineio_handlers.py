@@ -1,0 +1,41 @@
+"""Engine.IO handlers of the chat app, imported at start-up by django-engineio.
+
+The same module works under ASGI (daphne, uvicorn, hypercorn) and WSGI (gunicorn):
+plain functions run in a thread under ASGI (the ORM works there), ``async def``
+ones through ``async_to_sync`` under WSGI; ``send`` / ``asend`` reach whichever
+server runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from django_engineio import ConnectionRefused, DisconnectReason, asend, on
+from engineio_core import Request
+
+clients: set[str] = set()
+
+
+@on("connect")
+def connect(sid: str, request: Request) -> None:
+    """Welcome anyone; ``?token=bad`` is refused (HTTP 403) to show how."""
+    if request.query.get("token") == "bad":
+        raise ConnectionRefused("bad token")
+    native: Any = request.native  # the Channels scope (ASGI) or a Django HttpRequest (WSGI)
+    user = native.user if isinstance(native, HttpRequest) else native.get("user")
+    clients.add(sid)
+    print(f"{sid} connected from {request.client} as {user}")
+
+
+@on("message")
+async def message(sid: str, data: str | bytes) -> None:
+    """Echo every message to its sender."""
+    await asend(sid, data)
+
+
+@on("disconnect")
+def disconnect(sid: str, reason: DisconnectReason) -> None:
+    clients.discard(sid)
+    print(f"{sid} left: {reason.value}")

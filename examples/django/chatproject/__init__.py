@@ -1,0 +1,1 @@
+"""The example project: settings, ASGI and WSGI entry points, URLs."""

@@ -1,0 +1,94 @@
+"""The contract project (``benchmarks/django_project``) under uvicorn and hypercorn.
+
+daphne and gunicorn run the whole interop suite (``tests/interop``); here each other
+ASGI server gets a polling handshake, a WebSocket echo and the upgrade, over real
+sockets, with the project's Channels routing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import websocket
+from benchmarks.django_serve import command
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def polling_handshake(port: int) -> str | None:
+    """The sid of a new polling session, or ``None`` while the server is not up."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/engine.io/?EIO=4&transport=polling")
+        response = connection.getresponse()
+        body = response.read().decode()
+    except OSError:
+        return None
+    finally:
+        connection.close()
+    assert response.status == 200, body
+    sid: str = json.loads(body[1:])["sid"]
+    return sid
+
+
+@pytest.fixture(params=["uvicorn", "hypercorn"])
+def port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
+    port = free_port()
+    with (tmp_path / "server.log").open("wb") as log:
+        proc = subprocess.Popen(command(request.param, port), cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while polling_handshake(port) is None:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_websocket_echo_and_upgrade(port: int) -> None:
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket", timeout=5)
+    try:
+        opened = ws.recv()
+        assert isinstance(opened, str)
+        assert opened.startswith("0{")
+        ws.send("4hello")
+        assert ws.recv() == "4hello"
+    finally:
+        ws.close()
+    sid = polling_handshake(port)
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket&sid={sid}", timeout=5)
+    try:
+        ws.send("2probe")
+        assert ws.recv() == "3probe"
+        ws.send("5")
+        ws.send("4upgraded")
+        assert ws.recv() == "4upgraded"
+    finally:
+        ws.close()
