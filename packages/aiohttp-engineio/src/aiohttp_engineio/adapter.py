@@ -213,6 +213,21 @@ class AiohttpWebSocket:
             return self.ws.send_str(data)
         return self.ws.send_bytes(data)
 
+    async def send_many(self, messages: list[str | bytes]) -> None:
+        """Send several messages in order, corked so that they leave together."""
+        was_corked = self._corked
+        self._cork(True)
+        try:
+            ws = self.ws
+            for data in messages:
+                if isinstance(data, str):
+                    await ws.send_str(data)
+                else:
+                    await ws.send_bytes(data)
+        finally:
+            if not was_corked:
+                self._cork(False)
+
     async def close(self, code: int) -> None:
         """Close with ``code`` (a no-op when aiohttp already closed the socket)."""
         self._cork(False)

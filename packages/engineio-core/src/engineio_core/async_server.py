@@ -56,7 +56,7 @@ class AsyncWebSocket(Protocol):
 class _Writer:
     """Writes a channel's frames to its WebSocket, one flush at a time (keeps order)."""
 
-    __slots__ = ("busy", "channel", "close_task", "closed", "ws")
+    __slots__ = ("busy", "channel", "close_task", "closed", "pending", "send_many", "task", "ws")
 
     def __init__(self, ws: AsyncWebSocket, channel: Channel) -> None:
         self.ws = ws
@@ -64,6 +64,11 @@ class _Writer:
         self.busy = False
         self.closed = False
         self.close_task: asyncio.Task[None] | None = None
+        self.task = asyncio.current_task()  # the connection's own task (receives)
+        self.pending = False  # a deferred flush is scheduled
+        # WebSockets that write several messages at once cheaply offer send_many().
+        self.send_many: Callable[[list[str | bytes]], Awaitable[None]] | None = getattr(
+            ws, "send_many", None)
 
     async def flush(self) -> bool:
         """Write what is queued; returns ``False`` when the connection failed."""
@@ -75,6 +80,9 @@ class _Writer:
             while channel.frames:
                 frames = channel.frames
                 channel.frames = []
+                if len(frames) > 1 and self.send_many is not None:
+                    await self.send_many(frames)
+                    continue
                 send = self.ws.send
                 for frame in frames:
                     await send(frame)
@@ -128,6 +136,7 @@ class AsyncServer(BaseServer):
         self.async_mode = backend.name
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._flushes: set[asyncio.Task[None]] = set()  # deferred WebSocket writes
 
     # ------------------------------------------------------------------ public API
     async def send(self, sid: str, data: str | bytes) -> None:
@@ -180,6 +189,8 @@ class AsyncServer(BaseServer):
         """
         self.engine.shutdown(self._now(), close_code)
         await self._process()
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = self._timer_at = None
@@ -286,6 +297,10 @@ class AsyncServer(BaseServer):
         # on a new loop, as Sanic's and aiohttp's test clients do).
         return asyncio.get_running_loop().time()
 
+    async def _deferred_flush(self, writer: _Writer) -> None:
+        writer.pending = False
+        await self._flush(writer)
+
     async def _flush(self, writer: _Writer) -> None:
         if not await writer.flush():
             self.engine.ws_closed(writer.channel, self._now())
@@ -329,7 +344,15 @@ class AsyncServer(BaseServer):
                 if owner is None:
                     continue
                 if channel.websocket:
-                    await self._flush(owner)
+                    if owner.send_many is None or owner.task is asyncio.current_task():
+                        await self._flush(owner)  # the connection's own task (an echo)
+                    elif not owner.pending:
+                        # Another session's task (a broadcast): write once it yields, so
+                        # that a burst reaches this socket in one send_many().
+                        owner.pending = True
+                        task = asyncio.ensure_future(self._deferred_flush(owner))
+                        self._flushes.add(task)
+                        task.add_done_callback(self._flushes.discard)
                 elif not owner.done() and channel.response is not None:
                     owner.set_result(channel.response)
             for event in engine.events_received():
