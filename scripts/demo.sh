@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (idempotent) and start the demo chat on http://127.0.0.1:${PORT:-8000}/ (Ctrl-C stops it).
+# HOST=0.0.0.0 serves it to other machines too. The page's switches force long-polling
+# (?polling=1) and engine.io-client 3 (?eio=3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-echo "demo chat on http://127.0.0.1:${PORT:-8000}/  (?polling=1 forces polling, ?eio=3 uses engine.io-client 3)"
-exec .venv/bin/uvicorn --app-dir examples/demo app:app --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log --ws-per-message-deflate false
+ENGINEIO_SETUP_BROWSER=0 scripts/setup.sh  # the demo needs no Chromium; scripts/test.sh installs it
+exec .venv/bin/python examples/demo/app.py --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"

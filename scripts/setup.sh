@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs into the repository (idempotent):
 # Poetry (via pip when missing), the Poetry venv in .venv, and the npm packages
-# the interop tests and the demo use.
+# the interop tests and the demo use, and Chromium for the demo's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v poetry >/dev/null 2>&1; then
@@ -13,3 +13,19 @@ fi
 "${poetry[@]}" install --no-interaction --quiet
 (cd tests/interop/js && npm ci --no-audit --no-fund --silent)
 (cd examples/demo && npm ci --no-audit --no-fund --silent)
+# The demo's browser test (tests/demo): playwright-core from npm drives the system's Chromium.
+# apt only when Chromium is missing (root: CI); ENGINEIO_SETUP_BROWSER=0 skips it (scripts/demo.sh).
+(cd tests/demo && npm ci --no-audit --no-fund --silent)
+if [ "${ENGINEIO_SETUP_BROWSER:-1}" != 0 ] && [ -z "${DEMO_CHROMIUM:-}" ] \
+    && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log=$(mktemp)
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends chromium; } >"$log" 2>&1; then
+      cat "$log" >&2; rm -f "$log"; echo "setup: could not install chromium" >&2; exit 1
+    fi
+    rm -f "$log"
+  else
+    echo "setup: no chromium; tests/demo needs it (sudo apt-get install chromium, or set DEMO_CHROMIUM)" >&2
+  fi
+fi

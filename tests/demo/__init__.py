@@ -1,0 +1,1 @@
+"""End-to-end test of the demo chat in headless Chromium."""
