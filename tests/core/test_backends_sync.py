@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import json
 import os
 import shlex
 import signal
@@ -166,31 +167,53 @@ def test_gunicorn_sync_worker_is_refused(tmp_path: Path) -> None:
 
 
 NODELAY_PROBE = """
-import socket
-from gevent.pywsgi import Input
+from gevent import monkey
+monkey.patch_all()
+import json, socket, sys
+from gevent.pywsgi import WSGIHandler, WSGIServer
 import engineio_core
 
-listener = socket.create_server(("127.0.0.1", 0))
-client = socket.create_connection(listener.getsockname())
-conn, _ = listener.accept()
-option = (socket.IPPROTO_TCP, socket.TCP_NODELAY)
-before = conn.getsockopt(*option)
-app = engineio_core.WSGIApp(engineio_core.Server(async_mode="threading"))
-environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/engine.io/",
-           "QUERY_STRING": "EIO=4&transport=polling", "SERVER_NAME": "127.0.0.1",
-           "SERVER_PORT": "80", "wsgi.url_scheme": "http",
-           "wsgi.input": Input(conn.makefile("rb"), 0, socket=conn)}
-statuses = []
-body = b"".join(app(environ, lambda status, headers, *exc: statuses.append(status)))
-print(before, conn.getsockopt(*option) != 0, statuses[0], body[:2].decode())
+seen = []  # TCP_NODELAY of the connection after each Engine.IO request
+
+
+class Handler(WSGIHandler):
+    def handle_one_response(self):
+        super().handle_one_response()
+        seen.append(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+app = engineio_core.WSGIApp(engineio_core.Server(async_mode="gevent"))
+
+
+def probe(environ, start_response):
+    if environ["PATH_INFO"] == "/seen":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(seen).encode()]
+    return app(environ, start_response)
+
+
+server = WSGIServer(("127.0.0.1", int(sys.argv[1])), probe, handler_class=Handler, log=None)
+server.serve_forever()
 """
 
 
-def test_gevent_polling_connections_get_tcp_nodelay() -> None:
-    """gevent.pywsgi leaves Nagle on; a polling request through WSGIApp turns it off."""
-    done = subprocess.run([PYTHON, "-c", NODELAY_PROBE], cwd=REPO, capture_output=True,
-                          text=True, timeout=60, check=True)
-    assert done.stdout.split() == ["0", "True", "200", "OK", '0{']
+def test_gevent_polling_connections_get_tcp_nodelay(tmp_path: Path) -> None:
+    """gevent.pywsgi leaves Nagle on; a polling request through WSGIApp turns it off
+    (each small response would otherwise wait ~40 ms for the client's delayed ACK)."""
+    script = tmp_path / "nodelay_probe.py"
+    script.write_text(NODELAY_PROBE)
+    with running(f"{PYTHON} {script} {{port}}", tmp_path / "probe.log") as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:  # one keep-alive connection: a handshake, then what the server saw
+            conn.request("GET", "/engine.io/?EIO=4&transport=polling")
+            assert conn.getresponse().read().startswith(b"0{")
+            conn.request("GET", "/seen")
+            seen = json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
+    # the readiness probe's handshake, then ours; both on connections with Nagle off
+    assert seen[-1] != 0
+    assert all(value != 0 for value in seen)
 
 
 BATCH_PROBE = """

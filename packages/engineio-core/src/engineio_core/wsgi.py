@@ -84,7 +84,7 @@ class WSGIApp:
                 if response is None:
                     return []  # the WebSocket was served; nothing more to write
             else:
-                _no_delay(getattr(environ.get("wsgi.input"), "socket", None))  # gevent.pywsgi
+                _no_delay(_gevent_socket(environ))
                 response = self.server.handle_http(request, _body_reader(environ))
             return _respond(start_response, response)
         static = self._static(path) if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else None
@@ -197,6 +197,12 @@ def _no_delay(sock: Any) -> None:
     if sock is not None:
         with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _gevent_socket(environ: Environ) -> Any:
+    """The connection's socket under gevent.pywsgi's ``Input`` (``None`` elsewhere)."""
+    reader = getattr(environ.get("wsgi.input"), "rfile", None)  # gevent.pywsgi.Input
+    return getattr(getattr(reader, "raw", None), "_sock", None)
 
 
 def _raw_socket(environ: Environ) -> tuple[socket.socket, Callable[[int], bytes] | None] | None:
