@@ -2,8 +2,12 @@
 
 Runs (with the ``uwsgi`` next to this interpreter, from the repository root)::
 
-    uwsgi --http 127.0.0.1:PORT --http-keepalive --gevent 1000 --http-websockets \\
+    uwsgi --http 127.0.0.1:PORT --http-keepalive --gevent 6000 --http-websockets \\
         --master --wsgi-file benchmarks/uwsgi_app.py --callable app
+
+Every WebSocket holds one of uWSGI's async cores (``--gevent N``), so N must
+exceed the number of concurrent sessions: 6000 here, for the benchmark's 5,000
+idle WebSockets.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ def main() -> None:
     uwsgi = str(Path(sys.executable).with_name("uwsgi"))
     os.chdir(REPO)
     os.execv(uwsgi, [uwsgi, "--http", f"127.0.0.1:{args.port}", "--http-keepalive",
-                     "--gevent", "1000", "--http-websockets", "--master",
+                     "--gevent", "6000", "--http-websockets", "--master",
                      "--wsgi-file", "benchmarks/uwsgi_app.py", "--callable", "app",
                      "--disable-logging", "--die-on-term"])
 

@@ -250,6 +250,21 @@ class TestWebSocket(EngineIOTestCase):
         assert self.reasons == ["transport close"]
 
     @gen_test(timeout=WAIT)
+    async def test_burst_from_another_task_arrives_whole_and_in_order(self) -> None:
+        """Writes from a task that is not the connection's own are batched
+        (send_many, corked): every message arrives, in order, binary kept."""
+        ws, opened = await self.ws_open()
+        burst: list[str | bytes] = [f"b{i}" for i in range(30)] + [b"\x01\x02"]
+
+        async def push() -> None:
+            for data in burst:
+                await self.eio.send(opened["sid"], data)
+
+        await asyncio.ensure_future(push())
+        expected = [f"4{m}" if isinstance(m, str) else m for m in burst]
+        assert [await self.read(ws) for _ in burst] == expected
+
+    @gen_test(timeout=WAIT)
     async def test_upgrade_from_polling(self) -> None:
         sid = (await self.handshake())["sid"]
         ws = await self.connect(self.ws_url(f"EIO=4&transport=websocket&sid={sid}"))

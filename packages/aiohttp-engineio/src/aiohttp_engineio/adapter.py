@@ -31,6 +31,7 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from engineio_core import AsyncServer, Request, Response
 from engineio_core.base_server import BodyTooLarge, MessageTooBig
 from engineio_core.protocol.http import parse_query
+from engineio_core.tcp import CORK_AVAILABLE, set_cork
 
 __all__ = ["AiohttpWebSocket", "Handler", "build_request", "make_handler", "to_aiohttp_response"]
 
@@ -40,7 +41,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _ERROR = WSMsgType.ERROR
-_CORK: int | None = getattr(socket, "TCP_CORK", None)  # Linux only
 
 
 def make_handler(server: AsyncServer) -> Handler:
@@ -158,7 +158,7 @@ class AiohttpWebSocket:
     async def accept(self) -> None:
         """Complete the upgrade (``101 Switching Protocols``)."""
         await self.ws.prepare(self._request)
-        if _CORK is not None:
+        if CORK_AVAILABLE:
             # Coalescing replies needs aiohttp's message queue (not public API: when
             # it is not where expected, every reply is simply written at once).
             buffered = getattr(getattr(self.ws, "_reader", None), "_buffer", None)
@@ -199,12 +199,10 @@ class AiohttpWebSocket:
         return None
 
     def _cork(self, on: bool) -> None:
-        if on is self._corked or self._sock is None or _CORK is None:
+        if on is self._corked or self._sock is None:
             return
         self._corked = on
-        try:
-            self._sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1 if on else 0)
-        except OSError:
+        if not set_cork(self._sock, on):
             self._sock = None  # closed, or not TCP: no more corking
 
     def send(self, data: str | bytes) -> Coroutine[Any, Any, None]:

@@ -25,6 +25,7 @@ from tornado.routing import URLSpec
 from engineio_core.async_server import AsyncServer
 from engineio_core.base_server import BodyTooLarge
 from engineio_core.protocol.http import Request, Response, origin_allowed, parse_query
+from engineio_core.tcp import set_cork
 
 __all__ = ["EngineIOHandler", "engineio_routes", "shutdown"]
 
@@ -239,6 +240,18 @@ class _TornadoWebSocket:
         stream = None if connection is None else connection.stream
         if stream is None or stream.writing() or stream.closed():
             await future  # a backlog (or an error): wait for the socket to drain
+
+    async def send_many(self, messages: list[str | bytes]) -> None:
+        """Send several messages in order, corked so that they leave together."""
+        connection = self._handler.ws_connection
+        sock = getattr(getattr(connection, "stream", None), "socket", None)
+        corked = set_cork(sock, True)
+        try:
+            for data in messages:
+                await self.send(data)
+        finally:
+            if corked:
+                set_cork(sock, False)
 
     async def close(self, code: int) -> None:
         self._handler.close(code)
