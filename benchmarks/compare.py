@@ -7,6 +7,8 @@ are the driver's ``anchors`` arguments, e.g.::
 
     python3 benchmarks/compare.py --rounds 2 \\
         --servers ours-uvicorn,ours-werkzeug,pyeio-asgi-uvicorn,node-engine.io,raw-uvicorn-ws
+    python3 benchmarks/compare.py --preset asyncio --rounds 2 --duration 5   # issues 5 and 8
+    python3 benchmarks/compare.py --preset sync --rounds 1 --duration 5      # issue 4
 
 Run it with the system ``python3`` (the driver is stdlib only).
 """
@@ -14,6 +16,7 @@ Run it with the system ``python3`` (the driver is stdlib only).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,15 +47,47 @@ OURS = [
 ]
 
 
+#: ``--preset NAME``: the server sets of benchmarks/RESULTS.md, one command each.
+PRESETS = {
+    # issues 5 and 8: the asyncio stacks beside python-engineio and the raw limits
+    "asyncio": "ours-aiohttp,pyeio-aiohttp,raw-aiohttp-ws,ours-uvicorn,pyeio-asgi-uvicorn,"
+               "raw-uvicorn-ws,ours-tornado,pyeio-tornado,raw-tornado-ws",
+    # issue 4: the green-thread deployments beside python-engineio on eventlet
+    "sync": "ours-eventlet,ours-gevent,ours-uwsgi,pyeio-eventlet",
+}
+
+
+def expand_presets(argv: list[str]) -> list[str]:
+    """Replace ``--preset NAME`` by ``--servers ...`` (several presets are merged)."""
+    out: list[str] = []
+    servers: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--preset":
+            name = next(args, "")
+            if name not in PRESETS:
+                raise SystemExit(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+            servers.extend(PRESETS[name].split(","))
+        else:
+            out.append(arg)
+    if servers:
+        out += ["--servers", ",".join(dict.fromkeys(servers))]
+    return out
+
+
 def main() -> None:
     """Run the bench driver's ``anchors`` command with our servers added."""
+    argv = expand_presets(sys.argv[1:])
     bench_dir = Path(os.environ.get("BENCH_DIR", REPO.parent / "shared" / "bench"))
     sys.path.insert(0, str(bench_dir))
     os.chdir(bench_dir)
+    if not (Path("loadgen/wsecho").exists() and Path(".venv-anchors").is_dir()
+            and Path("servers/node/node_modules").is_dir()):
+        subprocess.run(["./setup.sh"], check=True)  # the bench's own idempotent setup
     import bench  # type: ignore[import-not-found]
 
     bench.ANCHORS.extend(OURS)
-    sys.argv = ["bench.py", "anchors", *sys.argv[1:]]
+    sys.argv = ["bench.py", "anchors", *argv]
     bench.main()
 
 
