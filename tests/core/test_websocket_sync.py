@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, TextMessage
 
-from engineio_core.websocket_sync import WebSocket, encode_frame
+from engineio_core.websocket_frames import encode_frame
+from engineio_core.websocket_sync import WebSocket
 
 
 def _decode(stream: bytes) -> list[str | bytes]:

@@ -72,6 +72,7 @@ class EngineIOTestCase(AsyncHTTPTestCase):
     def get_app(self) -> tornado.web.Application:
         self.eio = AsyncServer(async_mode="tornado", **self.options)
         self.requests: list[Request] = []
+        self.sids: list[str] = []
         self.disconnected = asyncio.Event()
         self.reasons: list[str] = []
         self.clients: list[tornado.websocket.WebSocketClientConnection] = []
@@ -81,6 +82,7 @@ class EngineIOTestCase(AsyncHTTPTestCase):
             if request.query.get("token") == "bad":
                 raise ConnectionRefused("bad token")
             self.requests.append(request)
+            self.sids.append(sid)
 
         @self.eio.on("message")
         async def message(sid: str, data: str | bytes) -> None:
@@ -362,4 +364,13 @@ class TestCompression(EngineIOTestCase):
         text = "4" + "abc" * 200
         await ws.write_message(text)
         assert await self.read(ws) == text
+        # a burst from another task takes the compressed path too (write_message)
+        sid = self.sids[0]
+
+        async def push() -> None:
+            for i in range(5):
+                await self.eio.send(sid, f"z{i}" * 50)
+
+        await asyncio.ensure_future(push())
+        assert [await self.read(ws) for _ in range(5)] == [f"4{f'z{i}' * 50}" for i in range(5)]
         ws.close()

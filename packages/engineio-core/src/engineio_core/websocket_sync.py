@@ -13,7 +13,6 @@ import base64
 import contextlib
 import hashlib
 import socket
-import struct
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -28,10 +27,12 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError
 
+from .websocket_frames import encode_frame
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-__all__ = ["WebSocket", "accept_key", "encode_frame", "valid_key"]
+__all__ = ["WebSocket", "accept_key", "valid_key"]
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 """The RFC 6455 magic string appended to ``Sec-WebSocket-Key``."""
@@ -40,8 +41,6 @@ CLOSE_NORMAL = 1000
 CLOSE_TOO_BIG = 1009
 
 _READ_SIZE = 65536
-_HEADER_16 = struct.Struct("!BBH")
-_HEADER_64 = struct.Struct("!BBQ")
 
 
 def accept_key(key: str) -> str:
@@ -58,20 +57,6 @@ def valid_key(key: str | None) -> bool:
         return len(base64.b64decode(key.strip(), validate=True)) == 16
     except ValueError:
         return False
-
-
-def encode_frame(data: str | bytes) -> bytes:
-    """One unmasked, unfragmented server frame: text for ``str``, binary for ``bytes``."""
-    if isinstance(data, str):
-        payload, first = data.encode(), 0x81
-    else:
-        payload, first = data, 0x82
-    size = len(payload)
-    if size < 126:
-        return bytes((first, size)) + payload
-    if size < 65536:
-        return _HEADER_16.pack(first, 126, size) + payload
-    return _HEADER_64.pack(first, 127, size) + payload
 
 
 class WebSocket:

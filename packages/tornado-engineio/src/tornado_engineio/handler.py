@@ -20,12 +20,14 @@ from typing import Any
 import tornado.web
 import tornado.websocket
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
 from tornado.routing import URLSpec
 
 from engineio_core.async_server import AsyncServer
 from engineio_core.base_server import BodyTooLarge
 from engineio_core.protocol.http import Request, Response, origin_allowed, parse_query
 from engineio_core.tcp import set_cork
+from engineio_core.websocket_frames import encode_frame
 
 __all__ = ["EngineIOHandler", "engineio_routes", "shutdown"]
 
@@ -234,15 +236,25 @@ class _TornadoWebSocket:
         return await waiter
 
     async def send(self, data: str | bytes) -> None:
-        handler = self._handler
-        future = handler.write_message(data, binary=not isinstance(data, str))
-        connection = handler.ws_connection
-        stream = None if connection is None else connection.stream
+        stream = self._plain_stream()
+        if stream is None:  # compression, or not Tornado's usual protocol object
+            handler = self._handler
+            future = handler.write_message(data, binary=not isinstance(data, str))
+            connection = handler.ws_connection
+            stream = None if connection is None else connection.stream
+        else:
+            future = stream.write(encode_frame(data))
         if stream is None or stream.writing() or stream.closed():
             await future  # a backlog (or an error): wait for the socket to drain
 
     async def send_many(self, messages: list[str | bytes]) -> None:
-        """Send several messages in order, corked so that they leave together."""
+        """Send several messages in order, in one write when frames are plain."""
+        stream = self._plain_stream()
+        if stream is not None:
+            future = stream.write(b"".join([encode_frame(data) for data in messages]))
+            if stream.writing() or stream.closed():
+                await future
+            return
         connection = self._handler.ws_connection
         sock = getattr(getattr(connection, "stream", None), "socket", None)
         corked = set_cork(sock, True)
@@ -252,6 +264,21 @@ class _TornadoWebSocket:
         finally:
             if corked:
                 set_cork(sock, False)
+
+    def _plain_stream(self) -> IOStream | None:
+        """The connection's stream when frames can be written to it as they are built by
+        :func:`~engineio_core.websocket_sync.encode_frame` (server frames, no extension).
+
+        ``write_message`` costs a task per message (Tornado wraps each write's future
+        in a coroutine); writing the frame to the stream skips that. Anything unusual
+        (permessage-deflate, another protocol class) goes through ``write_message``.
+        """
+        connection = self._handler.ws_connection
+        if (type(connection) is not tornado.websocket.WebSocketProtocol13
+                or connection._compressor is not None or connection.mask_outgoing):
+            return None
+        stream = connection.stream
+        return stream if isinstance(stream, IOStream) else None
 
     async def close(self, code: int) -> None:
         self._handler.close(code)
