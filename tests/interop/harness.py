@@ -48,7 +48,8 @@ NODE_CLIENT = JS_DIR / "client.js"
 # ---------------------------------------------------------------------------
 
 #: name -> command template. ``{port}`` is replaced by the port (also exported
-#: as ``$PORT``), ``{python}`` by this interpreter, ``{node}`` by the node binary.
+#: as ``$PORT``), ``{python}`` by this interpreter, ``{node}`` by the node binary,
+#: ``{uwsgi}`` by the uwsgi next to this interpreter.
 #: The command runs with the repository root as its working directory and must
 #: obey /work/shared/bench/CONTRACT.md (echo, cmd:broadcast/count/close, the
 #: EIO_PING_INTERVAL / EIO_PING_TIMEOUT / EIO_MAX_PAYLOAD settings).
@@ -73,8 +74,10 @@ SERVER_COMMANDS: dict[str, str] = {
     "sanic": "{python} -m benchmarks.sanic_app --port {port}",
     "django-daphne": "{python} -m benchmarks.django_serve --server daphne --port {port}",
     "django-gunicorn-gthread": "{python} -m benchmarks.django_serve --server gunicorn-gthread --port {port}",  # noqa: E501
+    "django-gunicorn-eventlet": "{python} -m benchmarks.django_serve --server gunicorn-eventlet --port {port}",  # noqa: E501
     "flask-run": "{python} -m flask --app benchmarks.flask_app:app run --host 127.0.0.1 --port {port} --no-reload --no-debugger",  # noqa: E501
     "flask-gunicorn-eventlet": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k engineio_core.backends.gunicorn_eventlet.EventletWorker benchmarks.flask_app:app",  # noqa: E501
+    "flask-uwsgi": "{uwsgi} --http 127.0.0.1:{port} --http-keepalive --gevent 1000 --gevent-monkey-patch --http-websockets --master --module benchmarks.flask_app:app --disable-logging --die-on-term",  # noqa: E501
     "flask-gunicorn-gevent": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gevent benchmarks.flask_app:app",  # noqa: E501
     # the JS reference (engine.io 6, allowEIO3): proves each check passes on engine.io too
     "node-engine.io": "{node} " + str(JS_DIR / "reference_server.js") + " {port}",
@@ -218,7 +221,8 @@ def start_server(name: str, env: dict[str, str], log_path: Path) -> RunningServe
     commands = all_server_commands()
     template = commands[name]
     port = free_port()
-    command = template.format(port=port, python=sys.executable, node=shutil.which("node") or "node")
+    command = template.format(port=port, python=sys.executable, node=shutil.which("node") or "node",
+                              uwsgi=str(Path(sys.executable).with_name("uwsgi")))
     full_env = dict(os.environ)
     full_env.update(env)
     full_env["PORT"] = str(port)
