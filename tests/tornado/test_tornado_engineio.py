@@ -213,9 +213,20 @@ class TestPolling(EngineIOTestCase):
         assert request.headers["host"].startswith("127.0.0.1:")
 
     @gen_test(timeout=WAIT)
-    async def test_other_methods_are_405(self) -> None:
+    async def test_other_methods_get_the_engines_400(self) -> None:
         response = await self.request("/engine.io/?EIO=4&transport=polling", "PUT", b"x")
-        assert response.code == 405
+        assert response.code == 400
+        assert json.loads(response.body) == {"code": 2, "message": "Bad handshake method"}
+        sid = (await self.handshake())["sid"]
+        for method in ("PUT", "DELETE", "PATCH"):
+            body = b"x" if method != "DELETE" else None
+            response = await self.request(f"/engine.io/?EIO=4&transport=polling&sid={sid}",
+                                          method, body)
+            assert response.code == 400, method
+            assert json.loads(response.body)["code"] == 3, method
+        head = await self.request(f"/engine.io/?EIO=4&transport=polling&sid={sid}", "HEAD")
+        assert head.code == 400
+        assert head.body == b""  # Tornado sends no body for HEAD
 
     @gen_test(timeout=WAIT)
     async def test_shutdown_releases_a_held_poll(self) -> None:

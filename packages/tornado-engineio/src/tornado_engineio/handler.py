@@ -51,7 +51,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
     the application).
     """
 
-    SUPPORTED_METHODS = ("GET", "POST", "OPTIONS")
+    SUPPORTED_METHODS = ("GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH", "HEAD")
 
     def initialize(self, server: AsyncServer,
                    compression_options: dict[str, Any] | None = None) -> None:
@@ -83,6 +83,13 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
     async def options(self, *args: Any, **kwargs: Any) -> None:
         """A CORS preflight."""
         await self._polling()
+
+    async def put(self, *args: Any, **kwargs: Any) -> None:
+        """Not an Engine.IO method: the engine answers it (400 with the protocol's
+        error body, as PROTOCOL.md §8 asks), not Tornado (405)."""
+        await self._polling()
+
+    delete = patch = head = put
 
     def data_received(self, chunk: bytes) -> None:
         """Keep the body up to the server's limit; past it, only count."""
