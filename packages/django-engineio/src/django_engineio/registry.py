@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar, overload
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import close_old_connections
 
-from engineio_core.base_server import EVENTS, BaseServer
+from engineio_core.base_server import BaseServer, check_event
 
 __all__ = ["Kind", "Registry", "adapt", "on", "registry"]
 
@@ -61,8 +61,7 @@ class Registry:
         Raises:
             ValueError: unknown event name.
         """
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+        check_event(event)
 
         def register(fn: F) -> F:
             with self._lock:

@@ -15,10 +15,19 @@ from .protocol.engine import Engine
 from .protocol.errors import EngineIOError
 from .protocol.events import DisconnectReason
 
-__all__ = ["EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooBig"]
+__all__ = [
+    "EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooBig", "check_event",
+]
 
 EVENTS = ("connect", "message", "disconnect", "upgrade")
 """Events a handler can be registered for with :meth:`BaseServer.on`."""
+
+
+def check_event(event: str) -> None:
+    """Raise ``ValueError`` unless ``event`` is one of :data:`EVENTS`."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,8 +84,7 @@ class BaseServer:
         Raises:
             ValueError: unknown event name.
         """
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+        check_event(event)
 
         def register(fn: F) -> F:
             self.handlers[event] = fn

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from flask import Flask, current_app, has_app_context
 
 from engineio_core import ConfigError, Request, Server, WSGIApp
-from engineio_core.base_server import EVENTS
+from engineio_core.base_server import check_event
 
 from .config import read_config
 from .serving import run_app
@@ -167,8 +167,7 @@ class FlaskEngineIO:
         Raises:
             ValueError: unknown event name.
         """
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+        check_event(event)
 
         def register(fn: F) -> F:
             self.handlers[event] = fn

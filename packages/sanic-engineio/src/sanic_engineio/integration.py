@@ -20,7 +20,7 @@ from sanic.compat import Header
 from sanic.constants import HTTP_METHODS
 
 from engineio_core import AsyncServer, ConfigError
-from engineio_core.base_server import EVENTS, BodyTooLarge
+from engineio_core.base_server import BodyTooLarge, check_event
 from engineio_core.protocol.http import Request, Response, parse_query
 
 from .websocket import SanicWebSocket, asgi_scope, asgi_websocket
@@ -171,8 +171,7 @@ class SanicEngineIO:
         Raises:
             ValueError: unknown event name.
         """
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+        check_event(event)
 
         def register(fn: F) -> F:
             self.handlers[event] = fn
