@@ -103,8 +103,9 @@ class WSGIApp:
         if upgraded is not None:  # gevent-websocket did the handshake already
             from .backends.gevent import GeventWebSocket
 
-            _no_delay(getattr(getattr(upgraded, "handler", None), "socket", None))
-            server.handle_websocket(request, GeventWebSocket(upgraded))
+            gevent_ws = GeventWebSocket(upgraded)
+            _no_delay(gevent_ws.socket)
+            server.handle_websocket(request, gevent_ws)
             return None
         key = request.headers.get("sec-websocket-key")
         if request.method != "GET" or not valid_key(key) or (
@@ -201,7 +202,11 @@ def _no_delay(sock: Any) -> None:
 
 def _gevent_socket(environ: Environ) -> Any:
     """The connection's socket under gevent.pywsgi's ``Input`` (``None`` elsewhere)."""
-    reader = getattr(environ.get("wsgi.input"), "rfile", None)  # gevent.pywsgi.Input
+    return _reader_socket(getattr(environ.get("wsgi.input"), "rfile", None))
+
+
+def _reader_socket(reader: Any) -> Any:
+    """The socket under a ``socket.makefile()`` buffered reader (``None`` for anything else)."""
     return getattr(getattr(reader, "raw", None), "_sock", None)
 
 
@@ -215,7 +220,7 @@ def _raw_socket(environ: Environ) -> tuple[socket.socket, Callable[[int], bytes]
         stream = getattr(eventlet_input, "rfile", None)
     if sock is None and isinstance(stream, io.BufferedReader):
         # gevent.pywsgi hands an upgrade request the connection's buffered reader itself.
-        sock = getattr(stream.raw, "_sock", None)
+        sock = _reader_socket(stream)
     if sock is None:
         return None
     # Read through the server's buffered reader when there is one, so that bytes it

@@ -66,7 +66,8 @@ class GeventWebSocket:
     def __init__(self, ws: Any) -> None:
         self._ws = ws
         handler = getattr(ws, "handler", None)
-        self._sock: socket.socket | None = getattr(handler, "socket", None)
+        self.socket: socket.socket | None = getattr(handler, "socket", None)
+        """The connection under gevent-websocket (``None`` if it hides it)."""
 
     def accept(self) -> None:
         """The handshake is already done."""
@@ -96,6 +97,6 @@ class GeventWebSocket:
             ws.closed = True
         # gevent-websocket leaves the socket open: shut it down so the receiving
         # greenlet wakes up now rather than when the peer answers the close.
-        if self._sock is not None:
+        if self.socket is not None:
             with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
+                self.socket.shutdown(socket.SHUT_RDWR)
