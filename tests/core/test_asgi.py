@@ -13,7 +13,6 @@ import asyncio
 import http.client
 import json
 import queue
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
@@ -25,6 +24,7 @@ import engineio
 import pytest
 import uvicorn
 import websocket
+from tests.interop.harness import free_port
 
 import engineio_core
 from engineio_core import ASGIApp, AsyncServer, ConnectionRefused, Request
@@ -33,17 +33,11 @@ WAIT = 5.0
 Scope = MutableMapping[str, Any]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 @contextmanager
 def serve(app: Any, **config: Any) -> Iterator[int]:
     """Run ``app`` under uvicorn on a free port until the block ends."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
                                            ws_per_message_deflate=False, **config))
     thread = threading.Thread(target=server.run, daemon=True)

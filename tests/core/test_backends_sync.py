@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.interop.harness import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -50,12 +51,6 @@ SERVERS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -70,7 +65,7 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
 @contextlib.contextmanager
 def running(command: str, log: Path, ready_status: int = 200) -> Iterator[int]:
     """Start ``command`` (``{port}`` filled in) from the repository root; yields the port."""
-    port = _free_port()
+    port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(shlex.split(command.format(port=port)), cwd=REPO,
                                 stdout=out, stderr=subprocess.STDOUT,

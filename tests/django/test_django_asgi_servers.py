@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,16 +19,11 @@ from pathlib import Path
 import pytest
 import websocket
 from benchmarks.django_serve import command
+from tests.interop.harness import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def polling_handshake(port: int) -> str | None:

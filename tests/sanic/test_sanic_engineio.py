@@ -14,7 +14,6 @@ import asyncio
 import http.client
 import json
 import re
-import socket
 import threading
 import time
 import warnings
@@ -28,6 +27,7 @@ import uvicorn
 import websocket
 from sanic import Request as SanicRequest
 from sanic import Sanic
+from tests.interop.harness import free_port
 from websockets.exceptions import ConnectionClosedOK
 
 import engineio_core
@@ -43,12 +43,6 @@ with warnings.catch_warnings():
 
 AnyApp = Sanic[Any, Any]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -66,7 +60,7 @@ def app(request: pytest.FixtureRequest) -> AnyApp:
 def running(app: AnyApp) -> Iterator[ReusableClient]:
     """Serve ``app`` on a free port with sanic-testing's ``ReusableClient``."""
     loop = asyncio.new_event_loop()
-    client = ReusableClient(app, port=_free_port(), loop=loop)
+    client = ReusableClient(app, port=free_port(), loop=loop)
     try:
         with client:
             yield client
@@ -426,7 +420,7 @@ def test_extension_takes_options_or_an_instance() -> None:
 @contextmanager
 def serve_asgi(app: AnyApp) -> Iterator[int]:
     """Run ``app`` as an ASGI application under uvicorn (in a thread) on a free port."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
                                            ws_per_message_deflate=False, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
