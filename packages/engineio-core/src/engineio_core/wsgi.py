@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import socket
 import sys
@@ -33,10 +34,11 @@ from typing import Any
 
 from .base_server import BodyTooLarge
 from .protocol.errors import BadRequest
-from .protocol.http import Request, Response, error_response, parse_query
+from .protocol.http import Request, Response, error_response
 from .server import Server
 from .static import StaticFiles, static_file
 from .websocket_sync import WebSocket, valid_key
+from .wsgi_environ import request_from_environ
 
 __all__ = ["WSGIApp"]
 
@@ -75,7 +77,7 @@ class WSGIApp:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         if path in self._paths:
-            request = _request(environ)
+            request = request_from_environ(environ)
             if _single_request_worker(environ):
                 return _respond(start_response, self._refuse_sync_worker())
             if environ.get("HTTP_UPGRADE", "").lower() == "websocket" or (
@@ -229,30 +231,6 @@ def _raw_socket(environ: Environ) -> tuple[socket.socket, Callable[[int], bytes]
     return sock, read
 
 
-def _request(environ: Environ) -> Request:
-    headers: dict[str, str] = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").lower()] = value
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        value = environ.get(key)
-        if value:
-            headers[key.replace("_", "-").lower()] = value
-    addr = environ.get("REMOTE_ADDR")
-    port = environ.get("REMOTE_PORT")
-    client = (addr, int(port)) if addr and port is not None and str(port).isdigit() else None
-    path = environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "/")
-    return Request(
-        method=environ.get("REQUEST_METHOD", "GET").upper(),
-        query=parse_query(environ.get("QUERY_STRING", "")),
-        headers=headers,
-        client=client,
-        scheme=environ.get("wsgi.url_scheme", "http"),
-        path=path.encode("latin-1").decode("utf-8", "replace"),
-        native=environ,
-    )
-
-
 def _body_reader(environ: Environ) -> Callable[[int], bytes]:
     def read_body(limit: int) -> bytes:
         stream = environ["wsgi.input"]
@@ -283,6 +261,11 @@ def _body_reader(environ: Environ) -> Callable[[int], bytes]:
 
 
 def _respond(start_response: StartResponse, response: Response) -> list[bytes]:
-    status = HTTPStatus(response.status)
-    start_response(f"{status.value} {status.phrase}", list(response.headers))
+    start_response(_status_line(response.status), list(response.headers))
     return [response.body]
+
+
+@functools.cache
+def _status_line(code: int) -> str:
+    status = HTTPStatus(code)
+    return f"{status.value} {status.phrase}"

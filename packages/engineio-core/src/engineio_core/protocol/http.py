@@ -72,8 +72,17 @@ def parse_query(query_string: str | bytes) -> dict[str, str]:
     if isinstance(query_string, bytes):
         query_string = query_string.decode("latin-1")
     out: dict[str, str] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
-        out.setdefault(key, value)
+    if "%" in query_string or "+" in query_string:
+        for key, value in parse_qsl(query_string, keep_blank_values=True):
+            out.setdefault(key, value)
+        return out
+    # Nothing to unquote (the usual ``EIO=4&transport=polling&sid=...``): split only,
+    # with parse_qsl's rules (``&`` separates, empty fields are skipped).
+    for pair in query_string.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            if key not in out:
+                out[key] = value
     return out
 
 
