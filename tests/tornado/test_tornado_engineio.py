@@ -1,5 +1,5 @@
 """tornado-engineio with Tornado's own test tools: ``AsyncHTTPTestCase``, ``gen_test``,
-``websocket_connect``.
+``websocket_connect``, ``ExpectLog``.
 
 Each test case runs a real Tornado ``HTTPServer`` on 127.0.0.1 with
 ``engineio_routes`` spliced into its ``Application``: polling handshake and
@@ -7,23 +7,48 @@ echo, the POST size limit (413), CORS preflight, WebSocket echo, the polling →
 WebSocket upgrade, refusals before the upgrade (plain HTTP 400/403 with the
 engine's JSON body), ``check_origin``, message size limit, permessage-deflate,
 server disconnect and ``shutdown``.
+
+The polling tests run twice: with the default routes, where the
+``SessionPollingRouter`` serves the GETs and POSTs of established sessions, and
+with ``fast_polling=False``, where ``EngineIOHandler`` serves everything. Which
+one served a request is seen through the application's ``log_function``, which
+Tornado calls for every request a ``RequestHandler`` finishes (and only then).
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import pytest
 import tornado.web
 import tornado.websocket
 from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
-from tornado.testing import AsyncHTTPTestCase, gen_test
+from tornado.httputil import HTTPConnection, HTTPHeaders, HTTPServerRequest, RequestStartLine
+from tornado.iostream import IOStream
+from tornado.log import app_log
+from tornado.routing import PathMatches, URLSpec
+from tornado.simple_httpclient import HTTPStreamClosedError
+from tornado.tcpclient import TCPClient
+from tornado.testing import AsyncHTTPTestCase, ExpectLog, gen_test
 
 import tornado_engineio
 from engineio_core import AsyncServer, ConnectionRefused, Request
-from tornado_engineio import EngineIOHandler, TornadoBackend, engineio_routes, shutdown
+from engineio_core.base_server import BodyTooLarge
+from engineio_core.protocol.http import Response
+from tornado_engineio import (
+    EngineIOHandler,
+    SessionPollingRouter,
+    TornadoBackend,
+    engineio_routes,
+    shutdown,
+)
+from tornado_engineio.request import RequestBody
 
 WAIT = 5.0
 UPGRADE_HEADERS = {
@@ -36,7 +61,8 @@ UPGRADE_HEADERS = {
 
 def test_all_is_exported() -> None:
     assert sorted(tornado_engineio.__all__) == [
-        "EngineIOHandler", "TornadoBackend", "engineio_routes", "shutdown",
+        "EngineIOHandler", "SessionPollingRouter", "TornadoBackend", "engineio_routes",
+        "shutdown",
     ]
     for name in tornado_engineio.__all__:
         assert getattr(tornado_engineio, name) is not None
@@ -50,27 +76,111 @@ def test_backend_entry_point() -> None:
 
 def test_routes_match_with_and_without_trailing_slash() -> None:
     eio = AsyncServer(async_mode="tornado")
-    (spec,) = engineio_routes(eio)
+    (spec,) = engineio_routes(eio, fast_polling=False)
+    assert isinstance(spec, URLSpec)
     assert spec.handler_class is EngineIOHandler
     assert spec.kwargs is not None
     assert spec.kwargs["server"] is eio
     for path, matches in [("/engine.io/", True), ("/engine.io", True),
                           ("/engine.io/x", False), ("/engineXio/", False)]:
         assert (spec.regex.match(path) is not None) is matches, path
-    (custom,) = engineio_routes(eio, "socket")
+    (custom,) = engineio_routes(eio, "socket", fast_polling=False)
+    assert isinstance(custom, URLSpec)
     assert custom.regex.match("/socket") is not None
     assert custom.regex.match("/socket/") is not None
+
+
+def test_default_routes_put_the_session_router_first_on_the_same_path() -> None:
+    eio = AsyncServer(async_mode="tornado")
+    rule, spec = engineio_routes(eio, "socket")
+    assert isinstance(rule.target, SessionPollingRouter)
+    assert rule.target.server is eio
+    assert isinstance(rule.matcher, PathMatches)
+    assert isinstance(spec, URLSpec)
+    assert spec.handler_class is EngineIOHandler
+    assert rule.matcher.regex.pattern == spec.regex.pattern
+    assert rule.matcher.regex.match("/socket") is not None
+
+
+def _server_request(method: str, query: str, **headers: str) -> HTTPServerRequest:
+    return HTTPServerRequest(start_line=RequestStartLine(method, f"/engine.io/?{query}",
+                                                         "HTTP/1.1"),
+                             headers=HTTPHeaders({"Host": "127.0.0.1", **headers}),
+                             connection=HTTPConnection())
+
+
+@pytest.mark.parametrize(("method", "query", "headers", "taken"), [
+    ("GET", "EIO=4&transport=polling&sid=abc", {}, True),
+    ("POST", "EIO=4&transport=polling&sid=abc", {}, True),
+    ("GET", "sid=a%2Bb&EIO=4&transport=polling", {}, True),
+    ("GET", "EIO=4&transport=polling", {}, False),  # a handshake
+    ("GET", "EIO=4&transport=polling&sid=", {}, False),  # a handshake for the engine
+    ("GET", "EIO=4&transport=polling&sid", {}, False),
+    ("GET", "EIO=4&transport=polling&xsid=abc", {}, False),
+    ("OPTIONS", "EIO=4&transport=polling&sid=abc", {}, False),
+    ("PUT", "EIO=4&transport=polling&sid=abc", {}, False),
+    ("HEAD", "EIO=4&transport=polling&sid=abc", {}, False),
+    ("GET", "EIO=4&transport=websocket&sid=abc", {"Upgrade": "WebSocket"}, False),
+])
+def test_session_router_takes_only_session_polling(method: str, query: str,
+                                                   headers: dict[str, str],
+                                                   taken: bool) -> None:
+    router = SessionPollingRouter(AsyncServer(async_mode="tornado"))
+    delegate = router.find_handler(_server_request(method, query, **headers))
+    assert (delegate is not None) is taken
+
+
+async def test_request_body_keeps_up_to_its_limit() -> None:
+    body = RequestBody(10)
+    body.add(b"12345")
+    body.add(b"67890")
+    assert await body.read(10) == b"1234567890"
+    with pytest.raises(BodyTooLarge):
+        await body.read(9)
+    body.add(b"x")  # past the limit: counted, not kept (nothing to give back)
+    assert body.size == 11
+    with pytest.raises(BodyTooLarge):
+        await body.read(100)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def no_warnings_logged() -> Iterator[None]:
+    """Fail if anything (Tornado, asyncio, the engine) logs a warning or an error."""
+    handler = _Records()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    assert [f"{r.name}: {r.getMessage()}" for r in handler.records] == []
 
 
 class EngineIOTestCase(AsyncHTTPTestCase):
     """A Tornado app serving an echo ``AsyncServer`` at ``/engine.io/``."""
 
+    server_class: ClassVar[type[AsyncServer]] = AsyncServer
     options: ClassVar[dict[str, Any]] = {}
     route_options: ClassVar[dict[str, Any]] = {}
     settings: ClassVar[dict[str, Any]] = {}
 
+    @property
+    def fast(self) -> bool:
+        """Whether the session polling router is in front of the handler."""
+        return bool(self.route_options.get("fast_polling", True))
+
     def get_app(self) -> tornado.web.Application:
-        self.eio = AsyncServer(async_mode="tornado", **self.options)
+        self.eio = self.server_class(async_mode="tornado", **self.options)
+        self.through_handler: list[str] = []
         self.requests: list[Request] = []
         self.sids: list[str] = []
         self.disconnected = asyncio.Event()
@@ -93,8 +203,15 @@ class EngineIOTestCase(AsyncHTTPTestCase):
             self.reasons.append(str(reason.value))
             self.disconnected.set()
 
+        def log_function(handler: tornado.web.RequestHandler) -> None:
+            self.through_handler.append(f"{handler.request.method} {handler.request.uri}")
+
         return tornado.web.Application(engineio_routes(self.eio, **self.route_options),
-                                       **self.settings)
+                                       log_function=log_function, **self.settings)
+
+    def session_requests_through_handler(self) -> list[str]:
+        """The requests with a sid a ``RequestHandler`` finished."""
+        return [line for line in self.through_handler if "sid=" in line]
 
     def tearDown(self) -> None:
         self.io_loop.run_sync(self.eio.shutdown, timeout=WAIT)
@@ -136,6 +253,24 @@ class EngineIOTestCase(AsyncHTTPTestCase):
     async def read(self, ws: tornado.websocket.WebSocketClientConnection) -> str | bytes | None:
         return await asyncio.wait_for(ws.read_message(), WAIT)
 
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait for a state of the server that no event announces (bounded by gen_test)."""
+        while not condition():
+            await asyncio.sleep(0.005)
+
+    async def held_poll(self, sid: str) -> asyncio.Future[HTTPResponse]:
+        """A long-poll GET, once the engine holds it."""
+        held = asyncio.ensure_future(
+            self.request(f"/engine.io/?EIO=4&transport=polling&sid={sid}"))
+        await self.until(lambda: held.done() or self.eio.engine.sessions[sid].poll is not None)
+        return held
+
+    async def raw(self, request: bytes) -> IOStream:
+        """A connection of our own that sent ``request`` (to close it half-way)."""
+        stream = await TCPClient().connect("127.0.0.1", self.get_http_port())
+        await stream.write(request)
+        return stream
+
 
 class TestPolling(EngineIOTestCase):
     options: ClassVar[dict[str, Any]] = {"max_http_buffer_size": 100,
@@ -164,20 +299,103 @@ class TestPolling(EngineIOTestCase):
                                     {"Content-Type": "text/plain;charset=UTF-8"})
         assert (posted.code, posted.body) == (200, b"ok")
         polled = await self.request(path)
-        assert (polled.code, polled.body) == (200, b"4hello\x1e4world")
+        assert (polled.code, polled.reason, polled.body) == (200, "OK", b"4hello\x1e4world")
+        assert polled.headers["Content-Length"] == str(len(polled.body))
+        assert "Date" in polled.headers
+        # The handshake came through the handler; the session's requests only
+        # without the router.
+        assert self.through_handler[0] == "GET /engine.io/?EIO=4&transport=polling"
+        assert self.session_requests_through_handler() == (
+            [] if self.fast else [f"POST {path}", f"GET {path}"])
 
     @gen_test(timeout=WAIT)
     async def test_post_too_large_is_413(self) -> None:
         sid = (await self.handshake())["sid"]
         path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
         posted = await self.request(path, "POST", b"4" + b"x" * 5000)
-        assert posted.code == 413
+        assert (posted.code, posted.reason) == (413, http.client.responses[413])
         assert json.loads(posted.body) == {"code": 3, "message": "Payload too large"}
+        assert self.session_requests_through_handler() == ([] if self.fast else [f"POST {path}"])
         # Exactly at the limit passes (on a fresh session).
         sid = (await self.handshake())["sid"]
         path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
         posted = await self.request(path, "POST", b"4" + b"y" * 99)
         assert (posted.code, posted.body) == (200, b"ok")
+
+    @gen_test(timeout=WAIT)
+    async def test_chunked_post_too_large_is_413(self) -> None:
+        """No Content-Length: the body is counted as it streams in."""
+        sid = (await self.handshake())["sid"]
+        path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+
+        def chunked(*chunks: bytes) -> Callable[[Callable[[bytes], Awaitable[None]]],
+                                                 Awaitable[None]]:
+            async def produce(write: Callable[[bytes], Awaitable[None]]) -> None:
+                for chunk in chunks:
+                    await write(chunk)
+            return produce
+
+        response = await self.http_client.fetch(
+            self.get_url(path), method="POST", raise_error=False, request_timeout=WAIT,
+            body_producer=chunked(*[b"4" + b"x" * 59] * 50))
+        assert response.code == 413
+        assert json.loads(response.body) == {"code": 3, "message": "Payload too large"}
+        # Exactly at the limit, in pieces, passes and is read whole.
+        sid = (await self.handshake())["sid"]
+        path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+        response = await self.http_client.fetch(
+            self.get_url(path), method="POST", raise_error=False, request_timeout=WAIT,
+            body_producer=chunked(b"4" + b"y" * 49, b"z" * 50))
+        assert (response.code, response.body) == (200, b"ok")
+        polled = await self.request(path)
+        assert polled.body == b"4" + b"y" * 49 + b"z" * 50
+
+    @gen_test(timeout=WAIT)
+    async def test_preflight_and_handshake_go_through_the_handler(self) -> None:
+        sid = (await self.handshake())["sid"]
+        path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+        response = await self.request(path, "OPTIONS",
+                                      headers={"Origin": "http://elsewhere.example",
+                                               "Access-Control-Request-Method": "POST"})
+        assert response.code == 204
+        assert self.through_handler == ["GET /engine.io/?EIO=4&transport=polling",
+                                        f"OPTIONS {path}"]
+
+    @gen_test(timeout=WAIT)
+    async def test_long_poll_whose_client_went_away(self) -> None:
+        """As with the handler: the session lives on, the next requests work, nothing
+        is logged (what the engine handed to the dead poll is lost with it)."""
+        with no_warnings_logged():
+            sid = (await self.handshake())["sid"]
+            path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+            stream = await self.raw(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            await self.until(lambda: self.eio.engine.sessions[sid].poll is not None)
+            stream.close()
+            await self.handshake()  # a round trip: the server has seen the close by now
+            await self.eio.send(sid, "lost")  # releases the poll of the closed connection
+            held = await self.held_poll(sid)
+            await self.eio.send(sid, "next")
+            polled = await held
+            assert (polled.code, polled.body) == (200, b"4next")
+            posted = await self.request(path, "POST", b"4hello")
+            assert (posted.code, posted.body) == (200, b"ok")
+            polled = await self.request(path)
+            assert (polled.code, polled.body) == (200, b"4hello")
+            assert self.reasons == []
+
+    @gen_test(timeout=WAIT)
+    async def test_post_whose_client_went_away_mid_body(self) -> None:
+        with no_warnings_logged():
+            sid = (await self.handshake())["sid"]
+            path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+            stream = await self.raw(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                    f"Content-Length: 50\r\n\r\n4abc".encode())
+            stream.close()
+            await self.handshake()  # a round trip: the server has seen the close by now
+            posted = await self.request(path, "POST", b"4hello")
+            assert (posted.code, posted.body) == (200, b"ok")
+            polled = await self.request(path)
+            assert (polled.code, polled.body) == (200, b"4hello")
 
     @gen_test(timeout=WAIT)
     async def test_preflight(self) -> None:
@@ -194,6 +412,9 @@ class TestPolling(EngineIOTestCase):
         assert response.code == 400
         assert response.headers["Content-Type"] == "application/json"
         assert json.loads(response.body) == {"code": 1, "message": "Session ID unknown"}
+        assert response.reason == "Bad Request"
+        assert self.session_requests_through_handler() == (
+            [] if self.fast else ["GET /engine.io/?EIO=4&transport=polling&sid=nope"])
 
     @gen_test(timeout=WAIT)
     async def test_refused_connect_is_403(self) -> None:
@@ -239,6 +460,52 @@ class TestPolling(EngineIOTestCase):
         response = await held
         assert (response.code, response.body) == (200, b"1")
         await asyncio.wait_for(self.disconnected.wait(), WAIT)
+
+
+class TestPollingThroughTheHandler(TestPolling):
+    """The same, with ``fast_polling=False``: every request goes through the handler."""
+
+    route_options: ClassVar[dict[str, Any]] = {"fast_polling": False}
+
+
+class _FailingServer(AsyncServer):
+    """A server whose ``handle_http`` fails when the query asks it to."""
+
+    async def handle_http(self, request: Request,
+                          read_body: Callable[[int], Awaitable[bytes]]) -> Response:
+        fail = request.query.get("fail")
+        if fail == "raise":
+            raise RuntimeError("boom")
+        if fail == "header":
+            return Response(200, [("X-Bad", "a\r\nb"), ("Content-Length", "1")], b"x")
+        return await super().handle_http(request, read_body)
+
+
+class TestSessionPollingFailures(EngineIOTestCase):
+    """What the router does when serving fails: logged, answered, never left hanging."""
+
+    server_class = _FailingServer
+
+    @gen_test(timeout=WAIT)
+    async def test_exception_is_a_logged_500(self) -> None:
+        with ExpectLog(app_log, "Uncaught exception GET /engine.io/"):
+            response = await self.request(
+                "/engine.io/?EIO=4&transport=polling&sid=x&fail=raise")
+        assert response.code == 500
+        assert response.body.startswith(b"<html><title>500: Internal Server Error")
+        assert self.through_handler == []  # the router served it
+        sid = (await self.handshake())["sid"]
+        path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+        assert (await self.request(path, "POST", b"4again")).body == b"ok"
+        assert (await self.request(path)).body == b"4again"
+
+    @gen_test(timeout=WAIT)
+    async def test_unwritable_response_closes_the_connection(self) -> None:
+        with (ExpectLog(app_log, "Cannot write the response to GET /engine.io/"),
+              pytest.raises(HTTPStreamClosedError)):  # the client saw the connection close
+            await self.request("/engine.io/?EIO=4&transport=polling&sid=x&fail=header")
+        assert self.through_handler == []
+        await self.handshake()
 
 
 class TestWebSocket(EngineIOTestCase):
@@ -287,6 +554,32 @@ class TestWebSocket(EngineIOTestCase):
         await ws.write_message("4upgraded")
         assert await self.read(ws) == "4upgraded"
         assert self.eio.transport(sid) == "websocket"
+        assert self.through_handler == [
+            "GET /engine.io/?EIO=4&transport=polling",
+            f"GET /engine.io/?EIO=4&transport=websocket&sid={sid}",
+        ]
+        ws.close()
+
+    @gen_test(timeout=WAIT)
+    async def test_upgrade_from_polling_with_a_held_poll(self) -> None:
+        """As the JS client does it: a GET held (by the router) during the upgrade is
+        released with a noop, POSTs go on until the upgrade completes."""
+        sid = (await self.handshake())["sid"]
+        path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+        held = await self.held_poll(sid)
+        ws = await self.connect(self.ws_url(f"EIO=4&transport=websocket&sid={sid}"))
+        await ws.write_message("2probe")
+        assert await self.read(ws) == "3probe"
+        released = await held
+        assert (released.code, released.body) == (200, b"6")
+        posted = await self.request(path, "POST", b"4before")
+        assert (posted.code, posted.body) == (200, b"ok")
+        await ws.write_message("5")
+        assert await self.read(ws) == "4before"
+        await ws.write_message("4after")
+        assert await self.read(ws) == "4after"
+        assert self.session_requests_through_handler() == [
+            f"GET /engine.io/?EIO=4&transport=websocket&sid={sid}"]
         ws.close()
 
     @gen_test(timeout=WAIT)

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 from .backend import TornadoBackend
 from .handler import EngineIOHandler, engineio_routes, shutdown
+from .polling import SessionPollingRouter
 
-__all__ = ["EngineIOHandler", "TornadoBackend", "engineio_routes", "shutdown"]
+__all__ = ["EngineIOHandler", "SessionPollingRouter", "TornadoBackend", "engineio_routes",
+           "shutdown"]
 
 __version__ = "0.1.0"

@@ -7,6 +7,10 @@ with a small :class:`~engineio_core.AsyncWebSocket` adapter. The engine decides
 first; only an accepted upgrade reaches Tornado's own ``WebSocketHandler.get``,
 so a refusal is the engine's plain HTTP answer (400/403 with a JSON body).
 
+:func:`engineio_routes` puts a :class:`~tornado_engineio.SessionPollingRouter`
+before the handler: it serves the polling GETs and POSTs of established
+sessions without a ``RequestHandler`` and leaves everything else to the handler.
+
 No protocol logic lives here: this module is glue between Tornado and the engine.
 """
 
@@ -21,13 +25,15 @@ import tornado.web
 import tornado.websocket
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
-from tornado.routing import URLSpec
+from tornado.routing import PathMatches, Rule
 
 from engineio_core.async_server import AsyncServer
-from engineio_core.base_server import BodyTooLarge
-from engineio_core.protocol.http import Request, Response, origin_allowed, parse_query
+from engineio_core.protocol.http import Request, Response, origin_allowed
 from engineio_core.tcp import set_cork
 from engineio_core.websocket_frames import encode_frame
+
+from .polling import SessionPollingRouter
+from .request import RequestBody, engine_request
 
 __all__ = ["EngineIOHandler", "engineio_routes", "shutdown"]
 
@@ -48,7 +54,8 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
 
     The :class:`engineio_core.Request` handlers receive has ``native`` set to
     this handler (``native.request`` is Tornado's request, ``native.application``
-    the application).
+    the application). Handshakes always come through the handler, even with
+    :func:`engineio_routes`' session polling router in front of it.
     """
 
     SUPPORTED_METHODS = ("GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH", "HEAD")
@@ -64,8 +71,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         """
         self.server = server
         self.compression_options = compression_options
-        self._chunks: list[bytes] = []
-        self._size = 0
+        self._body = RequestBody(server.config.max_http_buffer_size)
         self._ws: _TornadoWebSocket | None = None
 
     # ------------------------------------------------------------------ HTTP
@@ -93,12 +99,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
 
     def data_received(self, chunk: bytes) -> None:
         """Keep the body up to the server's limit; past it, only count."""
-        size = self._size + len(chunk)
-        self._size = size
-        if size <= self.server.config.max_http_buffer_size:
-            self._chunks.append(chunk)
-        elif self._chunks:
-            self._chunks = []
+        self._body.add(chunk)
 
     def check_xsrf_cookie(self) -> None:
         """No XSRF token on Engine.IO POSTs: sessions are bound by sid and CORS."""
@@ -108,14 +109,8 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         return None
 
     async def _polling(self) -> None:
-        response = await self.server.handle_http(self._engine_request(), self._read_body)
+        response = await self.server.handle_http(self._engine_request(), self._body.read)
         self._write_response(response)
-
-    async def _read_body(self, limit: int) -> bytes:
-        if self._size > limit:
-            raise BodyTooLarge
-        chunks = self._chunks
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _write_response(self, response: Response) -> None:
         self.set_status(response.status)
@@ -127,23 +122,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         self.finish(response.body or None)
 
     def _engine_request(self) -> Request:
-        request = self.request
-        headers: dict[str, str] = {}
-        for name, value in request.headers.get_all():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        address = getattr(getattr(request.connection, "context", None), "address", None)
-        port = address[1] if isinstance(address, tuple) and len(address) >= 2 else 0
-        remote_ip: str | None = request.remote_ip
-        return Request(
-            method=request.method or "GET",
-            query=parse_query(request.query),
-            headers=headers,
-            client=(remote_ip, port) if remote_ip else None,
-            scheme=request.protocol,
-            path=request.path,
-            native=self,
-        )
+        return engine_request(self.request, self)
 
     # ------------------------------------------------------------------ WebSocket
     async def _websocket(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -337,20 +316,30 @@ class _TornadoWebSocket:
 
 
 def engineio_routes(server: AsyncServer, path: str = "/engine.io/", *,
-                    compression_options: dict[str, Any] | None = None) -> list[URLSpec]:
-    """URL specs that serve ``server``, to splice into ``tornado.web.Application([...])``.
+                    compression_options: dict[str, Any] | None = None,
+                    fast_polling: bool = True) -> list[Rule]:
+    """Rules that serve ``server``, to splice into ``tornado.web.Application([...])``.
 
     Args:
         server: the Engine.IO server.
         path: where Engine.IO is served; matched with and without the trailing slash.
         compression_options: WebSocket permessage-deflate options (``None``: off).
+        fast_polling: serve the polling GETs and POSTs of established sessions with a
+            :class:`~tornado_engineio.SessionPollingRouter`, below ``RequestHandler``
+            (faster; such requests skip the access log and ``RequestHandler`` hooks).
+            ``False`` sends every request through :class:`EngineIOHandler`.
 
     Returns:
-        One :class:`tornado.routing.URLSpec` for :class:`EngineIOHandler`.
+        A :class:`~tornado.routing.Rule` for the :class:`SessionPollingRouter` (unless
+        ``fast_polling`` is false), then the :class:`tornado.routing.URLSpec` for
+        :class:`EngineIOHandler`, which serves everything the router leaves.
     """
     pattern = re.escape("/" + path.strip("/")).rstrip("/") + "/?"
     kwargs = {"server": server, "compression_options": compression_options}
-    return [tornado.web.url(pattern, EngineIOHandler, kwargs)]
+    spec = tornado.web.url(pattern, EngineIOHandler, kwargs)
+    if not fast_polling:
+        return [spec]
+    return [Rule(PathMatches(pattern), SessionPollingRouter(server)), spec]
 
 
 async def shutdown(server: AsyncServer, http_server: HTTPServer | None = None, *,
