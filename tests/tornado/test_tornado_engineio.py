@@ -48,6 +48,7 @@ from tornado_engineio import (
     engineio_routes,
     shutdown,
 )
+from tornado_engineio.polling import _Started
 from tornado_engineio.request import RequestBody
 
 WAIT = 5.0
@@ -141,6 +142,38 @@ async def test_request_body_keeps_up_to_its_limit() -> None:
     assert body.size == 11
     with pytest.raises(BodyTooLarge):
         await body.read(100)
+
+
+async def test_a_coroutine_started_by_hand_goes_on_in_a_task() -> None:
+    """What the router does with a held poll: results and cancellation still reach it."""
+    loop = asyncio.get_running_loop()
+    waited: asyncio.Future[bytes] = loop.create_future()
+    seen: list[str] = []
+
+    async def serve() -> Response:
+        try:
+            return Response(200, [], await waited)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    async def resume(coro: Any) -> Response:
+        suspended = coro.send(None)
+        assert suspended is waited
+        return await _Started(coro, suspended)
+
+    task = asyncio.ensure_future(resume(serve()))
+    await asyncio.sleep(0)
+    waited.set_result(b"late")
+    assert (await task).body == b"late"
+
+    waited = loop.create_future()
+    task = asyncio.ensure_future(resume(serve()))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cancelled"]
 
 
 class _Records(logging.Handler):
@@ -476,6 +509,9 @@ class _FailingServer(AsyncServer):
         fail = request.query.get("fail")
         if fail == "raise":
             raise RuntimeError("boom")
+        if fail == "later":  # after suspending once: the router goes on in a task
+            await asyncio.sleep(0)
+            raise RuntimeError("boom")
         if fail == "header":
             return Response(200, [("X-Bad", "a\r\nb"), ("Content-Length", "1")], b"x")
         return await super().handle_http(request, read_body)
@@ -498,6 +534,14 @@ class TestSessionPollingFailures(EngineIOTestCase):
         path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
         assert (await self.request(path, "POST", b"4again")).body == b"ok"
         assert (await self.request(path)).body == b"4again"
+
+    @gen_test(timeout=WAIT)
+    async def test_exception_after_suspending_is_a_logged_500(self) -> None:
+        with ExpectLog(app_log, "Uncaught exception POST /engine.io/"):
+            response = await self.request(
+                "/engine.io/?EIO=4&transport=polling&sid=x&fail=later", "POST", b"4x")
+        assert response.code == 500
+        assert self.through_handler == []
 
     @gen_test(timeout=WAIT)
     async def test_unwritable_response_closes_the_connection(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from http.client import responses
 from typing import Any
 
@@ -109,12 +109,30 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
         self._body.add(chunk)
 
     def finish(self) -> None:
-        """The request is complete: serve it in a task (a long-poll may wait long)."""
+        """The request is complete: serve it.
+
+        The engine's coroutine starts right here, and most requests (every POST,
+        a GET with packets waiting) complete without suspending: their response
+        is written before Tornado's read loop looks at the connection again,
+        which spares a task and a close listener per request. A poll the engine
+        holds goes on in a task.
+        """
+        request = self._request
+        coro = self._router.server.handle_http(
+            engine_request(request, request, self._query), self._body.read)
+        try:
+            suspended = coro.send(None)
+        except StopIteration as done:
+            self._respond(done.value)
+            return
+        except Exception:
+            self._respond(self._failed())
+            return
         connection = self._connection
         if isinstance(connection, HTTP1Connection):
             # Called if the client goes away before the response (a held GET).
             connection.set_close_callback(self._connection_closed)
-        self._router._run(self._serve())
+        self._router._run(self._resume(_Started(coro, suspended)))
 
     def on_connection_close(self) -> None:
         """The connection closed before the request was complete: nothing to serve."""
@@ -123,22 +141,28 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
     def _connection_closed(self) -> None:
         self._gone = True
 
-    async def _serve(self) -> None:
-        request = self._request
+    async def _resume(self, started: _Started) -> None:
         try:
-            response = await self._router.server.handle_http(
-                engine_request(request, request, self._query), self._body.read)
+            response = await started
         except Exception:
-            app_log.error("Uncaught exception %s %s (%s)", request.method, request.uri,
-                          request.remote_ip, exc_info=True)
-            response = _INTERNAL_ERROR
+            response = self._failed()
         if self._gone:
             # As EngineIOHandler: the engine has handed this response over, and it
             # is lost with the connection (a later poll gets what comes next).
             return
+        self._respond(response)
+
+    def _failed(self) -> Response:
+        request = self._request
+        app_log.error("Uncaught exception %s %s (%s)", request.method, request.uri,
+                      request.remote_ip, exc_info=True)
+        return _INTERNAL_ERROR
+
+    def _respond(self, response: Response) -> None:
         try:
             self._write(response)
         except Exception:
+            request = self._request
             app_log.error("Cannot write the response to %s %s (%s)", request.method,
                           request.uri, request.remote_ip, exc_info=True)
             connection = self._connection
@@ -160,6 +184,41 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
             httputil.ResponseStartLine("HTTP/1.1", status, responses.get(status, "Unknown")),
             headers, response.body or None)
         connection.finish()
+
+
+class _Started:
+    """Awaits a coroutine that was started by hand and is suspended on ``suspended``.
+
+    Awaited in a task, it hands the task what the coroutine yielded (the future
+    it waits for) and passes back what the task sends or throws in (a result,
+    a cancellation), as if the task had started the coroutine itself.
+    """
+
+    __slots__ = ("_coro", "_suspended")
+
+    def __init__(self, coro: Coroutine[Any, Any, Response], suspended: Any) -> None:
+        self._coro = coro
+        self._suspended = suspended
+
+    def __await__(self) -> Generator[Any, Any, Response]:
+        coro = self._coro
+        value = self._suspended
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=1)
