@@ -41,6 +41,8 @@ OURS = [
     ("ours-uwsgi", f"{REPO}/benchmarks/run-sync uwsgi {{port}}", False, "raw-aiohttp-ws"),
     ("ours-gunicorn-gevent", f"{REPO}/benchmarks/run-sync gunicorn-gevent {{port}}", False,
      "raw-aiohttp-ws"),
+    # Tornado with no Engine.IO (only polling_echo, handshakes_polling, handshakes_ws)
+    ("floor-tornado", f"{REPO}/benchmarks/run-app tornado_floor {{port}}", False, None),
     # python-engineio's threading mode on Werkzeug (the bench has no such anchor)
     ("pyeio-werkzeug", f"{REPO}/.venv/bin/python {REPO}/benchmarks/pyeio_werkzeug.py {{port}}",
      False, "raw-aiohttp-ws"),
