@@ -73,6 +73,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         self.compression_options = compression_options
         self._body = RequestBody(server.config.max_http_buffer_size)
         self._ws: _TornadoWebSocket | None = None
+        self._engine_view: Request | None = None
 
     # ------------------------------------------------------------------ HTTP
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -122,7 +123,11 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         self.finish(response.body or None)
 
     def _engine_request(self) -> Request:
-        return engine_request(self.request, self)
+        # Built once: an upgrade asks for it twice (the engine, then check_origin).
+        view = self._engine_view
+        if view is None:
+            view = self._engine_view = engine_request(self.request, self)
+        return view
 
     # ------------------------------------------------------------------ WebSocket
     async def _websocket(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
