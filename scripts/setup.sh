@@ -11,6 +11,12 @@ else
   poetry=(python3 -m poetry)
 fi
 "${poetry[@]}" install --no-interaction --quiet
+# gunicorn 23, the last release with its own `-k eventlet`, beside the venv's gunicorn
+# (the interop entry gunicorn23-eventlet puts it first on PYTHONPATH).
+if [ ! -f .cache/gunicorn23/gunicorn/__init__.py ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target .cache/gunicorn23 "gunicorn==23.0.0"
+fi
 (cd tests/interop/js && npm ci --no-audit --no-fund --silent)
 (cd examples/demo && npm ci --no-audit --no-fund --silent)
 # The demo's browser test (tests/demo): playwright-core from npm drives the system's Chromium.

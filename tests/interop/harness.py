@@ -49,7 +49,8 @@ NODE_CLIENT = JS_DIR / "client.js"
 
 #: name -> command template. ``{port}`` is replaced by the port (also exported
 #: as ``$PORT``), ``{python}`` by this interpreter, ``{node}`` by the node binary,
-#: ``{uwsgi}`` by the uwsgi next to this interpreter.
+#: ``{uwsgi}`` by the uwsgi next to this interpreter, ``{gunicorn23}`` by the folder
+#: where scripts/setup.sh installs gunicorn 23 (the last with its own ``-k eventlet``).
 #: The command runs with the repository root as its working directory and must
 #: obey /work/shared/bench/CONTRACT.md (echo, cmd:broadcast/count/close, the
 #: EIO_PING_INTERVAL / EIO_PING_TIMEOUT / EIO_MAX_PAYLOAD settings).
@@ -68,6 +69,8 @@ SERVER_COMMANDS: dict[str, str] = {
     "gunicorn-gevent-ws": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker benchmarks.wsgi_apps:auto_app",  # noqa: E501
     "gunicorn-gthread": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gthread --threads 64 --graceful-timeout 2 benchmarks.wsgi_apps:threading_app",  # noqa: E501
     "gunicorn-eventlet": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k engineio_core.backends.gunicorn_eventlet.EventletWorker benchmarks.wsgi_apps:eventlet_app",  # noqa: E501
+    # gunicorn's own eventlet worker, as the issue's `gunicorn -k eventlet -w 1 module:app`
+    "gunicorn23-eventlet": "env PYTHONPATH={gunicorn23} {python} -m gunicorn -k eventlet -w 1 -b 127.0.0.1:{port} --graceful-timeout 2 benchmarks.wsgi_apps:eventlet_app",  # noqa: E501
     "uwsgi-gevent": "{python} -m benchmarks.uwsgi_serve --port {port}",
     "tornado": "{python} -m benchmarks.tornado_app --port {port}",
     "aiohttp": "{python} -m benchmarks.aiohttp_app --port {port}",
@@ -222,7 +225,8 @@ def start_server(name: str, env: dict[str, str], log_path: Path) -> RunningServe
     template = commands[name]
     port = free_port()
     command = template.format(port=port, python=sys.executable, node=shutil.which("node") or "node",
-                              uwsgi=str(Path(sys.executable).with_name("uwsgi")))
+                              uwsgi=str(Path(sys.executable).with_name("uwsgi")),
+                              gunicorn23=str(REPO_ROOT / ".cache" / "gunicorn23"))
     full_env = dict(os.environ)
     full_env.update(env)
     full_env["PORT"] = str(port)
