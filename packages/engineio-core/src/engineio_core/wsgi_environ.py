@@ -17,6 +17,7 @@ __all__ = ["EnvironHeaders", "request_from_environ"]
 
 #: headers that CGI/WSGI stores without the ``HTTP_`` prefix
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+_UNPREFIXED_KEYS = {key: name for name, key in _UNPREFIXED.items()}
 
 
 class EnvironHeaders(Mapping[str, str]):
@@ -38,8 +39,8 @@ class EnvironHeaders(Mapping[str, str]):
         return _UNPREFIXED.get(name) or "HTTP_" + name.upper().replace("-", "_")
 
     def __getitem__(self, name: str) -> str:
-        value = self._environ.get(self._key(name)) if isinstance(name, str) else None
-        if not value or not isinstance(value, str):
+        value: str | None = self.get(name)
+        if value is None:
             raise KeyError(name)
         return value
 
@@ -64,8 +65,8 @@ class EnvironHeaders(Mapping[str, str]):
                 continue
             if key.startswith("HTTP_"):
                 yield key[5:].replace("_", "-").lower()
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                yield key.replace("_", "-").lower()
+            elif key in _UNPREFIXED_KEYS:
+                yield _UNPREFIXED_KEYS[key]
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

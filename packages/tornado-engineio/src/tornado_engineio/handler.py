@@ -33,7 +33,7 @@ from engineio_core.tcp import set_cork
 from engineio_core.websocket_frames import encode_frame
 
 from .polling import SessionPollingRouter
-from .request import RequestBody, engine_request
+from .request import RequestBody, engine_request, headers_to_write
 
 __all__ = ["EngineIOHandler", "engineio_routes", "shutdown"]
 
@@ -116,10 +116,8 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
     def _write_response(self, response: Response) -> None:
         self.set_status(response.status)
         self.clear_header("Content-Type")
-        no_body = response.status == 204
-        for name, value in response.headers:
-            if not (no_body and name == "Content-Length"):
-                self.add_header(name, value)
+        for name, value in headers_to_write(response):
+            self.add_header(name, value)
         self.finish(response.body or None)
 
     def _engine_request(self) -> Request:

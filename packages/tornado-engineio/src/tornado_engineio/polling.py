@@ -3,8 +3,9 @@
 A polling GET or POST that names a session (``sid``) is most of the polling
 traffic, and the engine needs nothing of Tornado's ``RequestHandler`` for it.
 This router serves such requests with a bare ``HTTPMessageDelegate``: the body
-is streamed in, :meth:`AsyncServer.handle_http` runs in a task once it is
-complete, and the response is written straight to the HTTP connection.
+is streamed in, :meth:`AsyncServer.handle_http` starts once it is complete (a
+held poll goes on in a task), and the response is written straight to the HTTP
+connection.
 
 Everything else (handshakes, CORS preflights, other methods, WebSocket
 upgrades) is left to the next rule, :class:`~tornado_engineio.EngineIOHandler`
@@ -28,7 +29,7 @@ from tornado.routing import Router
 from engineio_core.async_server import AsyncServer
 from engineio_core.protocol.http import Response, parse_query
 
-from .request import RequestBody, engine_request
+from .request import RequestBody, engine_request, headers_to_write
 
 __all__ = ["SessionPollingRouter"]
 
@@ -172,10 +173,8 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
     def _write(self, response: Response) -> None:
         status = response.status
         headers = httputil.HTTPHeaders()
-        no_body = status == 204
-        for name, value in response.headers:
-            if not (no_body and name == "Content-Length"):
-                headers.add(name, value)
+        for name, value in headers_to_write(response):
+            headers.add(name, value)
         headers["Date"] = _http_date(int(time.time()))
         connection = self._connection
         # On a closed connection these write nothing and raise nothing (Tornado

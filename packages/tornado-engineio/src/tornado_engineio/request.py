@@ -1,4 +1,4 @@
-"""From Tornado's request to the engine's: :func:`engine_request` and :class:`RequestBody`.
+"""Between Tornado and the engine: the request, its body, and the response headers.
 
 Both ways of serving a request (:class:`~tornado_engineio.EngineIOHandler` and
 :class:`~tornado_engineio.SessionPollingRouter`) build the engine's request and
@@ -7,15 +7,15 @@ keep the body with these, so the engine sees the same thing whichever served it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tornado.httputil import HTTPServerRequest
 
 from engineio_core.base_server import BodyTooLarge
-from engineio_core.protocol.http import Request, parse_query
+from engineio_core.protocol.http import Request, Response, parse_query
 
-__all__ = ["RequestBody", "engine_request"]
+__all__ = ["RequestBody", "engine_request", "headers_to_write"]
 
 
 def engine_request(request: HTTPServerRequest, native: Any,
@@ -43,6 +43,14 @@ def engine_request(request: HTTPServerRequest, native: Any,
         path=request.path,
         native=native,
     )
+
+
+def headers_to_write(response: Response) -> Iterator[tuple[str, str]]:
+    """The engine's response headers as Tornado must send them (no ``Content-Length`` on 204)."""
+    no_body = response.status == 204
+    for name, value in response.headers:
+        if not (no_body and name == "Content-Length"):
+            yield name, value
 
 
 class RequestBody:
