@@ -19,6 +19,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
+from tests.helpers import masked_text_frame
 
 import aiohttp_engineio
 from aiohttp_engineio.backend import backend as aiohttp_backend
@@ -412,14 +413,6 @@ async def test_shutdown_closes_sessions_going_away(aiohttp_client: AiohttpClient
     await ws.close()
 
 
-def _masked_frame(text: str) -> bytes:
-    payload = text.encode()
-    assert len(payload) < 126
-    mask = b"\x0f\x1e\x2d\x3c"
-    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
-        b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 async def _read_text_frame(reader: asyncio.StreamReader) -> str:
     first, size = await asyncio.wait_for(reader.readexactly(2), WAIT)
     assert first == 0x81
@@ -454,9 +447,9 @@ async def test_pipelined_answers_leave_corked_together(aiohttp_client: AiohttpCl
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
         assert head.startswith(b"HTTP/1.1 101")
         assert (await _read_text_frame(reader)).startswith("0{")
-        writer.write(b"".join(_masked_frame(f"4m{i}") for i in range(5)))  # one write
+        writer.write(b"".join(masked_text_frame(f"4m{i}") for i in range(5)))  # one write
         assert [await _read_text_frame(reader) for _ in range(5)] == [f"4m{i}" for i in range(5)]
-        writer.write(_masked_frame("4lone"))
+        writer.write(masked_text_frame("4lone"))
         assert await _read_text_frame(reader) == "4lone"
     finally:
         writer.close()

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers import masked_text_frame
 from tests.interop.harness import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,14 +94,6 @@ def running(command: str, log: Path, ready_status: int = 200) -> Iterator[int]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _masked_text(text: str) -> bytes:
-    payload = text.encode()
-    assert len(payload) < 126
-    mask = b"\x01\x02\x03\x04"
-    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
-        b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 @pytest.mark.parametrize("name", list(SERVERS))
 def test_nothing_written_after_a_websocket(name: str, tmp_path: Path) -> None:
     """A server-closed WebSocket ends with its close frame and EOF: no HTTP response follows."""
@@ -119,7 +112,7 @@ def test_nothing_written_after_a_websocket(name: str, tmp_path: Path) -> None:
                 received += chunk
             head, _, rest = received.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 101"), head
-            sock.sendall(_masked_text("4cmd:close"))
+            sock.sendall(masked_text_frame("4cmd:close"))
             while chunk := sock.recv(65536):
                 rest += chunk
     # the open packet, the close packet, then the close frame 1000 and nothing else

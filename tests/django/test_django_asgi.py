@@ -21,6 +21,7 @@ from django.core.asgi import get_asgi_application
 from django.test import override_settings
 from django.urls import re_path
 from tests.django.eio_testapp.engineio_handlers import seen
+from tests.django.sessions import logged_in_session_key
 
 import django_engineio
 from django_engineio import DisconnectReason, get_async_server
@@ -186,16 +187,7 @@ async def test_upgrade_from_polling_to_websocket() -> None:
 @pytest.fixture
 def alice_cookie() -> bytes:
     """A signed-cookie session of a logged-in user ``alice``."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.signed_cookies import SessionStore
-
-    user = User.objects.create_user("alice", password="secret")
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
-    return f"sessionid={store.session_key}".encode()
+    return f"sessionid={logged_in_session_key('alice')}".encode()
 
 
 async def test_auth_middleware_gives_connect_the_user_and_the_orm_works(

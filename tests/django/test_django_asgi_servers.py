@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import websocket
 from benchmarks.django_serve import command
+from tests.helpers import assert_websocket_echo
 from tests.interop.harness import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,16 +66,7 @@ def port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
 
 
 def test_websocket_echo_and_upgrade(port: int) -> None:
-    ws = websocket.create_connection(
-        f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket", timeout=5)
-    try:
-        opened = ws.recv()
-        assert isinstance(opened, str)
-        assert opened.startswith("0{")
-        ws.send("4hello")
-        assert ws.recv() == "4hello"
-    finally:
-        ws.close()
+    assert_websocket_echo(port)
     sid = polling_handshake(port)
     ws = websocket.create_connection(
         f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket&sid={sid}", timeout=5)

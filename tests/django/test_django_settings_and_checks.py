@@ -82,6 +82,14 @@ def test_setting_that_is_not_a_dict() -> None:
             get_async_server()
 
 
+def _run_in_a_child(script: str) -> list[str]:
+    """Run ``script`` in a fresh Python process from the repository root; its output lines."""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
 def test_channels_missing_for_an_asgi_deployment() -> None:
     """E007, in a child process where ``channels`` cannot be imported."""
     script = (
@@ -94,10 +102,7 @@ def test_channels_missing_for_an_asgi_deployment() -> None:
         "with override_settings(ENGINEIO={'ASYNC_MODE': 'threading'}):\n"
         "    print([m.id for m in check_settings()])\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                            text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["['django_engineio.E007']", "[]"]
+    assert _run_in_a_child(script) == ["['django_engineio.E007']", "[]"]
 
 
 def test_settings_are_read_lazily_and_reset_on_change() -> None:
@@ -148,10 +153,7 @@ def test_no_server_yet_is_a_clear_error() -> None:
         "except Exception as exc:\n"
         "    print(type(exc).__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                            text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["ImproperlyConfigured", "ImproperlyConfigured"]
+    assert _run_in_a_child(script) == ["ImproperlyConfigured", "ImproperlyConfigured"]
 
 
 def test_on_registers_on_live_servers_and_keeps_signatures() -> None:

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import requests
 import websocket
-from django.contrib.auth.models import User
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.http import HttpRequest
 from django.test import override_settings
 from tests.django.eio_testapp.engineio_handlers import seen
+from tests.django.sessions import logged_in_session_key
 
 import django_engineio
 from django_engineio import get_sync_server
@@ -95,16 +95,7 @@ def test_other_requests_go_to_django(base_url: str, http: requests.Session) -> N
 
 def test_connect_gets_a_django_request_with_the_user(base_url: str,
                                                      http: requests.Session) -> None:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.signed_cookies import SessionStore
-
-    user = User.objects.create_user("bob", password="secret")
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
-    http.cookies.set("sessionid", store.session_key or "")
+    http.cookies.set("sessionid", logged_in_session_key("bob"))
     sid = handshake(http, base_url, "&orm")
     native = seen["native"]
     assert isinstance(native, HttpRequest)

@@ -27,6 +27,7 @@ import uvicorn
 import websocket
 from sanic import Request as SanicRequest
 from sanic import Sanic
+from tests.helpers import assert_websocket_echo
 from tests.interop.harness import free_port
 from websockets.exceptions import ConnectionClosedOK
 
@@ -454,16 +455,7 @@ def test_under_an_asgi_server(app: AnyApp) -> None:
         assert conn.getresponse().read() == b"4asgi"
         conn.close()
 
-        ws = websocket.create_connection(
-            f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket", timeout=5)
-        try:
-            opened = ws.recv()
-            assert isinstance(opened, str)
-            assert opened.startswith("0{")
-            ws.send("4hello")
-            assert ws.recv() == "4hello"
-        finally:
-            ws.close()
+        assert_websocket_echo(port)
         with pytest.raises(websocket.WebSocketBadStatusException) as refused:
             websocket.create_connection(
                 f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket&sid=nope",
