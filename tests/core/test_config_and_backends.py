@@ -78,7 +78,7 @@ def test_public_api() -> None:
     assert sorted(engineio_core.__all__) == sorted([
         "ASGIApp", "AsyncServer", "AsyncWebSocket", "BackendUnavailable", "BodyTooLarge",
         "ConfigError", "ConnectionRefused", "CookieOptions", "DisconnectReason", "EngineIOError",
-        "MessageTooBig", "ParseError", "ProtocolError", "Request", "Response", "Server",
+        "MessageTooLarge", "ParseError", "ProtocolError", "Request", "Response", "Server",
         "ServerConfig", "SessionUnknown", "SyncWebSocket", "WSGIApp",
     ])
     for name in engineio_core.__all__:

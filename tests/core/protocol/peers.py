@@ -3,8 +3,8 @@
 In the style of h11's ``ConnectionPair``: a :class:`Server` wraps the real
 :class:`~engineio_core.protocol.engine.Engine` together with a minimal model of
 what a runtime does with its outputs (write a returned channel's frames, serve
-the channels listed by ``take_ready()``, collect application events, fire the
-timer at its deadline), and :class:`Client` / :class:`WebSocket` speak Engine.IO
+the channels listed by ``take_ready()``, deliver the messages ``receive_ws``
+returns, collect application events, fire the timer at its deadline), and :class:`Client` / :class:`WebSocket` speak Engine.IO
 4 or 3 to it. Nothing here sleeps, opens a socket or mocks the engine: time is
 a float advanced by hand, and everything a client receives is decoded with the
 library's own codecs.
@@ -247,7 +247,7 @@ class WebSocket:
 
     def deliver(self) -> None:
         """What the runtime does with a ready WebSocket channel."""
-        frames, self.channel.frames = self.channel.frames, []
+        frames = self.server.engine.data_to_send(self.channel)
         if frames:
             assert self.close_code is None, f"frames {frames!r} written after the close"
         self.inbox.extend(frames)
@@ -259,8 +259,10 @@ class WebSocket:
         return self.close_code is not None
 
     def send(self, frame: str | bytes) -> None:
-        """Send one frame to the server."""
-        self.server.engine.receive_ws(self.channel, frame, self.server.now)
+        """Send one frame to the server (a message it returns is delivered as an event)."""
+        message = self.server.engine.receive_ws(self.channel, frame, self.server.now)
+        if message is not None:
+            self.server.events.append(Message(self.channel.sid, message))
         self.server.pump()
 
     def send_packet(self, packet: Packet) -> None:

@@ -35,7 +35,7 @@ def test_bad_eio_is_400_code_5(eio: str | None) -> None:
         query["EIO"] = eio
     request.query = query
     error(server.engine.handle_request(request, server.now), 400, BAD_VERSION)
-    assert server.engine.sessions == {}
+    assert server.engine.session_count() == 0
 
 
 def test_eio_3_disabled_is_400_code_5() -> None:
@@ -88,7 +88,7 @@ def test_transport_is_checked_before_eio() -> None:
 def test_handshake_with_other_method_is_400_code_2(method: str) -> None:
     server = Server()
     error(Client(server).request(method, with_sid=False), 400, BAD_METHOD)
-    assert server.engine.sessions == {}
+    assert server.engine.session_count() == 0
 
 
 def test_websocket_handshake_without_upgrade_is_400_code_3() -> None:
@@ -122,7 +122,7 @@ def test_polling_request_on_websocket_session_is_transport_mismatch(method: str)
     socket = client.open_ws()
     error(client.request(method, body=b"4x"), 400, BAD_REQUEST)
     # The session is unharmed.
-    assert client.sid in server.engine.sessions
+    assert server.engine.has_session(client.sid)
     assert socket.close_code is None
 
 
@@ -220,7 +220,7 @@ def test_disallowed_origin_is_refused_without_cors_headers() -> None:
     assert isinstance(outcome, Response)
     assert outcome.status == 400
     assert not [k for k, _ in outcome.headers if k.lower().startswith("access-control-")]
-    assert server.engine.sessions == {}
+    assert server.engine.session_count() == 0
 
 
 def test_disallowed_origin_is_refused_on_websocket() -> None:
@@ -268,7 +268,7 @@ def test_allow_request_hook_raising_is_400_code_3() -> None:
 
     server = Server(allow_request=broken)
     error(Client(server).request("GET", with_sid=False), 400, BAD_REQUEST)
-    assert server.engine.sessions == {}
+    assert server.engine.session_count() == 0
 
 
 def test_sid_generator_raising_is_400_code_3() -> None:
@@ -277,7 +277,7 @@ def test_sid_generator_raising_is_400_code_3() -> None:
 
     server = Server(sid_generator=broken)
     error(Client(server).request("GET", with_sid=False), 400, BAD_REQUEST)
-    assert server.engine.sessions == {}
+    assert server.engine.session_count() == 0
 
 
 @pytest.mark.parametrize("eio", ["abc", "4", "3"])

@@ -256,4 +256,4 @@ def test_no_timer_left_after_every_session_is_gone() -> None:
     server.advance(INTERVAL + TIMEOUT)
     assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
     assert server.next_deadline() is None
-    assert server.engine.sessions == {}
+    assert server.engine.session_count() == 0

@@ -308,10 +308,10 @@ def test_closing_grace_expires(version: int) -> None:
     server.close(client.sid)
     one_disconnect(server, client.sid, DisconnectReason.SERVER_DISCONNECT)
     server.advance(29.9)  # no heartbeat runs on a closing session
-    assert client.sid in server.engine.sessions
+    assert server.engine.has_session(client.sid)
     assert server.disconnects() == []
     server.advance(0.1)
-    assert client.sid not in server.engine.sessions
+    assert not server.engine.has_session(client.sid)
     assert_unknown(client)
     assert server.disconnects() == []
     assert server.next_deadline() is None
@@ -556,4 +556,4 @@ def test_shutdown_during_handshake_forgets_the_session() -> None:
     with pytest.raises(SessionUnknown):
         server.engine.accept(handshake, server.now)
     assert server.disconnects() == []
-    assert server.engine.sessions == {}
+    assert server.engine.session_count() == 0

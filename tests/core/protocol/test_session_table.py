@@ -1,16 +1,19 @@
 """The session transition table, and the engine as a whole under random client actions.
 
-1. Every (state, input) pair of :data:`session.TRANSITIONS`: allowed pairs move
-   to the table's state, every other pair raises ``IllegalTransition`` and
-   leaves the state unchanged (exhaustively and with Hypothesis sequences).
+1. Properties of :data:`session.TRANSITIONS` (every input defined or explicitly
+   refused in every state, every state reachable, CLOSED absorbing, every state
+   can close), the intent methods of :class:`Session`, and ``move()`` under
+   random input sequences.
 2. A Hypothesis ``RuleBasedStateMachine`` drives the real engine with random
-   client and application actions and checks the engine's invariants.
+   client and application actions and checks the engine's invariants, among
+   them that each session's state says what its client sees (a probe attached
+   is PROBING, answered is UPGRADING, the transport matches).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,73 +28,155 @@ from tests.core.protocol.peers import Client, Poll, Server, WebSocket, body_json
 
 from engineio_core.protocol.errors import SessionUnknown
 from engineio_core.protocol.events import Disconnect, DisconnectReason, Message, Upgraded
-from engineio_core.protocol.http import Request, Response
+from engineio_core.protocol.http import Response
 from engineio_core.protocol.packets import Packet, PacketType, decode_ws
 from engineio_core.protocol.session import (
     TRANSITIONS,
+    UPGRADE_NOOP_DELAY,
     Channel,
     IllegalTransition,
     Input,
     Session,
     State,
+    transition_table_markdown,
 )
 from engineio_core.protocol.versions import TRAITS
 
-ALL_PAIRS = list(itertools.product(State, Input))
+ARCHITECTURE = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 
 
-def new_session(state: State) -> Session:
-    request = Request("GET", {"EIO": "4", "transport": "polling"}, {})
-    return Session("sid", TRAITS[4], request, "polling", state=state)
+def new_session(state: State = State.CONNECTING, version: int = 4) -> Session:
+    return Session("sid", TRAITS[version], "polling", state=state)
 
 
-# ---------------------------------------------------------------- the table
+# ---------------------------------------------------------------- the table's properties
 
 
-@pytest.mark.parametrize(("state", "event"), ALL_PAIRS, ids=lambda v: str(v.value))
-def test_every_state_input_pair(state: State, event: Input) -> None:
-    session = new_session(state)
-    if (state, event) in TRANSITIONS:
-        assert session.move(event) is TRANSITIONS[(state, event)]
-        assert session.state is TRANSITIONS[(state, event)]
-    else:
+def test_every_input_is_defined_or_refused_in_every_state() -> None:
+    assert set(TRANSITIONS) == set(State)
+    for state, row in TRANSITIONS.items():
+        assert set(row) == set(Input), f"{state}: inputs missing from its row"
+
+
+def test_every_state_is_reachable_from_connecting() -> None:
+    reachable = {State.CONNECTING}
+    frontier = [State.CONNECTING]
+    while frontier:
+        for target in TRANSITIONS[frontier.pop()].values():
+            if target is not None and target not in reachable:
+                reachable.add(target)
+                frontier.append(target)
+    assert reachable == set(State)
+
+
+def test_closed_is_absorbing() -> None:
+    assert all(target is None for target in TRANSITIONS[State.CLOSED].values())
+    for event in Input:
+        session = new_session(State.CLOSED)
         with pytest.raises(IllegalTransition):
             session.move(event)
-        assert session.state is state
+        assert session.state is State.CLOSED
+
+
+def test_every_other_state_closes_directly() -> None:
+    for state in State:
+        if state is not State.CLOSED:
+            assert TRANSITIONS[state][Input.CLOSE] is State.CLOSED
+
+
+def test_no_input_keeps_a_state_where_it_is() -> None:
+    # A move always changes something: a self-loop would be an input the table
+    # should refuse instead (the engine ignores it before moving).
+    for state, row in TRANSITIONS.items():
+        assert state not in row.values(), state
+
+
+def test_docs_show_the_table_as_the_code_has_it() -> None:
+    assert transition_table_markdown() in ARCHITECTURE.read_text()
 
 
 @given(state=st.sampled_from(State), events=st.lists(st.sampled_from(Input), max_size=20))
-def test_random_input_sequences_follow_the_table(state: State, events: list[Input]) -> None:
+def test_move_follows_the_table_and_refusals_change_nothing(
+    state: State, events: list[Input]
+) -> None:
     session = new_session(state)
     for event in events:
         before = session.state
-        expected = TRANSITIONS.get((before, event))
+        expected = TRANSITIONS[before][event]
         if expected is None:
             with pytest.raises(IllegalTransition):
                 session.move(event)
             assert session.state is before
         else:
             assert session.move(event) is expected
-            assert session.state is expected
 
 
-def test_table_shape() -> None:
-    # CLOSED is final; every state is reachable from CONNECTING and can reach CLOSED.
-    assert not [pair for pair in TRANSITIONS if pair[0] is State.CLOSED]
-    reachable = {State.CONNECTING}
-    changed = True
-    while changed:
-        changed = False
-        for (src, _), dst in TRANSITIONS.items():
-            if src in reachable and dst not in reachable:
-                reachable.add(dst)
-                changed = True
-    assert reachable == set(State)
-    for state in State:
-        if state is not State.CLOSED:
-            assert (state, Input.CLOSE) in TRANSITIONS
-            assert TRANSITIONS[(state, Input.CLOSE)] is State.CLOSED
-    assert IllegalTransition.__mro__[1].__name__ == "EngineIOError"
+# ---------------------------------------------------------------- intent methods
+
+
+@pytest.mark.parametrize("version", [4, 3])
+def test_accept_opens_and_starts_the_heartbeat(version: int) -> None:
+    session = new_session(version=version)
+    session.accept(10.0, 0.3, 0.2)
+    assert session.state is State.OPEN
+    if version == 4:
+        assert (session.next_ping, session.heartbeat_deadline) == (10.3, None)
+    else:
+        assert (session.next_ping, session.heartbeat_deadline) == (None, 10.5)
+    with pytest.raises(IllegalTransition):
+        session.accept(11.0, 0.3, 0.2)
+
+
+def test_probe_upgrade_path_sets_and_clears_its_deadlines() -> None:
+    session = new_session()
+    session.accept(0.0, 25.0, 20.0)
+    session.attach_probe(10.0)
+    assert (session.state, session.upgrade_deadline) == (State.PROBING, 10.0)
+    session.hold_poll(1.0)
+    assert session.noop_deadline is None  # not upgrading yet: a GET is held normally
+    session.answer_probe()
+    assert session.state is State.UPGRADING
+    session.hold_poll(2.0)
+    assert session.noop_deadline == 2.0 + UPGRADE_NOOP_DELAY
+    session.complete_upgrade(b64=True)
+    assert (session.state, session.transport, session.b64) == (State.OPEN, "websocket", True)
+    assert session.upgrade_deadline is None
+    assert session.noop_deadline is None
+
+
+@pytest.mark.parametrize("answered", [False, True])
+def test_abort_probe_returns_to_open_on_polling(answered: bool) -> None:
+    session = new_session()
+    session.accept(0.0, 25.0, 20.0)
+    session.attach_probe(10.0)
+    if answered:
+        session.answer_probe()
+    session.abort_probe()
+    assert (session.state, session.transport, session.upgrade_deadline) == (
+        State.OPEN, "polling", None)
+
+
+def test_drain_then_close_disarms_everything() -> None:
+    session = new_session()
+    session.accept(0.0, 25.0, 20.0)
+    assert session.rearm() == 25.0
+    assert session.rearm() is None  # unchanged: the timer already knows
+    session.drain(1.0, 30.0)
+    assert session.state is State.CLOSING
+    assert (session.next_ping, session.closing_deadline) == (None, 31.0)
+    assert session.rearm() == 31.0
+    session.close()
+    assert session.state is State.CLOSED
+    assert session.next_deadline() is None
+    assert session.armed_at is None
+    session.close()  # closing twice is a no-op, not an illegal move
+
+
+def test_outbox_is_taken_whole() -> None:
+    session = new_session()
+    session.queue([Packet(PacketType.MESSAGE, "a"), Packet(PacketType.NOOP)])
+    assert [p.type for p in session.take_outbox()] == [PacketType.MESSAGE, PacketType.NOOP]
+    assert session.outbox == []
 
 
 # ---------------------------------------------------------------- the engine, randomly driven
@@ -182,8 +267,11 @@ class EngineMachine(RuleBasedStateMachine):
             peer.collect()
 
     def live(self, sid: str) -> bool:
-        session = self.server.engine.sessions.get(sid)
-        return session is not None and session.state.value in ("open", "upgrading")
+        try:
+            session = self.server.engine.session(sid)
+        except SessionUnknown:
+            return False
+        return session.state in (State.OPEN, State.PROBING, State.UPGRADING)
 
     # -- rules -------------------------------------------------------------
     @precondition(lambda self: len(self.peers) < 4)
@@ -362,22 +450,36 @@ class EngineMachine(RuleBasedStateMachine):
         assert when is None or when > self.server.now
 
     @invariant()
+    def state_says_what_the_client_sees(self) -> None:
+        for peer in self.peers:
+            if not self.live(peer.sid):
+                continue
+            session = self.server.engine.session(peer.sid)
+            if peer.probe is None:
+                assert session.state is State.OPEN, (session.state, "no probe")
+            elif peer.probe_answered:
+                assert session.state is State.UPGRADING
+            else:
+                assert session.state is State.PROBING
+            expected = "websocket" if peer.ws is not None else "polling"
+            assert session.transport == expected
+
+    @invariant()
     def one_disconnect_per_closed_session(self) -> None:
-        sessions = self.server.engine.sessions
+        engine = self.server.engine
         for peer in self.peers:
             count = self.disconnects[peer.sid]
             if self.live(peer.sid):
                 assert count == 0, f"{peer.sid}: Disconnect on a live session"
             else:
                 assert count == 1, f"{peer.sid}: {count} Disconnect events"
-            if peer.sid not in sessions:
+            if not engine.has_session(peer.sid):
                 assert not peer.polls, "a GET is held on a forgotten session"
 
     @invariant()
     def closed_sid_is_unknown(self) -> None:
-        sessions = self.server.engine.sessions
         for peer in self.peers:
-            if peer.sid in sessions:
+            if self.server.engine.has_session(peer.sid):
                 continue
             for method in ("GET", "POST"):
                 outcome = self.server.engine.handle_request(
@@ -393,9 +495,9 @@ class EngineMachine(RuleBasedStateMachine):
             sent = self.sent[peer.sid]
             received = peer.received
             assert received == sent[: len(received)], "received is not a prefix of sent"
-            session = self.server.engine.sessions.get(peer.sid)
-            if session is None:
+            if not self.server.engine.has_session(peer.sid):
                 continue
+            session = self.server.engine.export_session(peer.sid, self.server.now).session
             queued = [p.data for p in session.outbox if p.type is PacketType.MESSAGE]
             # Live or closing (waiting for its last GET): nothing dropped yet.
             assert received + queued == sent, "outbox and received do not add up"

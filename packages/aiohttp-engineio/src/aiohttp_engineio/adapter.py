@@ -16,7 +16,7 @@ Message size: aiohttp is given ``max_msg_size = max_http_buffer_size + 1``, so i
 accepts exactly the messages the engine accepts and rejects a larger one from its
 frame header, before buffering a byte of it (memory stays bounded by the engine's
 limit). aiohttp then closes with 1009 and reports the error; the wrapper raises
-``MessageTooBig``, so the session ends exactly as the engine ends it on any
+``MessageTooLarge``, so the session ends exactly as the engine ends it on any
 runtime: ``transport error``, "message too large", close code 1009.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
 from engineio_core import AsyncServer, Request, Response
-from engineio_core.base_server import BodyTooLarge, MessageTooBig
+from engineio_core.base_server import BodyTooLarge, MessageTooLarge
 from engineio_core.protocol.http import parse_query
 from engineio_core.tcp import CORK_AVAILABLE, set_cork
 
@@ -195,7 +195,7 @@ class AiohttpWebSocket:
                 and msg.data.code == WSCloseCode.MESSAGE_TOO_BIG):
             # aiohttp refused a message over the limit from its header (and closed
             # with 1009); the engine ends the session as for any oversized message.
-            raise MessageTooBig
+            raise MessageTooLarge
         return None
 
     def _cork(self, on: bool) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from .asgi import ASGIApp
 from .async_server import AsyncServer, AsyncWebSocket
 from .backends import BackendUnavailable
-from .base_server import BodyTooLarge, ConnectionRefused, MessageTooBig
+from .base_server import BodyTooLarge, ConnectionRefused, MessageTooLarge
 from .protocol.config import CookieOptions, ServerConfig
 from .protocol.errors import (
     ConfigError,
@@ -43,7 +43,7 @@ __all__ = [
     "CookieOptions",
     "DisconnectReason",
     "EngineIOError",
-    "MessageTooBig",
+    "MessageTooLarge",
     "ParseError",
     "ProtocolError",
     "Request",

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol
 
 from .backends import AsyncBackend, load_backend
-from .base_server import BaseServer, BodyTooLarge, ConnectionRefused, MessageTooBig
+from .base_server import BaseServer, BodyTooLarge, ConnectionRefused, MessageTooLarge
 from .protocol.engine import Handshake, PostBody
 from .protocol.errors import SessionUnknown
 from .protocol.events import Disconnect, Event, Message, Upgraded
@@ -40,7 +40,7 @@ class AsyncWebSocket(Protocol):
         """The next message, or ``None`` once the peer closed or the connection failed.
 
         Raises:
-            MessageTooBig: the WebSocket library refused a message over the size limit.
+            MessageTooLarge: the WebSocket library refused a message over the size limit.
         """
         ...
 
@@ -274,8 +274,8 @@ class AsyncServer(BaseServer):
             while not writer.closed:
                 try:
                     data = await receive()
-                except MessageTooBig:
-                    engine.ws_too_big(channel, loop.time())
+                except MessageTooLarge:
+                    engine.ws_too_large(channel, loop.time())
                     break
                 if data is None:
                     break

@@ -16,7 +16,7 @@ from .protocol.errors import EngineIOError
 from .protocol.events import DisconnectReason
 
 __all__ = [
-    "EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooBig", "check_event",
+    "EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooLarge", "check_event",
 ]
 
 EVENTS = ("connect", "message", "disconnect", "upgrade")
@@ -38,7 +38,7 @@ class BodyTooLarge(EngineIOError):
     """Raised by an adapter's body reader when the body exceeds the limit it was given."""
 
 
-class MessageTooBig(EngineIOError):
+class MessageTooLarge(EngineIOError):
     """Raised by a WebSocket adapter's ``receive`` when its library refused a message
     over the size limit; the session then ends like any oversized message
     (close 1009, ``transport error``)."""

@@ -38,7 +38,7 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 """The RFC 6455 magic string appended to ``Sec-WebSocket-Key``."""
 
 CLOSE_NORMAL = 1000
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_LARGE = 1009
 
 _READ_SIZE = 65536
 
@@ -131,7 +131,7 @@ class WebSocket:
                     parts.append(data)
                     too_big = self._max is not None and size > self._max
                     if too_big:
-                        self._finish(CLOSE_TOO_BIG)
+                        self._finish(CLOSE_TOO_LARGE)
                     if event.message_finished or too_big:
                         if isinstance(event, TextMessage):
                             return "".join(parts)  # type: ignore[arg-type]

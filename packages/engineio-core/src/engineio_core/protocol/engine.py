@@ -3,14 +3,20 @@
 Sans-I/O in the style of h11 and aioquic: the runtime feeds the engine HTTP
 requests (:meth:`Engine.handle_request`), WebSocket frames
 (:meth:`Engine.receive_ws`) and the time (``now``, :meth:`Engine.handle_timer`),
-and reads back responses, channels to serve (:meth:`Engine.take_ready`) and
-application events (:meth:`Engine.events_received`). The engine never blocks,
-never reads a clock and never touches a socket.
+and reads back responses, channels to serve (:meth:`Engine.take_ready`, whose
+WebSocket frames come from :meth:`Engine.data_to_send`), application events
+(:meth:`Engine.events_received`) and the next deadline (:meth:`Engine.get_timer`).
+The engine never blocks, never reads a clock and never touches a socket.
+
+Each session is plain data (:class:`~engineio_core.protocol.session.Session`,
+changed only through its intent methods); the channels serving it are the
+engine's, kept beside it, so a session can be exported to another engine.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import heapq
 import json
 import os
@@ -42,20 +48,18 @@ from .http import (
 )
 from .jsonp import sanitize_jsonp_index
 from .packets import Packet, PacketType, decode_ws, encode_ws
-from .session import Channel, Input, Session, State
+from .session import Channel, Session, State, TransportName
 from .versions import TRAITS
 
-__all__ = ["Engine", "Handshake", "Outcome", "PostBody"]
+__all__ = ["Engine", "Handshake", "Outcome", "PostBody", "SessionSnapshot"]
 
 CLOSE_NORMAL = 1000
 CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_LARGE = 1009
 
 _CLOSE = Packet(PacketType.CLOSE)
 _NOOP = Packet(PacketType.NOOP)
 _PONG_PROBE = "3probe"
-UPGRADE_NOOP_DELAY = 0.1
-"""Seconds a GET that arrives mid-upgrade waits before it is released with a noop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,18 @@ class PostBody:
     limit: int
 
 
+@dataclass(frozen=True, slots=True)
+class SessionSnapshot:
+    """A session exported by :meth:`Engine.export_session`: plain data, picklable.
+
+    ``taken_at`` is the exporting engine's clock, so that the importing engine
+    can move the deadlines onto its own clock.
+    """
+
+    session: Session
+    taken_at: float
+
+
 Outcome = Response | Handshake | Channel | PostBody
 """What :meth:`Engine.handle_request` asks of the runtime.
 
@@ -83,6 +99,18 @@ Outcome = Response | Handshake | Channel | PostBody
 or ``reject``. ``Channel``: hold the GET until the channel is ready.
 ``PostBody``: read the body, then ``handle_body`` (or ``body_too_large``).
 """
+
+
+class _Entry:
+    """A session and the channels that serve it now (this engine's, never exported)."""
+
+    __slots__ = ("poll", "probe", "session", "ws")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.poll: Channel | None = None  # the held GET
+        self.ws: Channel | None = None  # the WebSocket transport
+        self.probe: Channel | None = None  # the WebSocket being upgraded to
 
 
 def _default_sid(_request: Request) -> str:
@@ -98,7 +126,7 @@ class Engine:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.sessions: dict[str, Session] = {}
+        self._entries: dict[str, _Entry] = {}
         self._events: list[Event] = []
         self._ready: list[Channel] = []
         self._timers: list[tuple[float, str]] = []
@@ -106,10 +134,6 @@ class Engine:
         self._interval = config.ping_interval_ms / 1000
         self._timeout = config.ping_timeout_ms / 1000
         self._max = config.max_http_buffer_size
-        self.timer_changed = False
-        self.inline_messages = False
-        """When set, :meth:`receive_ws` returns WebSocket messages instead of queueing events."""
-        """Set when a deadline was armed; a runtime may clear it after :meth:`get_timer`."""
 
     # ------------------------------------------------------------------ outputs
     def events_received(self) -> list[Event]:
@@ -122,19 +146,31 @@ class Engine:
         return bool(self._ready or self._events)
 
     def take_ready(self) -> list[Channel]:
-        """Channels with something for the runtime to do (frames to write, a response, a close)."""
+        """Channels with something for the runtime to do.
+
+        A WebSocket: write :meth:`data_to_send`, then close it with ``close_code``
+        once that is set. A held GET: answer it with ``response``.
+        """
         ready, self._ready = self._ready, []
         for channel in ready:
             channel.queued = False
         return ready
 
+    def data_to_send(self, channel: Channel) -> list[str | bytes]:
+        """The frames to write on a WebSocket channel, in order (taken: a second call is empty)."""
+        frames = channel.frames
+        if frames:
+            channel.frames = []
+        return frames
+
     def get_timer(self) -> float | None:
         """The earliest deadline at which :meth:`handle_timer` must be called."""
         timers = self._timers
+        entries = self._entries
         while timers:
             when, sid = timers[0]
-            session = self.sessions.get(sid)
-            if session is not None and session.armed_at == when:
+            entry = entries.get(sid)
+            if entry is not None and entry.session.armed_at == when:
                 return when
             heapq.heappop(timers)
         return None
@@ -144,13 +180,26 @@ class Engine:
         timers = self._timers
         while timers and timers[0][0] <= now:
             when, sid = heapq.heappop(timers)
-            session = self.sessions.get(sid)
-            if session is None or session.armed_at != when:
+            entry = self._entries.get(sid)
+            if entry is None or entry.session.armed_at != when:
                 continue
-            session.armed_at = None
-            self._fire(session, now)
-            if session.state is not State.CLOSED:
-                self._arm(session)
+            entry.session.disarm()
+            self._fire(entry, now)
+            if entry.session.state is not State.CLOSED:
+                self._arm(entry.session)
+
+    # ------------------------------------------------------------------ queries
+    def has_session(self, sid: str) -> bool:
+        """Whether a session with this id exists (in any state but CLOSED)."""
+        return sid in self._entries
+
+    def session_ids(self) -> list[str]:
+        """The ids of every session, in creation order."""
+        return list(self._entries)
+
+    def session_count(self) -> int:
+        """How many sessions exist."""
+        return len(self._entries)
 
     def transport(self, sid: str) -> str:
         """The transport a session is on (``polling`` or ``websocket``).
@@ -167,6 +216,38 @@ class Engine:
             SessionUnknown: no open session has this id.
         """
         return self._open_session(sid)
+
+    # ------------------------------------------------------------------ export
+    def export_session(self, sid: str, now: float) -> SessionSnapshot:
+        """A copy of a session's state for another engine (this one keeps serving it).
+
+        The channels serving it stay here: they are this process's connections.
+
+        Raises:
+            SessionUnknown: no session has this id.
+        """
+        entry = self._entries.get(sid)
+        if entry is None:
+            raise SessionUnknown(detail=sid)
+        return SessionSnapshot(copy.deepcopy(entry.session), now)
+
+    def import_session(self, snapshot: SessionSnapshot, now: float) -> None:
+        """Serve an exported session here, its deadlines moved onto this engine's clock.
+
+        It arrives with no channel: polling requests, timers and ``send`` work
+        at once; a probe that stayed behind is aborted at its upgrade deadline.
+
+        Raises:
+            ValueError: the snapshot is of a closed session, or its id is taken.
+        """
+        session = snapshot.session
+        if session.state is State.CLOSED:
+            raise ValueError(f"session {session.sid} is closed")
+        if session.sid in self._entries:
+            raise ValueError(f"session {session.sid} already exists here")
+        restored = session.shifted(now - snapshot.taken_at)
+        self._entries[restored.sid] = _Entry(restored)
+        self._arm(restored)
 
     # ------------------------------------------------------------------ HTTP
     def handle_request(self, request: Request, now: float) -> Outcome:
@@ -194,20 +275,21 @@ class Engine:
             sid = request.query.get("sid")
             if not sid:
                 return self._new_handshake(request, websocket=True)
-            session = self.sessions.get(sid)
-            if session is None or session.state not in (State.OPEN, State.UPGRADING):
+            entry = self._entries.get(sid)
+            if entry is None or not entry.session.live:
                 raise SessionUnknown
             if not self.config.allow_upgrades:
                 raise BadRequest(detail="upgrades are disabled")
-            if session.transport != "polling" or session.probe is not None:
+            session = entry.session
+            if session.state is not State.OPEN or session.transport != "polling":
                 # Already on (or moving to) WebSocket: accept, then close at once,
                 # so the first socket keeps working (as engine.io does).
                 extra = Channel(sid, request, websocket=True)
                 extra.close_code = CLOSE_NORMAL
                 return extra
             probe = Channel(sid, request, websocket=True, b64=_b64(request))
-            session.probe = probe
-            session.upgrade_deadline = now + self.config.upgrade_timeout_ms / 1000
+            entry.probe = probe
+            session.attach_probe(now + self.config.upgrade_timeout_ms / 1000)
             self._arm(session)
             return probe
         except ProtocolError as exc:
@@ -234,15 +316,16 @@ class Engine:
             if request.query.get("transport") != "polling":
                 raise BadRequest(detail="WebSocket handshake without Upgrade")
             return self._new_handshake(request, websocket=False)
-        session = self.sessions.get(sid)
-        if session is None or session.state is State.CONNECTING:
+        entry = self._entries.get(sid)
+        if entry is None or entry.session.state is State.CONNECTING:
             raise SessionUnknown
+        session = entry.session
         if session.state is State.CLOSING and request.method != "GET":
             raise SessionUnknown
         if session.transport != "polling" or request.query.get("transport") != "polling":
             raise BadRequest(detail="transport mismatch")
         if request.method == "GET":
-            return self._poll(session, request, now)
+            return self._poll(entry, request, now)
         if request.method == "POST":
             return self._admit_post(session, request, now)
         raise BadRequest(detail=f"method {request.method} not allowed")
@@ -264,11 +347,11 @@ class Engine:
             sid = self._sid_generator(request)
         except Exception as exc:
             raise BadRequest(detail=f"sid generator failed: {exc!r}") from exc
-        if not isinstance(sid, str) or not sid or sid in self.sessions:
+        if not isinstance(sid, str) or not sid or sid in self._entries:
             raise BadRequest(detail="sid generator returned an unusable id")
-        transport = "websocket" if websocket else "polling"
-        session = Session(sid, TRAITS[version], request, transport, b64=_b64(request))
-        self.sessions[sid] = session
+        transport: TransportName = "websocket" if websocket else "polling"
+        session = Session(sid, TRAITS[version], transport, b64=_b64(request))
+        self._entries[sid] = _Entry(session)
         return Handshake(sid, request, websocket)
 
     def accept(self, handshake: Handshake, now: float) -> Response | Channel:
@@ -281,10 +364,12 @@ class Engine:
         Raises:
             SessionUnknown: the session was closed while the application decided.
         """
-        session = self.sessions.get(handshake.sid)
-        if session is None or session.state is not State.CONNECTING:
+        entry = self._entries.get(handshake.sid)
+        if entry is None or entry.session.state is not State.CONNECTING:
             raise SessionUnknown
-        session.move(Input.ACCEPT)
+        session = entry.session
+        session.accept(now, self._interval, self._timeout)
+        self._arm(session)
         config = self.config
         open_packet = "0" + json.dumps(
             {
@@ -296,14 +381,13 @@ class Engine:
             },
             separators=(",", ":"),
         )
-        self._start_heartbeat(session, now)
         if handshake.websocket:
             channel = Channel(session.sid, handshake.request, websocket=True, b64=session.b64)
-            session.ws = channel
+            entry.ws = channel
             channel.frames.append(open_packet)
-            for packet in session.outbox:
-                channel.frames.append(encode_ws(packet, session.traits.version, session.b64))
-            session.outbox.clear()
+            version = session.traits.version
+            channel.frames.extend(encode_ws(p, version, session.b64)
+                                  for p in session.take_outbox())
             return channel
         extra = []
         if config.cookie is not None:
@@ -319,39 +403,37 @@ class Engine:
 
     def reject(self, handshake: Handshake, message: str | None = None) -> Response:
         """Refuse the handshake (403, code 4) and forget the session."""
-        session = self.sessions.pop(handshake.sid, None)
-        if session is not None and session.state is State.CONNECTING:
-            session.move(Input.CLOSE)
+        entry = self._entries.get(handshake.sid)
+        if entry is not None and entry.session.state is State.CONNECTING:
+            self._forget(entry.session)
         return error_response(self.config, handshake.request, Forbidden(message))
 
-    def _poll(self, session: Session, request: Request, now: float) -> Response | Channel:
-        if session.poll is not None:
-            self._close(session, DisconnectReason.TRANSPORT_ERROR, "duplicate GET", now)
+    def _poll(self, entry: _Entry, request: Request, now: float) -> Response | Channel:
+        session = entry.session
+        if entry.poll is not None:
+            self._close(entry, DisconnectReason.TRANSPORT_ERROR, "duplicate GET", now)
             raise BadRequest(detail="overlapping GET requests")
         if session.state is State.CLOSING:
-            packets = session.outbox
-            session.outbox = []
-            self._finish(session)
+            packets = session.take_outbox()
+            self._forget(session)
             return self._poll_response(session, request, packets)
         if session.outbox:
-            packets = session.outbox
-            session.outbox = []
-            return self._poll_response(session, request, packets)
+            return self._poll_response(session, request, session.take_outbox())
         channel = Channel(session.sid, request, websocket=False)
-        session.poll = channel
-        if session.state is State.UPGRADING:
-            # A GET during the upgrade is released with a noop shortly (engine.io
-            # checks every 100 ms), unless the upgrade packet lands first.
-            session.noop_deadline = now + UPGRADE_NOOP_DELAY
-            self._arm(session)
+        entry.poll = channel
+        # A GET during the upgrade is released with a noop shortly (engine.io
+        # checks every 100 ms), unless the upgrade packet lands first.
+        session.hold_poll(now)
+        self._arm(session)
         return channel
 
     def poll_dropped(self, channel: Channel, now: float) -> None:
         """The runtime lost the connection of a held GET before answering it."""
-        session = self.sessions.get(channel.sid)
-        if session is not None and session.poll is channel:
-            session.poll = None
-            self._close(session, DisconnectReason.TRANSPORT_ERROR, "poll connection dropped", now)
+        entry = self._entries.get(channel.sid)
+        if entry is not None and entry.poll is channel:
+            entry.poll = None
+            entry.session.poll_released()
+            self._close(entry, DisconnectReason.TRANSPORT_ERROR, "poll connection dropped", now)
 
     def _poll_response(self, session: Session, request: Request, packets: list[Packet]) -> Response:
         jsonp = _jsonp(request)
@@ -360,52 +442,54 @@ class Engine:
         )
         return polling_response(self.config, request, body, content_type)
 
-    def _release_poll(self, session: Session, packets: list[Packet]) -> None:
-        channel = session.poll
+    def _release_poll(self, entry: _Entry, packets: list[Packet]) -> None:
+        channel = entry.poll
         assert channel is not None
-        session.poll = None
-        session.noop_deadline = None
-        channel.response = self._poll_response(session, channel.request, packets)
+        entry.poll = None
+        entry.session.poll_released()
+        channel.response = self._poll_response(entry.session, channel.request, packets)
         self._mark(channel)
 
     def _admit_post(self, session: Session, request: Request, now: float) -> Response | PostBody:
         if session.post_in_progress:
-            self._close(session, DisconnectReason.TRANSPORT_ERROR, "overlapping POST", now)
+            self._close(self._entries[session.sid], DisconnectReason.TRANSPORT_ERROR,
+                        "overlapping POST", now)
             raise BadRequest(detail="overlapping POST requests")
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self._max:
             return self.body_too_large(PostBody(session.sid, request, self._max), now)
-        session.post_in_progress = True
+        session.begin_post()
         return PostBody(session.sid, request, self._max)
 
     def post_dropped(self, post: PostBody, now: float) -> None:
         """The runtime could not read an admitted POST's body (the client went away)."""
-        session = self.sessions.get(post.sid)
-        if session is not None and session.post_in_progress:
-            session.post_in_progress = False
-            self._close(session, DisconnectReason.TRANSPORT_ERROR, "POST body not received", now)
+        entry = self._entries.get(post.sid)
+        if entry is not None and entry.session.post_in_progress:
+            entry.session.end_post()
+            self._close(entry, DisconnectReason.TRANSPORT_ERROR, "POST body not received", now)
 
     def body_too_large(self, post: PostBody, now: float) -> Response:
         """Answer a POST whose body exceeds the limit (413) and close its session."""
-        session = self.sessions.get(post.sid)
-        if session is not None:
-            session.post_in_progress = False
-            self._close(session, DisconnectReason.TRANSPORT_ERROR, "payload too large", now)
+        entry = self._entries.get(post.sid)
+        if entry is not None:
+            entry.session.end_post()
+            self._close(entry, DisconnectReason.TRANSPORT_ERROR, "payload too large", now)
         return error_response(self.config, post.request, PayloadTooLarge())
 
     def handle_body(self, post: PostBody, body: bytes, now: float) -> Response:
         """Process the complete body of an admitted POST."""
         request = post.request
-        session = self.sessions.get(post.sid)
-        if session is None or session.state not in (State.OPEN, State.UPGRADING):
+        entry = self._entries.get(post.sid)
+        if entry is None or not entry.session.live:
             return error_response(self.config, request, SessionUnknown())
-        session.post_in_progress = False
+        session = entry.session
+        session.end_post()
         if len(body) > self._max:
             return self.body_too_large(post, now)
         content_type = request.headers.get("content-type", "")
         binary = content_type.startswith("application/octet-stream")
         if binary and session.traits.version == 4:
-            self._close(session, DisconnectReason.TRANSPORT_ERROR, "binary POST body", now)
+            self._close(entry, DisconnectReason.TRANSPORT_ERROR, "binary POST body", now)
             return error_response(self.config, request, BadRequest(detail="binary POST body"))
         try:
             packets = session.traits.decode_poll(
@@ -414,11 +498,11 @@ class Engine:
                 jsonp=_jsonp(request) is not None,
             )
         except ParseError as exc:
-            self._close(session, DisconnectReason.PARSE_ERROR, str(exc), now)
+            self._close(entry, DisconnectReason.PARSE_ERROR, str(exc), now)
             return error_response(self.config, request, BadRequest(detail=str(exc)))
         for packet in packets:
-            self._on_packet(session, packet, now)
-            if not _live(session):
+            self._on_packet(entry, packet, now)
+            if not session.live:
                 break  # packets after a close are ignored
         return ok_response(self.config, request)
 
@@ -427,137 +511,128 @@ class Engine:
         """Feed one WebSocket message (a text ``str`` or a binary ``bytes``).
 
         Returns:
-            With ``inline_messages`` set, the data of an application message for the
-            runtime to deliver itself (the common case, without an event object);
-            otherwise ``None``, and anything the frame caused is in
-            :meth:`events_received` / :meth:`take_ready`.
+            The data of an application message, for the runtime to deliver itself
+            (the common case, without an event object); ``None`` otherwise:
+            anything else the frame caused is in :meth:`events_received` /
+            :meth:`take_ready`.
         """
-        session = self.sessions.get(channel.sid)
-        if session is None or channel.close_code is not None:
+        entry = self._entries.get(channel.sid)
+        if entry is None or channel.close_code is not None:
             return None
+        session = entry.session
         if isinstance(data, str):
             size = len(data)
             if size * 4 > self._max and len(data.encode()) > self._max:
-                self.ws_too_big(channel, now)
+                self.ws_too_large(channel, now)
                 return None
-            if channel is session.ws and size and data[0] == "4":
-                if self.inline_messages:
-                    return data[1:]
-                self._events.append(Message(session.sid, data[1:]))
-                return None
+            if channel is entry.ws and size and data[0] == "4":
+                return data[1:]
         elif len(data) > self._max:
-            self.ws_too_big(channel, now)
+            self.ws_too_large(channel, now)
             return None
-        elif channel is session.ws and not session.traits.binary_frames_typed:
-            if self.inline_messages:
-                return data
-            self._events.append(Message(session.sid, data))
-            return None
+        elif channel is entry.ws and not session.traits.binary_frames_typed:
+            return data
         try:
             packet = decode_ws(data, session.traits.version)
         except ParseError as exc:
-            if channel is session.probe:
-                self._abort_probe(session, now)
+            if channel is entry.probe:
+                self._abort_probe(entry)
             else:
-                self._close(session, DisconnectReason.PARSE_ERROR, str(exc), now,
+                self._close(entry, DisconnectReason.PARSE_ERROR, str(exc), now,
                             code=CLOSE_PROTOCOL_ERROR)
             return None
-        if channel is session.ws:
-            if packet.type is PacketType.MESSAGE and self.inline_messages:
+        if channel is entry.ws:
+            if packet.type is PacketType.MESSAGE:
                 return packet.data
-            self._on_packet(session, packet, now)
-        elif channel is session.probe:
-            self._on_probe_packet(session, channel, packet, now)
+            self._on_packet(entry, packet, now)
+        elif channel is entry.probe:
+            self._on_probe_packet(entry, channel, packet)
         return None
 
     def ws_closed(self, channel: Channel, now: float) -> None:
         """The WebSocket of ``channel`` closed or failed (any reason)."""
         if channel.close_code is None:
             channel.close_code = CLOSE_NORMAL
-        session = self.sessions.get(channel.sid)
-        if session is None:
+        entry = self._entries.get(channel.sid)
+        if entry is None:
             return
-        if channel is session.ws:
-            self._close(session, DisconnectReason.TRANSPORT_CLOSE, None, now)
-        elif channel is session.probe:
-            self._abort_probe(session, now)
+        if channel is entry.ws:
+            self._close(entry, DisconnectReason.TRANSPORT_CLOSE, None, now)
+        elif channel is entry.probe:
+            self._abort_probe(entry)
 
-    def ws_too_big(self, channel: Channel, now: float) -> None:
+    def ws_too_large(self, channel: Channel, now: float) -> None:
         """A message over ``max_http_buffer_size`` arrived on ``channel``.
 
         The engine detects this itself for the messages it is fed; a runtime whose
         WebSocket library enforces the limit (and drops the message) reports it here.
         """
-        session = self.sessions.get(channel.sid)
-        if session is None or channel.close_code is not None:
+        entry = self._entries.get(channel.sid)
+        if entry is None or channel.close_code is not None:
             return
-        if channel is session.probe:
-            channel.close_code = CLOSE_TOO_BIG
+        if channel is entry.probe:
+            channel.close_code = CLOSE_TOO_LARGE
             self._mark(channel)
-            self._abort_probe(session, now)
+            self._abort_probe(entry)
         else:
-            self._close(session, DisconnectReason.TRANSPORT_ERROR, "message too large", now,
-                        code=CLOSE_TOO_BIG)
+            self._close(entry, DisconnectReason.TRANSPORT_ERROR, "message too large", now,
+                        code=CLOSE_TOO_LARGE)
 
-    def _on_probe_packet(self, session: Session, channel: Channel, packet: Packet,
-                         now: float) -> None:
+    def _on_probe_packet(self, entry: _Entry, channel: Channel, packet: Packet) -> None:
+        session = entry.session
         if (packet.type is PacketType.PING and packet.data == "probe"
-                and session.state is State.OPEN):
-            session.move(Input.PROBE)
+                and session.state is State.PROBING):
+            session.answer_probe()
             channel.frames.append(_PONG_PROBE)
             self._mark(channel)
-            if session.poll is not None:
-                self._release_poll(session, [_NOOP])
+            if entry.poll is not None:
+                self._release_poll(entry, [_NOOP])
         elif packet.type is PacketType.UPGRADE and session.state is State.UPGRADING:
-            session.move(Input.UPGRADE)
-            session.noop_deadline = None
-            if session.poll is not None:
-                self._release_poll(session, [_NOOP])
-            session.transport = "websocket"
-            session.ws = channel
-            session.probe = None
-            session.upgrade_deadline = None
-            session.b64 = channel.b64
+            if entry.poll is not None:
+                self._release_poll(entry, [_NOOP])
+            session.complete_upgrade(channel.b64)
+            entry.ws = channel
+            entry.probe = None
             version = session.traits.version
-            channel.frames.extend(encode_ws(p, version, channel.b64) for p in session.outbox)
-            session.outbox.clear()
+            channel.frames.extend(encode_ws(p, version, channel.b64)
+                                  for p in session.take_outbox())
             self._mark(channel)
             self._arm(session)
             self._events.append(Upgraded(session.sid))
         else:
-            self._abort_probe(session, now)
+            self._abort_probe(entry)
 
-    def _abort_probe(self, session: Session, now: float) -> None:
-        probe = session.probe
-        if probe is None:
-            return
-        session.probe = None
-        session.upgrade_deadline = None
-        if probe.close_code is None:
-            probe.close_code = CLOSE_NORMAL
-            self._mark(probe)
-        if session.state is State.UPGRADING:
-            session.move(Input.UPGRADE_FAILED)
-        self._arm(session)
+    def _abort_probe(self, entry: _Entry) -> None:
+        """Drop the probe (if any) and go back to OPEN on polling."""
+        probe = entry.probe
+        if probe is not None:
+            entry.probe = None
+            if probe.close_code is None:
+                probe.close_code = CLOSE_NORMAL
+                self._mark(probe)
+        session = entry.session
+        if session.state is State.PROBING or session.state is State.UPGRADING:
+            session.abort_probe()
+            self._arm(session)
 
     # ------------------------------------------------------------------ packets in
-    def _on_packet(self, session: Session, packet: Packet, now: float) -> None:
+    def _on_packet(self, entry: _Entry, packet: Packet, now: float) -> None:
+        session = entry.session
         kind = packet.type
         if kind is PacketType.MESSAGE:
             self._events.append(Message(session.sid, packet.data))
         elif kind is PacketType.PONG and session.traits.server_pings:
-            session.pong_deadline = None
-            session.next_ping = now + self._interval
+            session.pong_received(now, self._interval)
             self._arm(session)
         elif kind is PacketType.PING and not session.traits.server_pings:
-            self._enqueue(session, Packet(PacketType.PONG, packet.data))
-            session.heartbeat_deadline = now + self._interval + self._timeout
+            self._enqueue(entry, Packet(PacketType.PONG, packet.data))
+            session.ping_received(now, self._interval, self._timeout)
             self._arm(session)
         elif kind in (PacketType.PING, PacketType.PONG):
-            self._close(session, DisconnectReason.TRANSPORT_ERROR,
+            self._close(entry, DisconnectReason.TRANSPORT_ERROR,
                         "invalid heartbeat direction", now)
         elif kind is PacketType.CLOSE:
-            self._close(session, DisconnectReason.CLIENT_DISCONNECT, None, now)
+            self._close(entry, DisconnectReason.CLIENT_DISCONNECT, None, now)
         # OPEN, UPGRADE and NOOP from an established client change nothing.
 
     # ------------------------------------------------------------------ packets out
@@ -568,8 +643,9 @@ class Engine:
             SessionUnknown: no open session has this id.
             TypeError: ``data`` is neither ``str`` nor ``bytes``.
         """
-        session = self.sessions.get(sid)
-        if session is None or session.state in (State.CLOSING, State.CLOSED):
+        entry = self._entries.get(sid)
+        if entry is None or not (entry.session.live
+                                 or entry.session.state is State.CONNECTING):
             raise SessionUnknown(detail=sid)
         if isinstance(data, str):
             packet_data: str | bytes = data
@@ -577,8 +653,9 @@ class Engine:
             packet_data = bytes(data)
         else:
             raise TypeError(f"messages are str or bytes, not {type(data).__name__}")
-        channel = session.ws
+        channel = entry.ws
         if channel is not None and channel.close_code is None:
+            session = entry.session
             if isinstance(packet_data, str):
                 channel.frames.append("4" + packet_data)
             elif session.traits.binary_frames_typed or channel.b64:
@@ -591,20 +668,20 @@ class Engine:
                 channel.queued = True
                 self._ready.append(channel)
             return
-        self._enqueue(session, Packet(PacketType.MESSAGE, packet_data))
+        self._enqueue(entry, Packet(PacketType.MESSAGE, packet_data))
 
-    def _enqueue(self, session: Session, packet: Packet) -> None:
-        channel = session.ws
+    def _enqueue(self, entry: _Entry, packet: Packet) -> None:
+        channel = entry.ws
         if channel is not None:
             if not channel.finished:
-                channel.frames.append(encode_ws(packet, session.traits.version, channel.b64))
+                channel.frames.append(
+                    encode_ws(packet, entry.session.traits.version, channel.b64))
                 self._mark(channel)
             return
-        if session.poll is not None:
-            self._release_poll(session, [*session.outbox, packet])
-            session.outbox.clear()
+        if entry.poll is not None:
+            self._release_poll(entry, [*entry.session.take_outbox(), packet])
         else:
-            session.outbox.append(packet)
+            entry.session.queue([packet])
 
     def _mark(self, channel: Channel) -> None:
         if not channel.queued:
@@ -615,9 +692,9 @@ class Engine:
     def close(self, sid: str, now: float,
               reason: DisconnectReason = DisconnectReason.SERVER_DISCONNECT) -> None:
         """Close a session from the server side (no-op when it is already gone)."""
-        session = self.sessions.get(sid)
-        if session is not None and session.state not in (State.CLOSING, State.CLOSED):
-            self._close(session, reason, None, now)
+        entry = self._entries.get(sid)
+        if entry is not None and entry.session.state is not State.CLOSING:
+            self._close(entry, reason, None, now)
 
     def shutdown(self, now: float, code: int = CLOSE_NORMAL) -> None:
         """Close every session (``server disconnect``).
@@ -626,19 +703,21 @@ class Engine:
             now: the current time.
             code: the close code for WebSockets (1001 "going away" when the process exits).
         """
-        for session in list(self.sessions.values()):
-            if session.state is State.CONNECTING or session.state is State.CLOSING:
-                self._finish(session)
+        for entry in list(self._entries.values()):
+            state = entry.session.state
+            if state is State.CONNECTING or state is State.CLOSING:
+                self._forget(entry.session)
             else:
-                self._close(session, DisconnectReason.SERVER_DISCONNECT, None, now, code=code)
+                self._close(entry, DisconnectReason.SERVER_DISCONNECT, None, now, code=code)
 
-    def _close(self, session: Session, reason: DisconnectReason, detail: str | None,
+    def _close(self, entry: _Entry, reason: DisconnectReason, detail: str | None,
                now: float, *, code: int = CLOSE_NORMAL) -> None:
-        if session.state in (State.CLOSING, State.CLOSED):
+        session = entry.session
+        if session.state is State.CLOSING or session.state is State.CLOSED:
             return
         server_side = reason is DisconnectReason.SERVER_DISCONNECT
-        self._abort_probe(session, now)
-        channel = session.ws
+        self._abort_probe(entry)
+        channel = entry.ws
         drain = False
         if channel is not None:
             if not channel.finished:
@@ -646,79 +725,60 @@ class Engine:
                     channel.frames.append("1")
                 channel.close_code = code
                 self._mark(channel)
-        elif session.poll is not None:
+        elif entry.poll is not None:
             if reason is DisconnectReason.CLIENT_DISCONNECT:
-                self._release_poll(session, [_NOOP])
+                self._release_poll(entry, [_NOOP])
             elif server_side:
-                self._release_poll(session, [*session.outbox, _CLOSE])
-                session.outbox.clear()
+                self._release_poll(entry, [*session.take_outbox(), _CLOSE])
             else:
-                self._release_poll(session, [_CLOSE])
+                self._release_poll(entry, [_CLOSE])
         elif server_side and session.state is not State.CONNECTING:
-            session.outbox.extend([_CLOSE] if session.outbox else [_NOOP, _CLOSE])
+            session.queue([_CLOSE] if session.outbox else [_NOOP, _CLOSE])
             drain = True
         if session.state is not State.CONNECTING:  # the application never saw it
             self._events.append(Disconnect(session.sid, reason, detail))
         if drain:
-            session.move(Input.DRAIN)
-            session.next_ping = session.pong_deadline = session.heartbeat_deadline = None
-            session.closing_deadline = now + self.config.closing_grace_ms / 1000
+            session.drain(now, self.config.closing_grace_ms / 1000)
             self._arm(session)
         else:
-            self._finish(session)
+            self._forget(session)
 
-    def _finish(self, session: Session) -> None:
-        if session.state is not State.CLOSED:
-            session.move(Input.CLOSE)
-        self.sessions.pop(session.sid, None)
-        session.armed_at = None
+    def _forget(self, session: Session) -> None:
+        session.close()
+        self._entries.pop(session.sid, None)
 
     # ------------------------------------------------------------------ time
-    def _start_heartbeat(self, session: Session, now: float) -> None:
-        if session.traits.server_pings:
-            session.next_ping = now + self._interval
-        else:
-            session.heartbeat_deadline = now + self._interval + self._timeout
-        self._arm(session)
-
     def _arm(self, session: Session) -> None:
-        when = session.next_deadline()
-        if when != session.armed_at:
-            session.armed_at = when
-            if when is not None:
-                heapq.heappush(self._timers, (when, session.sid))
-                self.timer_changed = True
+        when = session.rearm()
+        if when is not None:
+            heapq.heappush(self._timers, (when, session.sid))
 
-    def _fire(self, session: Session, now: float) -> None:
+    def _fire(self, entry: _Entry, now: float) -> None:
+        session = entry.session
         if session.closing_deadline is not None and session.closing_deadline <= now:
-            self._finish(session)
+            self._forget(session)
             return
         if session.upgrade_deadline is not None and session.upgrade_deadline <= now:
-            self._abort_probe(session, now)
+            self._abort_probe(entry)
         if session.noop_deadline is not None and session.noop_deadline <= now:
-            session.noop_deadline = None
-            if session.poll is not None:
-                self._release_poll(session, [_NOOP])
+            session.poll_released()
+            if entry.poll is not None:
+                self._release_poll(entry, [_NOOP])
         if session.pong_deadline is not None and session.pong_deadline <= now:
-            self._close(session, DisconnectReason.PING_TIMEOUT, None, now)
+            self._close(entry, DisconnectReason.PING_TIMEOUT, None, now)
             return
         if session.heartbeat_deadline is not None and session.heartbeat_deadline <= now:
-            self._close(session, DisconnectReason.PING_TIMEOUT, None, now)
+            self._close(entry, DisconnectReason.PING_TIMEOUT, None, now)
             return
         if session.next_ping is not None and session.next_ping <= now:
-            session.next_ping = None
-            session.pong_deadline = now + self._timeout
-            self._enqueue(session, Packet(PacketType.PING))
+            session.ping_sent(now, self._timeout)
+            self._enqueue(entry, Packet(PacketType.PING))
 
     def _open_session(self, sid: str) -> Session:
-        session = self.sessions.get(sid)
-        if session is None or session.state in (State.CLOSING, State.CLOSED):
+        entry = self._entries.get(sid)
+        if entry is None or entry.session.state is State.CLOSING:
             raise SessionUnknown(detail=sid)
-        return session
-
-
-def _live(session: Session) -> bool:
-    return session.state is State.OPEN or session.state is State.UPGRADING
+        return entry.session
 
 
 def _b64(request: Request) -> bool:
@@ -731,5 +791,3 @@ def _jsonp(request: Request) -> str | None:
     if raw is None:
         return None
     return sanitize_jsonp_index(raw) or None
-
-

@@ -1,17 +1,24 @@
-"""One session's state: its state machine, outbox, transport binding and deadlines.
+"""One session's state: its state machine, outbox and deadlines, as plain data.
 
-The state machine is a transition table; an input that the table does not
-allow in the current state raises :class:`IllegalTransition`, so an illegal
-sequence fails by construction instead of corrupting the session. A session
-holds only plain data (no sockets or tasks): the runtime's objects live in
-:class:`Channel` objects the engine hands out.
+The state machine is :data:`TRANSITIONS`, a table with a row for every
+:class:`State` and a cell for every :class:`Input`: the next state, or
+``None`` where the input is refused (:class:`IllegalTransition`), so an
+illegal sequence fails by construction instead of corrupting the session.
+The engine changes a session only through its intent methods
+(:meth:`Session.accept`, :meth:`Session.attach_probe`,
+:meth:`Session.complete_upgrade`...), each of which moves the state and
+updates the fields bound to it together.
+
+A session holds no connection, request or runtime object: the channels that
+serve it belong to the engine, so a session pickles as it is (see
+:meth:`~engineio_core.protocol.engine.Engine.export_session`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import EngineIOError
 
@@ -20,15 +27,25 @@ if TYPE_CHECKING:
     from .packets import Packet
     from .versions import VersionTraits
 
-__all__ = ["TRANSITIONS", "Channel", "IllegalTransition", "Input", "Session", "State"]
+__all__ = [
+    "TRANSITIONS", "UPGRADE_NOOP_DELAY", "Channel", "IllegalTransition", "Input", "Session",
+    "State", "TransportName", "transition_table_markdown",
+]
+
+TransportName = Literal["polling", "websocket"]
+"""The two transports of Engine.IO."""
+
+UPGRADE_NOOP_DELAY = 0.1
+"""Seconds a GET that arrives mid-upgrade waits before it is released with a noop."""
 
 
 class State(Enum):
     """Where a session is in its life."""
 
     CONNECTING = "connecting"  # handshake seen, the application has not accepted yet
-    OPEN = "open"  # serving on its transport (a probe WebSocket may be attached)
-    UPGRADING = "upgrading"  # probe answered, waiting for the upgrade packet
+    OPEN = "open"  # serving on its transport
+    PROBING = "probing"  # a probe WebSocket is attached, its "2probe" has not come yet
+    UPGRADING = "upgrading"  # probe answered "3probe", waiting for the upgrade packet
     CLOSING = "closing"  # server-closed polling session waiting for its last GET
     CLOSED = "closed"
 
@@ -36,63 +53,105 @@ class State(Enum):
 class Input(Enum):
     """What moves a session between states."""
 
-    ACCEPT = "accept"
-    PROBE = "probe"
-    UPGRADE = "upgrade"
-    UPGRADE_FAILED = "upgrade failed"
-    DRAIN = "drain"
-    CLOSE = "close"
+    ACCEPT = "accept"  # the application accepted the handshake
+    ATTACH_PROBE = "attach probe"  # a WebSocket arrived to upgrade a polling session
+    PROBE = "probe"  # "2probe" on that WebSocket, answered "3probe"
+    UPGRADE = "upgrade"  # "5" on that WebSocket: it becomes the transport
+    ABORT_PROBE = "abort probe"  # the probe closed, misbehaved or timed out
+    DRAIN = "drain"  # closed by the server with no channel: wait for the last GET
+    CLOSE = "close"  # gone, for any reason
 
 
-TRANSITIONS: dict[tuple[State, Input], State] = {
-    (State.CONNECTING, Input.ACCEPT): State.OPEN,
-    (State.CONNECTING, Input.CLOSE): State.CLOSED,
-    (State.OPEN, Input.PROBE): State.UPGRADING,
-    (State.OPEN, Input.DRAIN): State.CLOSING,
-    (State.OPEN, Input.CLOSE): State.CLOSED,
-    (State.UPGRADING, Input.UPGRADE): State.OPEN,
-    (State.UPGRADING, Input.UPGRADE_FAILED): State.OPEN,
-    (State.UPGRADING, Input.DRAIN): State.CLOSING,
-    (State.UPGRADING, Input.CLOSE): State.CLOSED,
-    (State.CLOSING, Input.CLOSE): State.CLOSED,
+TRANSITIONS: dict[State, dict[Input, State | None]] = {
+    State.CONNECTING: {
+        Input.ACCEPT: State.OPEN, Input.ATTACH_PROBE: None, Input.PROBE: None,
+        Input.UPGRADE: None, Input.ABORT_PROBE: None,
+        Input.DRAIN: None, Input.CLOSE: State.CLOSED,
+    },
+    State.OPEN: {
+        Input.ACCEPT: None, Input.ATTACH_PROBE: State.PROBING, Input.PROBE: None,
+        Input.UPGRADE: None, Input.ABORT_PROBE: None,
+        Input.DRAIN: State.CLOSING, Input.CLOSE: State.CLOSED,
+    },
+    State.PROBING: {
+        Input.ACCEPT: None, Input.ATTACH_PROBE: None, Input.PROBE: State.UPGRADING,
+        Input.UPGRADE: None, Input.ABORT_PROBE: State.OPEN,
+        Input.DRAIN: None, Input.CLOSE: State.CLOSED,
+    },
+    State.UPGRADING: {
+        Input.ACCEPT: None, Input.ATTACH_PROBE: None, Input.PROBE: None,
+        Input.UPGRADE: State.OPEN, Input.ABORT_PROBE: State.OPEN,
+        Input.DRAIN: None, Input.CLOSE: State.CLOSED,
+    },
+    State.CLOSING: {
+        Input.ACCEPT: None, Input.ATTACH_PROBE: None, Input.PROBE: None,
+        Input.UPGRADE: None, Input.ABORT_PROBE: None,
+        Input.DRAIN: None, Input.CLOSE: State.CLOSED,
+    },
+    State.CLOSED: {
+        Input.ACCEPT: None, Input.ATTACH_PROBE: None, Input.PROBE: None,
+        Input.UPGRADE: None, Input.ABORT_PROBE: None,
+        Input.DRAIN: None, Input.CLOSE: None,
+    },
 }
-"""The whole state machine: (state, input) -> next state. Nothing else moves a session."""
+"""The whole state machine: ``TRANSITIONS[state][input]`` is the next state, ``None`` = refused.
+
+Nothing else moves a session. The transport is ``polling`` in PROBING and
+UPGRADING and becomes ``websocket`` with UPGRADE (or from the start, for a
+WebSocket-only session); CLOSING is reached only by polling sessions.
+"""
+
+
+def transition_table_markdown() -> str:
+    """:data:`TRANSITIONS` as a Markdown table (``docs/architecture.md`` embeds it)."""
+    inputs = list(Input)
+    lines = [
+        "| state \\ input | " + " | ".join(i.value for i in inputs) + " |",
+        "|---" * (len(inputs) + 1) + "|",
+    ]
+    for state, row in TRANSITIONS.items():
+        cells = [_cell(row[i]) for i in inputs]
+        lines.append(f"| **{state.value.upper()}** | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(target: State | None) -> str:
+    return "·" if target is None else target.value.upper()
 
 
 class IllegalTransition(EngineIOError):
-    """An input the transition table does not allow in the current state."""
+    """An input the transition table refuses in the current state."""
 
 
 class Channel:
     """A live connection the runtime serves for the engine: a held GET or a WebSocket.
 
-    The engine fills it; the runtime drains it when the engine lists it in
-    ``take_ready()``. ``owner`` belongs to the runtime (a future, a socket
-    wrapper...) and is never read by the engine.
+    The engine fills it; the runtime serves it when the engine lists it in
+    ``take_ready()``: a WebSocket's frames come from ``Engine.data_to_send``.
+    A runtime keeps its own objects for a channel in its own map (channels
+    hash by identity).
 
     Attributes:
         websocket: a WebSocket (``True``) or a held long-poll GET (``False``).
         sid: the session it serves.
         request: the request that opened it.
-        frames: WebSocket frames to write, in order.
-        close_code: once set, close the WebSocket with this code after writing ``frames``.
+        close_code: once set, close the WebSocket with this code after its last frames.
         response: the answer of a held GET, once there is one.
         b64: v3 client that cannot read binary frames.
     """
 
-    __slots__ = ("b64", "close_code", "frames", "owner", "queued", "request", "response",
-                 "sid", "websocket")
+    __slots__ = ("b64", "close_code", "frames", "queued", "request", "response", "sid",
+                 "websocket")
 
     def __init__(self, sid: str, request: Request, *, websocket: bool, b64: bool = False) -> None:
         self.websocket = websocket
         self.sid = sid
         self.request = request
-        self.frames: list[str | bytes] = []
+        self.frames: list[str | bytes] = []  # the engine's; runtimes call data_to_send()
         self.close_code: int | None = None
         self.response: Response | None = None
         self.b64 = b64
         self.queued = False
-        self.owner: Any = None
 
     @property
     def finished(self) -> bool:
@@ -106,19 +165,15 @@ class Channel:
 
 @dataclass(eq=False, slots=True)
 class Session:
-    """The protocol state of one session."""
+    """The protocol state of one session: plain data, changed through intent methods."""
 
     sid: str
     traits: VersionTraits
-    request: Request
-    transport: str
+    transport: TransportName
     state: State = State.CONNECTING
     b64: bool = False
     outbox: list[Packet] = field(default_factory=list)
-    poll: Channel | None = None
     post_in_progress: bool = False
-    ws: Channel | None = None
-    probe: Channel | None = None
     # deadlines (engine clock, seconds); None = not armed
     next_ping: float | None = None
     pong_deadline: float | None = None
@@ -126,23 +181,119 @@ class Session:
     upgrade_deadline: float | None = None
     noop_deadline: float | None = None
     closing_deadline: float | None = None
-    armed_at: float | None = None
+    armed_at: float | None = None  # the deadline the engine's timer heap holds for us
     data: dict[str, Any] = field(default_factory=dict)
 
     def move(self, event: Input) -> State:
         """Apply one input to the state machine.
 
         Raises:
-            IllegalTransition: the table has no entry for (state, event).
+            IllegalTransition: the table refuses ``event`` in the current state.
         """
-        try:
-            self.state = TRANSITIONS[(self.state, event)]
-        except KeyError:
+        target = TRANSITIONS[self.state][event]
+        if target is None:
             raise IllegalTransition(
                 f"session {self.sid}: {event.value!r} is not allowed in state {self.state.value!r}"
-            ) from None
-        return self.state
+            )
+        self.state = target
+        return target
 
+    @property
+    def live(self) -> bool:
+        """Open for traffic: OPEN, PROBING or UPGRADING."""
+        state = self.state
+        return state is State.OPEN or state is State.PROBING or state is State.UPGRADING
+
+    # ------------------------------------------------------------------ intents
+    def accept(self, now: float, interval: float, timeout: float) -> None:
+        """The application accepted the session: open it and start its heartbeat."""
+        self.move(Input.ACCEPT)
+        if self.traits.server_pings:
+            self.next_ping = now + interval
+        else:
+            self.heartbeat_deadline = now + interval + timeout
+
+    def attach_probe(self, deadline: float) -> None:
+        """A probe WebSocket arrived; the upgrade must complete by ``deadline``."""
+        self.move(Input.ATTACH_PROBE)
+        self.upgrade_deadline = deadline
+
+    def answer_probe(self) -> None:
+        """The probe sent ``2probe`` (answered ``3probe``)."""
+        self.move(Input.PROBE)
+
+    def complete_upgrade(self, b64: bool) -> None:
+        """The probe sent ``5``: WebSocket is the transport from now on."""
+        self.move(Input.UPGRADE)
+        self.transport = "websocket"
+        self.upgrade_deadline = None
+        self.noop_deadline = None
+        self.b64 = b64
+
+    def abort_probe(self) -> None:
+        """The probe failed: back to OPEN on polling."""
+        self.move(Input.ABORT_PROBE)
+        self.upgrade_deadline = None
+
+    def hold_poll(self, now: float) -> None:
+        """A GET is held; mid-upgrade it is released with a noop shortly."""
+        if self.state is State.UPGRADING:
+            self.noop_deadline = now + UPGRADE_NOOP_DELAY
+
+    def poll_released(self) -> None:
+        """The held GET was answered."""
+        self.noop_deadline = None
+
+    def begin_post(self) -> None:
+        """A POST was admitted (its body is being read)."""
+        self.post_in_progress = True
+
+    def end_post(self) -> None:
+        """The admitted POST is over (processed, refused or dropped)."""
+        self.post_in_progress = False
+
+    def pong_received(self, now: float, interval: float) -> None:
+        """v4: the client answered our ping; the next one is due after ``interval``."""
+        self.pong_deadline = None
+        self.next_ping = now + interval
+
+    def ping_received(self, now: float, interval: float, timeout: float) -> None:
+        """v3: the client pinged; it must ping again within ``interval + timeout``."""
+        self.heartbeat_deadline = now + interval + timeout
+
+    def ping_sent(self, now: float, timeout: float) -> None:
+        """v4: a ping went out; the pong must come within ``timeout``."""
+        self.next_ping = None
+        self.pong_deadline = now + timeout
+
+    def drain(self, now: float, grace: float) -> None:
+        """Closed by the server while no channel was attached: wait ``grace`` for the last GET."""
+        self.move(Input.DRAIN)
+        self.next_ping = self.pong_deadline = self.heartbeat_deadline = None
+        self.closing_deadline = now + grace
+
+    def close(self) -> None:
+        """The session is gone; no deadline stays armed."""
+        if self.state is not State.CLOSED:
+            self.move(Input.CLOSE)
+        self.next_ping = self.pong_deadline = self.heartbeat_deadline = None
+        self.upgrade_deadline = self.noop_deadline = self.closing_deadline = None
+        self.armed_at = None
+
+    def queue(self, packets: list[Packet]) -> None:
+        """Keep packets until a transport can take them."""
+        self.outbox.extend(packets)
+
+    def take_outbox(self) -> list[Packet]:
+        """The queued packets, removed from the outbox."""
+        packets, self.outbox = self.outbox, []
+        return packets
+
+    def replace_data(self, data: dict[str, Any]) -> None:
+        """Replace the application's dict."""
+        self.data = dict(data)
+
+    # ------------------------------------------------------------------ time
     def next_deadline(self) -> float | None:
         """The earliest armed deadline of this session."""
         best: float | None = None
@@ -151,3 +302,27 @@ class Session:
             if when is not None and (best is None or when < best):
                 best = when
         return best
+
+    def rearm(self) -> float | None:
+        """Record the earliest deadline as armed; returns it when the timer must learn it."""
+        when = self.next_deadline()
+        if when == self.armed_at:
+            return None
+        self.armed_at = when
+        return when
+
+    def disarm(self) -> None:
+        """The armed deadline fired."""
+        self.armed_at = None
+
+    def shifted(self, delta: float) -> Session:
+        """A copy with every deadline moved by ``delta`` (another engine's clock)."""
+        def move(when: float | None) -> float | None:
+            return None if when is None else when + delta
+
+        return Session(
+            self.sid, self.traits, self.transport, self.state, self.b64, list(self.outbox),
+            self.post_in_progress, move(self.next_ping), move(self.pong_deadline),
+            move(self.heartbeat_deadline), move(self.upgrade_deadline),
+            move(self.noop_deadline), move(self.closing_deadline), None, self.data,
+        )
