@@ -20,6 +20,7 @@ from .async_server import AsyncServer, AsyncWebSocket
 from .backends import BackendUnavailable
 from .base_server import BodyTooLarge, ConnectionRefused, MessageTooLarge
 from .protocol.config import CookieOptions, ServerConfig
+from .protocol.engine import SessionInfo
 from .protocol.errors import (
     ConfigError,
     EngineIOError,
@@ -29,6 +30,7 @@ from .protocol.errors import (
 )
 from .protocol.events import DisconnectReason
 from .protocol.http import Request, Response
+from .protocol.session import State
 from .server import Server, SyncWebSocket
 from .wsgi import WSGIApp
 
@@ -50,7 +52,9 @@ __all__ = [
     "Response",
     "Server",
     "ServerConfig",
+    "SessionInfo",
     "SessionUnknown",
+    "State",
     "SyncWebSocket",
     "WSGIApp",
 ]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from .protocol.config import ServerConfig
-from .protocol.engine import Engine
+from .protocol.engine import Engine, SessionInfo
 from .protocol.errors import EngineIOError
 from .protocol.events import DisconnectReason
 
@@ -114,6 +114,26 @@ class BaseServer:
             SessionUnknown: no open session has this id.
         """
         return self.engine.transport(sid)
+
+    def has_session(self, sid: str) -> bool:
+        """Whether this server holds a session with this id (not yet closed)."""
+        return self.engine.has_session(sid)
+
+    def session_ids(self) -> list[str]:
+        """The ids of every session this server holds."""
+        return self.engine.session_ids()
+
+    def session_count(self) -> int:
+        """How many sessions this server holds."""
+        return self.engine.session_count()
+
+    def session_info(self, sid: str) -> SessionInfo:
+        """A read-only view of a session: state, transport, held GET, WebSocket, probe.
+
+        Raises:
+            SessionUnknown: no session has this id.
+        """
+        return self.engine.session_info(sid)
 
     def _session_data(self, sid: str) -> dict[str, Any]:
         return self.engine.session(sid).data

@@ -51,7 +51,7 @@ from .packets import Packet, PacketType, decode_ws, encode_ws
 from .session import Channel, Session, State, TransportName
 from .versions import TRAITS
 
-__all__ = ["Engine", "Handshake", "Outcome", "PostBody", "SessionSnapshot"]
+__all__ = ["Engine", "Handshake", "Outcome", "PostBody", "SessionInfo", "SessionSnapshot"]
 
 CLOSE_NORMAL = 1000
 CLOSE_PROTOCOL_ERROR = 1002
@@ -90,6 +90,31 @@ class SessionSnapshot:
 
     session: Session
     taken_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A read-only view of one session, for monitoring and tests.
+
+    Attributes:
+        sid: the session id.
+        state: where it is in the transition table.
+        transport: ``polling`` or ``websocket``.
+        version: 3 or 4.
+        poll_held: a long-poll GET is held, waiting for packets.
+        websocket: a WebSocket transport is attached.
+        probe: a WebSocket being upgraded to is attached.
+        queued: packets waiting in the outbox.
+    """
+
+    sid: str
+    state: State
+    transport: TransportName
+    version: int
+    poll_held: bool
+    websocket: bool
+    probe: bool
+    queued: int
 
 
 Outcome = Response | Handshake | Channel | PostBody
@@ -200,6 +225,20 @@ class Engine:
     def session_count(self) -> int:
         """How many sessions exist."""
         return len(self._entries)
+
+    def session_info(self, sid: str) -> SessionInfo:
+        """A read-only view of a session (any state but CLOSED).
+
+        Raises:
+            SessionUnknown: no session has this id.
+        """
+        entry = self._entries.get(sid)
+        if entry is None:
+            raise SessionUnknown(detail=sid)
+        session = entry.session
+        return SessionInfo(sid, session.state, session.transport, session.traits.version,
+                           entry.poll is not None, entry.ws is not None,
+                           entry.probe is not None, len(session.outbox))
 
     def transport(self, sid: str) -> str:
         """The transport a session is on (``polling`` or ``websocket``).
