@@ -155,8 +155,8 @@ async def test_two_servers_on_one_app(aiohttp_client: AiohttpClient) -> None:
     assert aiohttp_engineio.get_server(app, other) is second is not first
     client = await aiohttp_client(app)
     open_packet = await handshake(client, "/socket.io/")
-    assert open_packet["sid"] in second.engine.sessions
-    assert not first.engine.sessions
+    assert second.has_session(open_packet["sid"])
+    assert first.session_ids() == []
 
 
 # --------------------------------------------------------------------------- polling
@@ -318,7 +318,7 @@ async def test_websocket_message_too_large(aiohttp_client: AiohttpClient, size: 
         assert closing.type is WSMsgType.CLOSE, closing
         assert closing.data == 1009
     assert await recorder.next_disconnect() == (sid, DisconnectReason.TRANSPORT_ERROR)
-    assert sid not in recorder.server.engine.sessions
+    assert not recorder.server.has_session(sid)
 
 
 # --------------------------------------------------------------------------- application
@@ -332,7 +332,7 @@ async def test_sub_application_prefix(aiohttp_client: AiohttpClient) -> None:
     app.add_subapp("/chat", sub)
     client = await aiohttp_client(app)
     sid = (await handshake(client, "/chat/engine.io/"))["sid"]
-    assert sid in server.engine.sessions
+    assert server.has_session(sid)
     async with client.get("/engine.io/?EIO=4&transport=polling") as resp:
         assert resp.status == 404
     async with client.ws_connect("/chat/engine.io/?EIO=4&transport=websocket") as ws:
@@ -341,7 +341,7 @@ async def test_sub_application_prefix(aiohttp_client: AiohttpClient) -> None:
         assert (await receive(ws)).data == "4sub"
     # The sub-application's shutdown hooks run with the parent's.
     await client.close()
-    assert not server.engine.sessions
+    assert server.session_ids() == []
 
 
 async def test_handler_finds_the_server(aiohttp_client: AiohttpClient) -> None:
@@ -349,7 +349,7 @@ async def test_handler_finds_the_server(aiohttp_client: AiohttpClient) -> None:
 
     async def count(request: web.Request) -> web.Response:
         server = aiohttp_engineio.get_server(request.app)
-        return web.json_response(len(server.engine.sessions))
+        return web.json_response(server.session_count())
 
     app.router.add_get("/count", count)
     client = await aiohttp_client(app)
@@ -395,7 +395,7 @@ async def test_shutdown_closes_sessions_going_away(aiohttp_client: AiohttpClient
     client = await aiohttp_client(app)
     poll_sid = (await handshake(client))["sid"]
     held = asyncio.ensure_future(poll(client, poll_sid))  # a long-poll held by the server
-    await until(lambda: server.engine.sessions[poll_sid].poll is not None)
+    await until(lambda: server.session_info(poll_sid).poll_held)
     ws = await client.ws_connect("/engine.io/?EIO=4&transport=websocket")
     ws_sid = json.loads((await receive(ws)).data[1:])["sid"]
 
@@ -408,7 +408,7 @@ async def test_shutdown_closes_sessions_going_away(aiohttp_client: AiohttpClient
     reasons = {await recorder.next_disconnect(), await recorder.next_disconnect()}
     assert reasons == {(poll_sid, DisconnectReason.SERVER_DISCONNECT),
                        (ws_sid, DisconnectReason.SERVER_DISCONNECT)}
-    assert not server.engine.sessions
+    assert server.session_ids() == []
     assert server.engine.get_timer() is None
     await ws.close()
 

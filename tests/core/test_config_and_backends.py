@@ -16,6 +16,26 @@ def test_seconds_become_exact_milliseconds() -> None:
     assert ServerConfig.from_options(ping_interval=25).ping_interval_ms == 25000
 
 
+@pytest.mark.parametrize(("seconds", "ms"), [(30, 30000), (0.25, 250), (2.5, 2500), (1e-3, 1)])
+def test_closing_grace_is_an_option_in_seconds(seconds: float, ms: int) -> None:
+    assert ServerConfig().closing_grace_ms == 30000
+    assert ServerConfig.from_options(closing_grace=seconds).closing_grace_ms == ms
+
+
+@pytest.mark.parametrize("value", [0, -1, "30", True, None, 1e-4])
+def test_closing_grace_refuses_what_the_other_times_refuse(value: object) -> None:
+    with pytest.raises(ConfigError, match="closing_grace") as refused:
+        ServerConfig.from_options(closing_grace=value)
+    with pytest.raises(ConfigError) as reference:
+        ServerConfig.from_options(ping_interval=value)
+    assert str(refused.value) == str(reference.value).replace("ping_interval", "closing_grace")
+
+
+def test_closing_grace_ms_is_not_an_option_name() -> None:
+    with pytest.raises(ConfigError, match=r"unknown option.*closing_grace_ms"):
+        ServerConfig.from_options(closing_grace_ms=30000)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -33,6 +53,7 @@ def test_seconds_become_exact_milliseconds() -> None:
         ({"cookie": 3}, "cookie"),
         ({"sid_generator": "abc"}, "sid_generator"),
         ({"compression_threshold": -5}, "compression_threshold"),
+        ({"cookie": {"samesite": "sometimes"}}, "same_site must be one of Strict, Lax, None"),
     ],
 )
 def test_bad_options_raise(options: dict[str, object], message: str) -> None:
@@ -46,6 +67,9 @@ def test_cookie_forms() -> None:
                                                "httponly": False}).cookie
     assert cookie == CookieOptions(name="x", same_site="Strict", http_only=False)
     assert ServerConfig.from_options(cookie=None).cookie is None
+    lax = ServerConfig.from_options(cookie={"samesite": "lax"}).cookie
+    assert lax is not None
+    assert lax.same_site == "Lax"  # the attribute's canonical spelling
 
 
 def test_upgrades_advertised_only_when_possible() -> None:
@@ -79,7 +103,7 @@ def test_public_api() -> None:
         "ASGIApp", "AsyncServer", "AsyncWebSocket", "BackendUnavailable", "BodyTooLarge",
         "ConfigError", "ConnectionRefused", "CookieOptions", "DisconnectReason", "EngineIOError",
         "MessageTooLarge", "ParseError", "ProtocolError", "Request", "Response", "Server",
-        "ServerConfig", "SessionUnknown", "SyncWebSocket", "WSGIApp",
+        "ServerConfig", "SessionInfo", "SessionUnknown", "State", "SyncWebSocket", "WSGIApp",
     ])
     for name in engineio_core.__all__:
         assert getattr(engineio_core, name) is not None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engineio_core.wsgi_environ import EnvironHeaders, request_from_environ
+from engineio_core.wsgi_environ import EnvironHeaders, to_engine_request
 
 
 def environ(**extra: Any) -> dict[str, Any]:
@@ -54,9 +54,9 @@ def test_a_live_view() -> None:
     assert headers["cookie"] == "a=1"
 
 
-def test_request_from_environ() -> None:
+def test_to_engine_request() -> None:
     env = environ()
-    request = request_from_environ(env)
+    request = to_engine_request(env)
     assert request.method == "POST"
     assert request.query == {"EIO": "4", "transport": "polling", "sid": "abc"}
     assert request.client == ("10.0.0.7", 5123)
@@ -67,7 +67,7 @@ def test_request_from_environ() -> None:
 
 
 def test_request_without_peer_port_or_path() -> None:
-    request = request_from_environ({"REQUEST_METHOD": "GET", "REMOTE_ADDR": "::1",
+    request = to_engine_request({"REQUEST_METHOD": "GET", "REMOTE_ADDR": "::1",
                                     "PATH_INFO": "/caf\xc3\xa9"})
     assert request.client is None
     assert request.path == "/caf\u00e9"  # PEP 3333: latin-1 transport of UTF-8 bytes

@@ -12,6 +12,7 @@ import io
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from engineio_core.protocol.events import DisconnectReason
 from engineio_core.protocol.http import Request
-from engineio_core.protocol.session import Channel
 from engineio_core.server import Server
 from engineio_core.wsgi import WSGIApp
 
@@ -292,25 +292,17 @@ def test_post_too_large_is_413(serve: Serve, chunked: bool) -> None:
     assert running.disconnects.get(timeout=WAIT) == (sid, DisconnectReason.TRANSPORT_ERROR)
 
 
-def test_duplicate_get_is_400(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_duplicate_get_is_400(serve: Serve) -> None:
     running = serve()
     sid = running.handshake()
-    engine = running.eio.engine
-    holding = threading.Event()
-    handle_request = engine.handle_request
-
-    def spy(request: Request, now: float) -> Any:
-        outcome = handle_request(request, now)
-        if isinstance(outcome, Channel):
-            holding.set()
-        return outcome
-
-    monkeypatch.setattr(engine, "handle_request", spy)
     target = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
     held: queue.Queue[bytes] = queue.Queue()
     first = threading.Thread(target=lambda: held.put(running.http("GET", target).body))
     first.start()
-    assert holding.wait(WAIT)
+    deadline = time.monotonic() + WAIT
+    while not running.eio.session_info(sid).poll_held:  # the first GET is held
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
     second = running.http("GET", target)
     assert second.status == 400
     assert second.json()["code"] == 3

@@ -61,6 +61,7 @@ def test_valid_settings_pass_the_checks() -> None:
     ({"PING_INTERVL": 1}, ["django_engineio.E002"]),
     ({"PING_INTERVAL": -1}, ["django_engineio.E003"]),
     ({"PING_TIMEOUT": "20"}, ["django_engineio.E003"]),
+    ({"CLOSING_GRACE": 0}, ["django_engineio.E003"]),
     ({"MAX_HTTP_BUFFER_SIZE": 0, "HTTP_COMPRESSION": "yes"},
      ["django_engineio.E003", "django_engineio.E003"]),
     ({"TRANSPORTS": ["polling", "smoke-signals"]}, ["django_engineio.E004"]),
@@ -115,6 +116,15 @@ def test_settings_are_read_lazily_and_reset_on_change() -> None:
         assert options["logger"] is logging.getLogger("eio.test")
         assert options["sid_generator"] is sid_generator
     assert engineio_settings.path == "engine.io"
+
+
+def test_closing_grace_is_a_setting() -> None:
+    assert check_ids(CLOSING_GRACE=2.5) == []
+    with override_settings(ENGINEIO={"ASYNC_MODE": "threading", "CLOSING_GRACE": 2.5}):
+        assert get_sync_server().config.closing_grace_ms == 2500
+    with override_settings(ENGINEIO={"ASYNC_MODE": "threading", "CLOSING_GRACE": "30"}), \
+            pytest.raises(ConfigError, match="closing_grace must be a positive number"):
+        get_sync_server()
 
 
 def test_unknown_key_fails_when_the_server_is_built() -> None:

@@ -74,7 +74,7 @@ def test_all_exports() -> None:
 
 def test_every_server_option_has_a_documented_key() -> None:
     options = set(config_defaults())
-    public = {f.removesuffix("_ms") for f in ServerConfig.__dataclass_fields__} - {"closing_grace"}
+    public = {f.removesuffix("_ms") for f in ServerConfig.__dataclass_fields__}
     assert public | {"path", "async_mode", "logger"} == options
     docs = DOCS.read_text()
     for name in options:
@@ -153,6 +153,18 @@ def test_bad_config_value_raises() -> None:
         FlaskEngineIO(make_app(ENGINEIO_ASYNC_MODE="nope"))
     with pytest.raises(ConfigError, match="ENGINEIO_PATH"):
         FlaskEngineIO(make_app(ENGINEIO_PATH="/"))
+
+
+def test_closing_grace_is_a_config_key() -> None:
+    app = make_app()
+    FlaskEngineIO(app)
+    assert app.config["ENGINEIO_CLOSING_GRACE"] == 30  # the default, in seconds
+    assert get_server(app).config.closing_grace_ms == 30000
+    app = make_app(ENGINEIO_CLOSING_GRACE=2.5)
+    FlaskEngineIO(app)
+    assert get_server(app).config.closing_grace_ms == 2500
+    with pytest.raises(ConfigError, match="closing_grace must be a positive number of seconds"):
+        FlaskEngineIO(make_app(ENGINEIO_CLOSING_GRACE=0))
 
 
 def test_other_requests_reach_flask() -> None:

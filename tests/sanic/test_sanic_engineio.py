@@ -112,7 +112,7 @@ def test_all_exports() -> None:
     assert sorted(sanic_engineio.__all__) == sanic_engineio.__all__
     assert set(sanic_engineio.__all__) == {
         "CONFIG_PREFIX", "ConnectionRefused", "DisconnectReason", "SanicBackend",
-        "SanicEngineIO", "SanicWebSocket", "get_server", "make_request", "to_sanic",
+        "SanicEngineIO", "SanicWebSocket", "get_server", "to_engine_request", "to_sanic",
     }
     for name in sanic_engineio.__all__:
         assert getattr(sanic_engineio, name) is not None
@@ -275,7 +275,7 @@ def test_stop_listener_closes_sessions(app: AnyApp) -> None:
     with running(app) as client:
         handshake(client)
         handshake(client)
-        assert len(eio.server.engine.sessions) == 2
+        assert eio.server.session_count() == 2
     assert reasons == [DisconnectReason.SERVER_DISCONNECT] * 2
 
 

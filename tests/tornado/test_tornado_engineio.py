@@ -295,7 +295,7 @@ class EngineIOTestCase(AsyncHTTPTestCase):
         """A long-poll GET, once the engine holds it."""
         held = asyncio.ensure_future(
             self.request(f"/engine.io/?EIO=4&transport=polling&sid={sid}"))
-        await self.until(lambda: held.done() or self.eio.engine.sessions[sid].poll is not None)
+        await self.until(lambda: held.done() or self.eio.session_info(sid).poll_held)
         return held
 
     async def raw(self, request: bytes) -> IOStream:
@@ -402,7 +402,7 @@ class TestPolling(EngineIOTestCase):
             sid = (await self.handshake())["sid"]
             path = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
             stream = await self.raw(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-            await self.until(lambda: self.eio.engine.sessions[sid].poll is not None)
+            await self.until(lambda: self.eio.session_info(sid).poll_held)
             stream.close()
             await self.handshake()  # a round trip: the server has seen the close by now
             await self.eio.send(sid, "lost")  # releases the poll of the closed connection
@@ -487,7 +487,7 @@ class TestPolling(EngineIOTestCase):
         sid = (await self.handshake())["sid"]
         held = asyncio.ensure_future(
             self.request(f"/engine.io/?EIO=4&transport=polling&sid={sid}"))
-        while not held.done() and self.eio.engine.sessions[sid].poll is None:
+        while not held.done() and not self.eio.session_info(sid).poll_held:
             await asyncio.sleep(0.01)
         await shutdown(self.eio)
         response = await held
@@ -670,7 +670,7 @@ class TestWebSocket(EngineIOTestCase):
         assert ws.close_code == 1009
         await asyncio.wait_for(self.disconnected.wait(), WAIT)
         assert self.reasons == ["transport error"]
-        assert self.eio.engine.sessions == {}
+        assert self.eio.session_ids() == []
 
     @gen_test(timeout=WAIT)
     async def test_message_past_tornados_cap_closes_with_1009(self) -> None:
@@ -680,7 +680,7 @@ class TestWebSocket(EngineIOTestCase):
         assert ws.close_code == 1009
         await asyncio.wait_for(self.disconnected.wait(), WAIT)
         assert self.reasons == ["transport close"]
-        assert self.eio.engine.sessions == {}
+        assert self.eio.session_ids() == []
 
     @gen_test(timeout=WAIT)
     async def test_server_disconnect(self) -> None:
@@ -698,7 +698,7 @@ class TestWebSocket(EngineIOTestCase):
         assert await self.read(ws) == "1"
         assert await self.read(ws) is None
         assert ws.close_code == 1001
-        assert self.eio.engine.sessions == {}
+        assert self.eio.session_ids() == []
 
 
 class TestCompression(EngineIOTestCase):

@@ -3,7 +3,7 @@
 * :func:`make_handler` builds the aiohttp request handler that serves one
   Engine.IO path: a WebSocket upgrade goes to ``AsyncServer.handle_websocket``,
   everything else (polling, preflight, errors) to ``AsyncServer.handle_http``.
-* :func:`build_request` turns an aiohttp request into the engine's neutral
+* :func:`to_engine_request` turns an aiohttp request into the engine's neutral
   :class:`~engineio_core.Request` (the client address is ``request.remote``, so
   ``request.clone(remote=...)`` from a proxy middleware is honoured).
 * POST bodies are read from ``request.content`` chunk by chunk until EOF, however
@@ -33,7 +33,9 @@ from engineio_core.base_server import BodyTooLarge, MessageTooLarge
 from engineio_core.protocol.http import parse_query
 from engineio_core.tcp import CORK_AVAILABLE, set_cork
 
-__all__ = ["AiohttpWebSocket", "Handler", "build_request", "make_handler", "to_aiohttp_response"]
+__all__ = [
+    "AiohttpWebSocket", "Handler", "make_handler", "to_aiohttp_response", "to_engine_request",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 """An aiohttp request handler."""
@@ -63,18 +65,18 @@ def make_handler(server: AsyncServer) -> Handler:
             ws = web.WebSocketResponse(compress=False, max_msg_size=limit + 1)
             if ws.can_prepare(request).ok:
                 socket = AiohttpWebSocket(request, ws)
-                await handle_websocket(build_request(request), socket)
+                await handle_websocket(to_engine_request(request), socket)
                 if socket.response is ws and not ws.prepared:  # the upgrade itself failed
                     return web.Response(status=400, text="WebSocket upgrade failed")
                 return socket.response
             # Not a valid upgrade: the engine answers it as plain HTTP (400).
-        response = await handle_http(build_request(request), _body_reader(request))
+        response = await handle_http(to_engine_request(request), _body_reader(request))
         return to_aiohttp_response(response)
 
     return engineio_handler
 
 
-def build_request(request: web.BaseRequest) -> Request:
+def to_engine_request(request: web.BaseRequest) -> Request:
     """The engine's view of an aiohttp request (the body is read later, on demand)."""
     headers: dict[str, str] = {}
     for name, value in request.headers.items():

@@ -43,8 +43,8 @@ DEFAULT_PATH = "engine.io"
 ASYNC_MODES = ("asyncio", "threading", "eventlet", "gevent", "gevent_uwsgi")
 """Values of ``ASYNC_MODE`` besides ``None``: ``"asyncio"`` is ASGI, the others WSGI."""
 
-_SECONDS = ("ping_interval", "ping_timeout", "upgrade_timeout")
-_INTERNAL = {f"{name}_ms" for name in _SECONDS} | {"closing_grace_ms"}
+_SECONDS = ("ping_interval", "ping_timeout", "upgrade_timeout", "closing_grace")
+_INTERNAL = {f"{name}_ms" for name in _SECONDS}
 
 OPTION_KEYS: frozenset[str] = frozenset(
     {f.name.upper() for f in fields(ServerConfig) if f.name not in _INTERNAL}

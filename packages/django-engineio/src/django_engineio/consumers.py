@@ -28,7 +28,7 @@ from engineio_core import AsyncServer, Response
 from engineio_core.asgi import ASGIWebSocket
 from engineio_core.base_server import BodyTooLarge
 
-from .requests import make_request
+from .requests import to_engine_request
 from .servers import get_async_server
 
 __all__ = ["EngineIOHttpConsumer", "EngineIOWebsocketConsumer"]
@@ -69,7 +69,7 @@ class EngineIOHttpConsumer(AsyncHttpConsumer):  # type: ignore[misc]
                 raise BodyTooLarge
             return body
 
-        response = await self.server.handle_http(make_request(self.scope), read_body)
+        response = await self.server.handle_http(to_engine_request(self.scope), read_body)
         await self._respond(response)
 
     async def _respond(self, response: Response) -> None:
@@ -88,4 +88,4 @@ class EngineIOWebsocketConsumer(AsyncConsumer):  # type: ignore[misc]
         self.scope = scope
         self.base_send = send
         server = get_async_server()
-        await server.handle_websocket(make_request(scope), ASGIWebSocket(scope, receive, send))
+        await server.handle_websocket(to_engine_request(scope), ASGIWebSocket(scope, receive, send))

@@ -22,17 +22,18 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import close_old_connections
 
+from engineio_core.backends import BackendKind
 from engineio_core.base_server import BaseServer, check_event
 
 __all__ = ["Kind", "Registry", "adapt", "on", "registry"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Kind = Literal["async", "sync"]
+Kind = BackendKind
 """``"async"``: an ``AsyncServer`` (ASGI, Channels); ``"sync"``: a ``Server`` (WSGI)."""
 
 

@@ -1,6 +1,6 @@
 """Requests as the engine and the handlers see them.
 
-* :func:`make_request`: an engineio-core :class:`~engineio_core.Request` for a
+* :func:`to_engine_request`: an engineio-core :class:`~engineio_core.Request` for a
   Channels (ASGI) scope, ``native`` being the scope itself (with ``user`` and
   ``session`` when the routes are wrapped in Channels' ``AuthMiddlewareStack``);
 * :func:`django_request`: the Django ``HttpRequest`` a WSGI ``connect`` handler gets
@@ -17,21 +17,19 @@ from django.apps import apps
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 
-from engineio_core import Request
-
 # engineio-core's own scope conversion (not in its public API yet).
-from engineio_core.asgi import request_from_scope
+from engineio_core import Request, asgi
 
-__all__ = ["django_request", "make_request"]
+__all__ = ["django_request", "to_engine_request"]
 
 
-def make_request(scope: MutableMapping[str, Any]) -> Request:
+def to_engine_request(scope: MutableMapping[str, Any]) -> Request:
     """An engineio-core request for an ASGI ``http`` or ``websocket`` scope (body not read).
 
     The same conversion as engineio-core's ``ASGIApp`` (headers, query, client,
     scheme), so a consumer and ``ASGIApp`` present identical requests.
     """
-    return request_from_scope(scope)
+    return asgi.to_engine_request(scope)
 
 
 def django_request(environ: dict[str, Any]) -> HttpRequest:

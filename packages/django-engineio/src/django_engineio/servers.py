@@ -148,7 +148,7 @@ async def adisconnect(sid: str | None = None) -> None:
 def _owner(sid: str) -> AsyncServer | Server:
     """The server holding session ``sid`` (when both kinds run), else :func:`get_server`."""
     for server in list(_servers.values()):
-        if sid in server.engine.sessions:
+        if server.has_session(sid):
             return server
     return get_server()
 

@@ -16,7 +16,7 @@ from .base_server import BodyTooLarge
 from .protocol.http import Request, Response, parse_query
 from .static import StaticFiles, static_file
 
-__all__ = ["ASGIApp", "ASGIWebSocket", "request_from_scope"]
+__all__ = ["ASGIApp", "ASGIWebSocket", "to_engine_request"]
 
 Scope = MutableMapping[str, Any]
 ASGIMessage = MutableMapping[str, Any]
@@ -72,7 +72,7 @@ class ASGIApp:
                 await self._http(scope, receive, send)
                 return
             if kind == "websocket":
-                await self.server.handle_websocket(request_from_scope(scope),
+                await self.server.handle_websocket(to_engine_request(scope),
                                                    ASGIWebSocket(scope, receive, send))
                 return
         if kind == "http" and await self._static(path, send):
@@ -86,7 +86,7 @@ class ASGIApp:
             await send({"type": "websocket.close", "code": 1000})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = request_from_scope(scope)
+        request = to_engine_request(scope)
 
         async def read_body(limit: int) -> bytes:
             chunks: list[bytes] = []
@@ -207,7 +207,7 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.close", "code": 1000})
 
 
-def request_from_scope(scope: Scope) -> Request:
+def to_engine_request(scope: Scope) -> Request:
     """The engine's :class:`~engineio_core.Request` for an ASGI ``http``/``websocket`` scope."""
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):

@@ -12,17 +12,18 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .backends import AsyncBackend, load_backend
-from .base_server import BaseServer, BodyTooLarge, ConnectionRefused, MessageTooLarge
+from .base_server import BaseServer, BodyTooLarge, MessageTooLarge
 from .protocol.engine import Handshake, PostBody
-from .protocol.errors import SessionUnknown
-from .protocol.events import Disconnect, Event, Message, Upgraded
+from .protocol.events import Event
 from .protocol.http import Request, Response
 from .protocol.session import Channel
 
 __all__ = ["AsyncServer", "AsyncWebSocket"]
+
+T = TypeVar("T")
 
 
 class AsyncWebSocket(Protocol):
@@ -56,11 +57,14 @@ class AsyncWebSocket(Protocol):
 class _Writer:
     """Writes a channel's frames to its WebSocket, one flush at a time (keeps order)."""
 
-    __slots__ = ("busy", "channel", "close_task", "closed", "pending", "send_many", "task", "ws")
+    __slots__ = ("busy", "channel", "close_task", "closed", "pending", "send_many", "take",
+                 "task", "ws")
 
-    def __init__(self, ws: AsyncWebSocket, channel: Channel) -> None:
+    def __init__(self, ws: AsyncWebSocket, channel: Channel,
+                 take: Callable[[Channel], list[str | bytes]]) -> None:
         self.ws = ws
         self.channel = channel
+        self.take = take  # the engine's data_to_send
         self.busy = False
         self.closed = False
         self.close_task: asyncio.Task[None] | None = None
@@ -77,9 +81,7 @@ class _Writer:
         self.busy = True
         channel = self.channel
         try:
-            while channel.frames:
-                frames = channel.frames
-                channel.frames = []
+            while frames := self.take(channel):
                 if len(frames) > 1 and self.send_many is not None:
                     await self.send_many(frames)
                     continue
@@ -115,8 +117,16 @@ def _spawn_close(ws: AsyncWebSocket, code: int) -> asyncio.Task[None]:
     return task
 
 
+def _nothing() -> None:
+    return None
+
+
 class AsyncServer(BaseServer):
     """An Engine.IO server for asyncio.
+
+    Every engine call goes through one choke point, :meth:`_run`: call the
+    engine, write what it produced (WebSocket frames, answers to held GETs),
+    dispatch its events, re-arm the one ``loop.call_at`` timer.
 
     Args:
         async_mode: the backend name (``"asyncio"``, or one a framework package
@@ -132,11 +142,12 @@ class AsyncServer(BaseServer):
         backend = load_backend(async_mode, "async")
         assert backend.kind == "async"
         self.backend: AsyncBackend = backend
-        self.engine.inline_messages = True  # WebSocket messages skip the event queue
         self.async_mode = backend.name
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flushes: set[asyncio.Task[None]] = set()  # deferred WebSocket writes
+        self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
+        self._waiters: dict[Channel, asyncio.Future[Response]] = {}  # the held GETs
 
     # ------------------------------------------------------------------ public API
     async def send(self, sid: str, data: str | bytes) -> None:
@@ -145,18 +156,11 @@ class AsyncServer(BaseServer):
         Raises:
             SessionUnknown: no open session has this id.
         """
-        self.engine.send(sid, data)
-        await self._process()
+        await self._run(self.engine.send, sid, data)
 
     async def disconnect(self, sid: str | None = None) -> None:
         """Close one session, or every session when ``sid`` is ``None``."""
-        now = self._now()
-        if sid is None:
-            for each in list(self.engine.sessions):
-                self.engine.close(each, now)
-        else:
-            self.engine.close(sid, now)
-        await self._process()
+        await self._run(self._close_sessions, sid, self._now())
 
     @asynccontextmanager
     async def session(self, sid: str) -> AsyncIterator[dict[str, Any]]:
@@ -169,7 +173,7 @@ class AsyncServer(BaseServer):
 
     async def save_session(self, sid: str, data: dict[str, Any]) -> None:
         """Replace the application's dict for a session."""
-        self.engine.session(sid).data = dict(data)
+        self.engine.session(sid).replace_data(data)
 
     def start_background_task(self, target: Callable[..., Awaitable[Any]], *args: Any,
                               **kwargs: Any) -> asyncio.Task[Any]:
@@ -187,8 +191,7 @@ class AsyncServer(BaseServer):
         Args:
             close_code: the WebSocket close code (1001 "going away" when the process exits).
         """
-        self.engine.shutdown(self._now(), close_code)
-        await self._process()
+        await self._run(self.engine.shutdown, self._now(), close_code)
         if self._flushes:
             await asyncio.gather(*self._flushes, return_exceptions=True)
         if self._timer is not None:
@@ -206,44 +209,40 @@ class AsyncServer(BaseServer):
             read_body: reads the whole body; raises :class:`BodyTooLarge` past its argument.
         """
         engine = self.engine
-        outcome = engine.handle_request(request, self._now())
+        run = self._run
+        outcome = await run(engine.handle_request, request, self._now())
         if isinstance(outcome, Response):
-            await self._process()
             return outcome
         if isinstance(outcome, PostBody):
             try:
                 body = await read_body(outcome.limit)
             except BodyTooLarge:
-                response = engine.body_too_large(outcome, self._now())
-                response.headers.append(("Connection", "close"))
+                return await run(self._too_large, outcome, self._now())
             except BaseException:
-                engine.post_dropped(outcome, self._now())
-                await self._process()
+                await run(engine.post_dropped, outcome, self._now())
                 raise
-            else:
-                response = engine.handle_body(outcome, body, self._now())
-            await self._process()
-            return response
+            return await run(engine.handle_body, outcome, body, self._now())
         if isinstance(outcome, Handshake):
             result = await self._handshake(outcome)
             assert isinstance(result, Response)
             return result
-        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        outcome.owner = future
-        await self._process()
-        if outcome.response is not None:
+        if outcome.response is not None:  # released while the output was served
             return outcome.response
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._waiters[outcome] = future
         try:
             return await future
         except asyncio.CancelledError:
-            engine.poll_dropped(outcome, self._now())
-            await self._process()
+            await run(engine.poll_dropped, outcome, self._now())
             raise
+        finally:
+            del self._waiters[outcome]
 
     async def handle_websocket(self, request: Request, ws: AsyncWebSocket) -> None:
         """Serve one WebSocket request from upgrade to close."""
         engine = self.engine
-        outcome = engine.handle_websocket(request, self._now())
+        run = self._run
+        outcome = await run(engine.handle_websocket, request, self._now())
         if isinstance(outcome, Handshake):
             result = await self._handshake(outcome)
             if isinstance(result, Response):
@@ -255,41 +254,18 @@ class AsyncServer(BaseServer):
             return
         else:
             channel = outcome
-        writer = _Writer(ws, channel)
-        channel.owner = writer
+        writer = _Writer(ws, channel, engine.data_to_send)
+        self._writers[channel] = writer
         try:
-            await ws.accept()
-        except Exception:
-            engine.ws_closed(channel, self._now())
-            await self._process()
-            return
-        await self._flush(writer)
-        loop = asyncio.get_running_loop()
-        receive = ws.receive
-        process = self._process
-        receive_ws = engine.receive_ws
-        has_output = engine.has_output
-        sid = channel.sid
-        try:
-            while not writer.closed:
-                try:
-                    data = await receive()
-                except MessageTooLarge:
-                    engine.ws_too_large(channel, loop.time())
-                    break
-                if data is None:
-                    break
-                message = receive_ws(channel, data, loop.time())
-                if has_output():
-                    await process()
-                if message is not None:
-                    await self._deliver(sid, message)
+            try:
+                await ws.accept()
+            except Exception:
+                await run(engine.ws_closed, channel, self._now())
+                return
+            await self._flush(writer)
+            await self._receive(channel, writer)
         finally:
-            writer.closed = True
-            engine.ws_closed(channel, self._now())
-            await self._process()
-            if writer.close_task is not None:
-                await writer.close_task  # the connection's own task waits for its close
+            del self._writers[channel]
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
@@ -297,38 +273,65 @@ class AsyncServer(BaseServer):
         # on a new loop, as Sanic's and aiohttp's test clients do).
         return asyncio.get_running_loop().time()
 
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """The choke point: call the engine, then serve what it produced and re-arm the timer."""
+        try:
+            return fn(*args)
+        finally:
+            if self.engine.has_output():
+                await self._serve_output()
+            self._arm_timer()
+
+    async def _receive(self, channel: Channel, writer: _Writer) -> None:
+        """Feed the WebSocket's messages to the engine until it closes (the hot path)."""
+        engine = self.engine
+        ws = writer.ws
+        loop = asyncio.get_running_loop()
+        receive = ws.receive
+        run = self._run
+        receive_ws = engine.receive_ws
+        sid = channel.sid
+        try:
+            while not writer.closed:
+                try:
+                    data = await receive()
+                except MessageTooLarge:
+                    await run(engine.ws_too_large, channel, loop.time())
+                    break
+                if data is None:
+                    break
+                message = await run(receive_ws, channel, data, loop.time())
+                if message is not None:
+                    await self._deliver(sid, message)
+        finally:
+            writer.closed = True
+            await run(engine.ws_closed, channel, self._now())
+            if writer.close_task is not None:
+                await writer.close_task  # the connection's own task waits for its close
+
+    def _close_sessions(self, sid: str | None, now: float) -> None:
+        engine = self.engine
+        for each in engine.session_ids() if sid is None else [sid]:
+            engine.close(each, now)
+
     async def _deferred_flush(self, writer: _Writer) -> None:
         writer.pending = False
         await self._flush(writer)
 
     async def _flush(self, writer: _Writer) -> None:
         if not await writer.flush():
-            self.engine.ws_closed(writer.channel, self._now())
-            await self._process()
+            await self._run(self.engine.ws_closed, writer.channel, self._now())
 
     async def _handshake(self, handshake: Handshake) -> Response | Channel:
-        refusal: str | None = None
-        refused = False
+        refusal = None
         if "connect" in self.handlers:
             try:
                 result = await self._call("connect", handshake.sid, handshake.request)
-            except ConnectionRefused as exc:
-                refused, refusal = True, exc.message
-            except Exception:
-                self.logger.exception("connect handler failed; refusing %s", handshake.sid)
-                refused = True
+            except Exception as exc:
+                refusal = self._connect_verdict(handshake.sid, error=exc)
             else:
-                refused = result is False
-        if refused:
-            response = self.engine.reject(handshake, refusal)
-            await self._process()
-            return response
-        try:
-            accepted = self.engine.accept(handshake, self._now())
-        except SessionUnknown as exc:
-            return self.engine.reject(handshake, exc.message)
-        await self._process()
-        return accepted
+                refusal = self._connect_verdict(handshake.sid, result)
+        return await self._run(self._conclude_handshake, handshake, refusal, self._now())
 
     async def _call(self, event: str, *args: Any) -> Any:
         result = self.handlers[event](*self._handler_args(event, *args))
@@ -336,29 +339,31 @@ class AsyncServer(BaseServer):
             result = await result
         return result
 
-    async def _process(self) -> None:
+    async def _serve_output(self) -> None:
+        """Write the ready channels and dispatch the events, until the engine has none."""
         engine = self.engine
+        writers = self._writers
         while engine.has_output():
             for channel in engine.take_ready():
-                owner = channel.owner
-                if owner is None:
-                    continue
                 if channel.websocket:
-                    if owner.send_many is None or owner.task is asyncio.current_task():
-                        await self._flush(owner)  # the connection's own task (an echo)
-                    elif not owner.pending:
+                    writer = writers.get(channel)
+                    if writer is None:
+                        continue  # not accepted yet: its first flush writes everything
+                    if writer.send_many is None or writer.task is asyncio.current_task():
+                        await self._flush(writer)  # the connection's own task (an echo)
+                    elif not writer.pending:
                         # Another session's task (a broadcast): write once it yields, so
                         # that a burst reaches this socket in one send_many().
-                        owner.pending = True
-                        task = asyncio.ensure_future(self._deferred_flush(owner))
+                        writer.pending = True
+                        task = asyncio.ensure_future(self._deferred_flush(writer))
                         self._flushes.add(task)
                         task.add_done_callback(self._flushes.discard)
-                elif not owner.done() and channel.response is not None:
-                    owner.set_result(channel.response)
+                else:
+                    waiter = self._waiters.get(channel)
+                    if waiter is not None and not waiter.done() and channel.response is not None:
+                        waiter.set_result(channel.response)
             for event in engine.events_received():
                 await self._dispatch(event)
-        if engine.timer_changed or self._timer is None:
-            self._schedule_timer()
 
     async def _deliver(self, sid: str, data: str | bytes) -> None:
         """Run the message handler (the hot path: no event object, no lookups)."""
@@ -374,23 +379,21 @@ class AsyncServer(BaseServer):
             self.logger.exception("message handler failed")
 
     async def _dispatch(self, event: Event) -> None:
-        if type(event) is Message:
-            await self._deliver(event.sid, event.data)
+        routed = self._route(event)
+        if routed is None:
             return
+        handler, args = routed
         try:
-            if isinstance(event, Disconnect):
-                self._log_disconnect(event.sid, event.reason, event.detail)
-                if "disconnect" in self.handlers:
-                    await self._call("disconnect", event.sid, event.reason)
-            elif isinstance(event, Upgraded) and "upgrade" in self.handlers:
-                await self._call("upgrade", event.sid)
+            result = handler(*args)
+            if inspect.isawaitable(result):
+                await result
         except Exception:
             self.logger.exception("%s handler failed", type(event).__name__.lower())
 
-    def _schedule_timer(self) -> None:
-        engine = self.engine
-        engine.timer_changed = False
-        when = engine.get_timer()
+    # ------------------------------------------------------------------ the timer
+    def _arm_timer(self) -> None:
+        """One ``loop.call_at`` for the engine's earliest deadline."""
+        when = self.engine.get_timer()
         if when == self._timer_at:
             return
         if self._timer is not None:
@@ -402,8 +405,13 @@ class AsyncServer(BaseServer):
             self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
+        due = self._timer_at
         self._timer = self._timer_at = None
-        self.engine.handle_timer(self._now())
-        self.backend.spawn(self._process)
-
-
+        # asyncio runs a call_at callback up to its clock resolution early: the
+        # deadline counts as reached, or it would be re-armed for the same instant
+        # again and again until the clock catches up.
+        now = self._now()
+        if due is not None and now < due:
+            now = due
+        self.engine.handle_timer(now)
+        self.backend.spawn(self._run, _nothing)

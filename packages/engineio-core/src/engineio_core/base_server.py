@@ -8,15 +8,20 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .protocol.config import ServerConfig
-from .protocol.engine import Engine, SessionInfo
-from .protocol.errors import EngineIOError
-from .protocol.events import DisconnectReason
+from .protocol.engine import Engine, Handshake, PostBody, SessionInfo
+from .protocol.errors import EngineIOError, SessionUnknown
+from .protocol.events import Disconnect, Event, Message, Upgraded
+
+if TYPE_CHECKING:
+    from .protocol.http import Response
+    from .protocol.session import Channel
 
 __all__ = [
-    "EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooLarge", "check_event",
+    "EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooLarge", "Refusal",
+    "check_event",
 ]
 
 EVENTS = ("connect", "message", "disconnect", "upgrade")
@@ -52,8 +57,22 @@ class ConnectionRefused(EngineIOError):
         self.message = message
 
 
+class Refusal:
+    """The connect handler refused a handshake, with this message (or the default)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str | None) -> None:
+        self.message = message
+
+
 class BaseServer:
     """Options, engine and handlers of an Engine.IO server (runtime independent).
+
+    Both runtimes share every decision made here (the connect verdict, which
+    handler an event reaches, the 413 answer) and differ only in how they wait:
+    each calls the engine through one choke point (``_run``) that then writes
+    what the engine produced and dispatches its events.
 
     Args:
         logger: a ``logging.Logger`` to log to (default ``engineio_core.server``).
@@ -107,6 +126,51 @@ class BaseServer:
     def _handler_args(self, event: str, *args: Any) -> tuple[Any, ...]:
         return args[: self._arity.get(event, len(args))]
 
+    # ------------------------------------------------------------------ shared decisions
+    def _connect_verdict(self, sid: str, result: object = None,
+                         error: Exception | None = None) -> Refusal | None:
+        """What the connect handler's return value (or exception) means: ``None`` accepts."""
+        if error is not None:
+            if isinstance(error, ConnectionRefused):
+                return Refusal(error.message)
+            self.logger.error("connect handler failed; refusing %s", sid, exc_info=error)
+            return Refusal(None)
+        return Refusal(None) if result is False else None
+
+    def _conclude_handshake(self, handshake: Handshake, refusal: Refusal | None,
+                            now: float) -> Response | Channel:
+        """Accept or reject the handshake (an engine call: run it through ``_run``)."""
+        engine = self.engine
+        if refusal is not None:
+            return engine.reject(handshake, refusal.message)
+        try:
+            return engine.accept(handshake, now)
+        except SessionUnknown as exc:  # closed while the handler decided
+            return engine.reject(handshake, exc.message)
+
+    def _too_large(self, post: PostBody, now: float) -> Response:
+        """The 413 answer to a body past the limit; the connection is not reused."""
+        response = self.engine.body_too_large(post, now)
+        response.headers.append(("Connection", "close"))
+        return response
+
+    def _route(self, event: Event) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+        """The handler an engine event reaches and its arguments (``None``: no handler)."""
+        args: tuple[Any, ...]
+        if type(event) is Message:
+            name, args = "message", (event.sid, event.data)
+        elif type(event) is Disconnect:
+            self._log_disconnect(event)
+            name, args = "disconnect", (event.sid, event.reason)
+        elif type(event) is Upgraded:
+            name, args = "upgrade", (event.sid,)
+        else:  # pragma: no cover - Event is a closed union
+            raise TypeError(f"unknown event {event!r}")
+        handler = self.handlers.get(name)
+        if handler is None:
+            return None
+        return handler, self._handler_args(name, *args)
+
     def transport(self, sid: str) -> str:
         """The transport of a session: ``"polling"`` or ``"websocket"``.
 
@@ -138,6 +202,6 @@ class BaseServer:
     def _session_data(self, sid: str) -> dict[str, Any]:
         return self.engine.session(sid).data
 
-    def _log_disconnect(self, sid: str, reason: DisconnectReason, detail: str | None) -> None:
-        self.logger.info("session %s closed: %s%s", sid, reason.value,
-                         f" ({detail})" if detail else "")
+    def _log_disconnect(self, event: Disconnect) -> None:
+        self.logger.info("session %s closed: %s%s", event.sid, event.reason.value,
+                         f" ({event.detail})" if event.detail else "")

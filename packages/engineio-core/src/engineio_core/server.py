@@ -2,10 +2,11 @@
 
 The sync twin of :class:`~engineio_core.async_server.AsyncServer`, with the
 same public API without ``async``. The engine is not thread-safe, so every
-engine call runs under one backend lock; what the call produced (channels to
-serve, application events) is taken under that same lock and handled outside
-it: held GETs are released, WebSocket frames written and handlers called
-without holding the lock. One background thread fires the heartbeat deadlines.
+engine call goes through one choke point, :meth:`Server._run`: the call runs
+under one backend lock; what it produced (channels to serve, application
+events) is taken under that same lock and handled outside it: held GETs are
+released, WebSocket frames written and handlers called without holding the
+lock. One background thread fires the heartbeat deadlines.
 
 Only the backend's primitives are used (spawn, sleep, event, lock,
 monotonic), so green-thread backends plug in through ``async_mode``.
@@ -19,10 +20,9 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .backends import SyncBackend, load_backend
-from .base_server import BaseServer, BodyTooLarge, ConnectionRefused
-from .protocol.engine import Handshake, PostBody
-from .protocol.errors import SessionUnknown
-from .protocol.events import Disconnect, Event, Message, Upgraded
+from .base_server import BaseServer, BodyTooLarge, MessageTooLarge
+from .protocol.engine import Handshake, PostBody, SessionInfo
+from .protocol.events import Event
 from .protocol.http import Request, Response
 from .protocol.session import Channel
 
@@ -49,7 +49,12 @@ class SyncWebSocket(Protocol):
         ...
 
     def receive(self) -> str | bytes | None:
-        """Block for the next message; ``None`` once the peer closed or the connection failed."""
+        """Block for the next message; ``None`` once the peer closed or the connection failed.
+
+        Raises:
+            MessageTooLarge: a message over the size limit arrived (the WebSocket
+                closed it with 1009).
+        """
         ...
 
     def send(self, data: str | bytes) -> None:
@@ -97,11 +102,13 @@ class Server(BaseServer):
         assert backend.kind == "sync"
         self.backend: SyncBackend = backend
         self.async_mode = backend.name
-        self._lock = backend.lock()  # guards the engine and the timer fields below
+        self._lock = backend.lock()  # guards the engine, the maps and the timer fields below
         self._wake: BackendEvent = backend.event()  # an earlier deadline appeared, or stop
         self._timer_at: float | None = None  # the deadline the timer thread waits for
         self._timer_token: object | None = None  # identifies the running timer thread
         self._timer_thread: Any = None
+        self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
+        self._waiters: dict[Channel, BackendEvent] = {}  # the held GETs
 
     # ------------------------------------------------------------------ public API
     def send(self, sid: str, data: str | bytes) -> None:
@@ -117,7 +124,7 @@ class Server(BaseServer):
 
         def close() -> None:
             now = self._now()
-            for each in list(self.engine.sessions) if sid is None else [sid]:
+            for each in self.engine.session_ids() if sid is None else [sid]:
                 self.engine.close(each, now)
 
         self._run(close)
@@ -143,7 +150,7 @@ class Server(BaseServer):
             SessionUnknown: no open session has this id.
         """
         with self._lock:
-            self.engine.session(sid).data = dict(data)
+            self.engine.session(sid).replace_data(data)
 
     def transport(self, sid: str) -> str:
         """The transport of a session: ``"polling"`` or ``"websocket"``.
@@ -153,6 +160,20 @@ class Server(BaseServer):
         """
         with self._lock:
             return self.engine.transport(sid)
+
+    def session_ids(self) -> list[str]:
+        """The ids of every session this server holds."""
+        with self._lock:
+            return self.engine.session_ids()
+
+    def session_info(self, sid: str) -> SessionInfo:
+        """A read-only view of a session: state, transport, held GET, WebSocket, probe.
+
+        Raises:
+            SessionUnknown: no session has this id.
+        """
+        with self._lock:
+            return self.engine.session_info(sid)
 
     def start_background_task(self, target: Callable[..., Any], *args: Any,
                               **kwargs: Any) -> Any:
@@ -191,32 +212,37 @@ class Server(BaseServer):
         """
         self._start_timer()
         engine = self.engine
+        run = self._run
 
         def handle() -> Any:
             outcome = engine.handle_request(request, self._now())
             if isinstance(outcome, Channel):
-                outcome.owner = self.backend.event()
+                self._waiters[outcome] = self.backend.event()
             return outcome
 
-        outcome = self._run(handle)
+        outcome = run(handle)
         if isinstance(outcome, Response):
             return outcome
         if isinstance(outcome, PostBody):
             try:
                 body = read_body(outcome.limit)
             except BodyTooLarge:
-                return self._run(lambda: engine.body_too_large(outcome, self._now()))
+                return run(self._too_large, outcome, self._now())
             except BaseException:
-                self._run(lambda: engine.post_dropped(outcome, self._now()))
+                run(engine.post_dropped, outcome, self._now())
                 raise
-            response: Response = self._run(lambda: engine.handle_body(outcome, body, self._now()))
+            response: Response = run(engine.handle_body, outcome, body, self._now())
             return response
         if isinstance(outcome, Handshake):
             result = self._handshake(outcome)
             assert isinstance(result, Response)
             return result
         assert isinstance(outcome, Channel)
-        outcome.owner.wait()
+        try:
+            self._waiters[outcome].wait()
+        finally:
+            with self._lock:
+                del self._waiters[outcome]
         assert outcome.response is not None
         return outcome.response
 
@@ -224,7 +250,8 @@ class Server(BaseServer):
         """Serve one WebSocket request from upgrade to close; blocks meanwhile."""
         self._start_timer()
         engine = self.engine
-        outcome = self._run(lambda: engine.handle_websocket(request, self._now()))
+        run = self._run
+        outcome = run(engine.handle_websocket, request, self._now())
         if isinstance(outcome, Handshake):
             result = self._handshake(outcome)
             if isinstance(result, Response):
@@ -238,30 +265,28 @@ class Server(BaseServer):
             channel = outcome
         writer = _Writer(ws, channel, self.backend.lock(), self.backend.current())
         with self._lock:
-            channel.owner = writer
+            self._writers[channel] = writer
         try:
-            ws.accept()
-        except Exception:
-            self._run(lambda: engine.ws_closed(channel, self._now()))
-            return
-        with writer.lock:
-            writer.open = True
-        self._flush(writer)
-        try:
-            while not writer.closed:
-                data = ws.receive()
-                if data is None:
-                    break
-                self._run(engine.receive_ws, channel, data, self._now())
+            try:
+                ws.accept()
+            except Exception:
+                run(engine.ws_closed, channel, self._now())
+                return
+            with writer.lock:
+                writer.open = True
+            self._flush(writer)
+            self._receive(channel, writer)
         finally:
-            self._run(lambda: engine.ws_closed(channel, self._now()))
+            with self._lock:
+                del self._writers[channel]
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
         return self.backend.monotonic()
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call ``fn`` under the engine lock, then serve what it produced outside the lock."""
+        """The choke point: call ``fn`` under the engine lock, then serve what it produced
+        outside the lock (and wake the timer thread for an earlier deadline)."""
         error: Exception | None = None
         result: Any = None
         with self._lock:
@@ -270,10 +295,31 @@ class Server(BaseServer):
             except Exception as exc:
                 error = exc
             ready, events = self._take()
-        self._process(ready, events)
+        self._serve_output(ready, events)
         if error is not None:
             raise error
         return result  # type: ignore[no-any-return]
+
+    def _receive(self, channel: Channel, writer: _Writer) -> None:
+        """Feed the WebSocket's messages to the engine until it closes."""
+        engine = self.engine
+        run = self._run
+        receive = writer.ws.receive
+        sid = channel.sid
+        try:
+            while not writer.closed:
+                try:
+                    data = receive()
+                except MessageTooLarge:
+                    run(engine.ws_too_large, channel, self._now())
+                    break
+                if data is None:
+                    break
+                message = run(engine.receive_ws, channel, data, self._now())
+                if message is not None:
+                    self._deliver(sid, message)
+        finally:
+            run(engine.ws_closed, channel, self._now())
 
     def _take(self) -> tuple[list[Channel], list[Event]]:
         """Collect the engine's output (under the lock); wake the timer for an earlier deadline."""
@@ -286,27 +332,29 @@ class Server(BaseServer):
             self._wake.set()
         return ready, events
 
-    def _process(self, ready: list[Channel], events: list[Event]) -> None:
+    def _serve_output(self, ready: list[Channel], events: list[Event]) -> None:
         current: object = None
         for channel in ready:
-            owner = channel.owner
-            if owner is None:
-                continue
             if channel.websocket:
+                writer = self._writers.get(channel)
+                if writer is None:
+                    continue  # not accepted yet: its first flush writes everything
                 # A session's own thread writes at once (an echo). Writes to other
                 # sessions (a broadcast) are deferred where green threads make that
                 # cheap, so that a burst reaches each socket in one write.
                 if current is None:
                     current = self.backend.current()
-                if owner.reader is current:
-                    self._flush(owner)
-                elif not owner.pending:
-                    owner.pending = True
-                    if not self.backend.defer(self._flush, owner):
-                        owner.pending = False
-                        self._flush(owner)
+                if writer.reader is current:
+                    self._flush(writer)
+                elif not writer.pending:
+                    writer.pending = True
+                    if not self.backend.defer(self._flush, writer):
+                        writer.pending = False
+                        self._flush(writer)
             elif channel.response is not None:
-                owner.set()
+                waiter = self._waiters.get(channel)
+                if waiter is not None:
+                    waiter.set()
         for event in events:
             self._dispatch(event)
 
@@ -317,7 +365,7 @@ class Server(BaseServer):
             if not writer.open or writer.closed:
                 return
             with self._lock:
-                frames, channel.frames = channel.frames, []
+                frames = self.engine.data_to_send(channel)
                 code = channel.close_code
             try:
                 if len(frames) > 1 and writer.send_many is not None:
@@ -334,47 +382,40 @@ class Server(BaseServer):
                 writer.closed = True
         with suppress(Exception):
             writer.ws.close(1011)
-        self._run(lambda: self.engine.ws_closed(channel, self._now()))
+        self._run(self.engine.ws_closed, channel, self._now())
 
     def _handshake(self, handshake: Handshake) -> Response | Channel:
-        refusal: str | None = None
-        refused = False
+        refusal = None
         if "connect" in self.handlers:
             try:
                 result = self._call("connect", handshake.sid, handshake.request)
-            except ConnectionRefused as exc:
-                refused, refusal = True, exc.message
-            except Exception:
-                self.logger.exception("connect handler failed; refusing %s", handshake.sid)
-                refused = True
+            except Exception as exc:
+                refusal = self._connect_verdict(handshake.sid, error=exc)
             else:
-                refused = result is False
-        engine = self.engine
-        if refused:
-            return self._run(engine.reject, handshake, refusal)
-
-        def accept() -> Response | Channel:
-            try:
-                return engine.accept(handshake, self._now())
-            except SessionUnknown as exc:
-                return engine.reject(handshake, exc.message)
-
-        return self._run(accept)
+                refusal = self._connect_verdict(handshake.sid, result)
+        return self._run(self._conclude_handshake, handshake, refusal, self._now())
 
     def _call(self, event: str, *args: Any) -> Any:
         return self.handlers[event](*self._handler_args(event, *args))
 
-    def _dispatch(self, event: Event) -> None:
+    def _deliver(self, sid: str, data: str | bytes) -> None:
+        """Run the message handler for a WebSocket message."""
         try:
-            if isinstance(event, Message):
-                if "message" in self.handlers:
-                    self._call("message", event.sid, event.data)
-            elif isinstance(event, Disconnect):
-                self._log_disconnect(event.sid, event.reason, event.detail)
-                if "disconnect" in self.handlers:
-                    self._call("disconnect", event.sid, event.reason)
-            elif isinstance(event, Upgraded) and "upgrade" in self.handlers:
-                self._call("upgrade", event.sid)
+            handler = self._message_handler
+            if handler is not None:
+                handler(sid, data)
+            elif "message" in self.handlers:
+                self._call("message", sid, data)
+        except Exception:
+            self.logger.exception("message handler failed")
+
+    def _dispatch(self, event: Event) -> None:
+        routed = self._route(event)
+        if routed is None:
+            return
+        handler, args = routed
+        try:
+            handler(*args)
         except Exception:
             self.logger.exception("%s handler failed", type(event).__name__.lower())
 
@@ -390,17 +431,21 @@ class Server(BaseServer):
     def _timer_loop(self, token: object) -> None:
         """Fire the engine's deadlines, each at its time, until :meth:`shutdown`."""
         engine = self.engine
+        due: float | None = None  # the deadline the last wait ran out for
         while True:
             with self._lock:
                 if self._timer_token is not token:
                     return
                 self._wake.clear()
-                engine.handle_timer(self._now())
+                now = self._now()
+                if due is not None and now < due:
+                    now = due  # the wait ran out a little early: the deadline is reached
+                engine.handle_timer(now)
                 ready = engine.take_ready()
                 events = engine.events_received()
                 when = self._timer_at = engine.get_timer()
             if ready or events:
                 # Writes and handlers may block; never hold up the other sessions' deadlines.
-                self.backend.spawn(self._process, ready, events)
+                self.backend.spawn(self._serve_output, ready, events)
             timeout = None if when is None else max(0.0, when - self._now())
-            self._wake.wait(timeout)
+            due = None if self._wake.wait(timeout) else when

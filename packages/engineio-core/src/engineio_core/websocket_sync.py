@@ -129,10 +129,10 @@ class WebSocket:
                         data.encode()
                     )
                     parts.append(data)
-                    too_big = self._max is not None and size > self._max
-                    if too_big:
+                    too_large = self._max is not None and size > self._max
+                    if too_large:
                         self._finish(CLOSE_TOO_LARGE)
-                    if event.message_finished or too_big:
+                    if event.message_finished or too_large:
                         if isinstance(event, TextMessage):
                             return "".join(parts)  # type: ignore[arg-type]
                         return b"".join(parts)  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ from .protocol.http import Request, Response, error_response
 from .server import Server
 from .static import StaticFiles, static_file
 from .websocket_sync import WebSocket, valid_key
-from .wsgi_environ import request_from_environ
+from .wsgi_environ import to_engine_request
 
 __all__ = ["WSGIApp"]
 
@@ -77,7 +77,7 @@ class WSGIApp:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         if path in self._paths:
-            request = request_from_environ(environ)
+            request = to_engine_request(environ)
             if _single_request_worker(environ):
                 return _respond(start_response, self._refuse_sync_worker())
             if environ.get("HTTP_UPGRADE", "").lower() == "websocket" or (

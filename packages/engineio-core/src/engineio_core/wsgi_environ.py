@@ -13,7 +13,7 @@ from typing import Any, overload
 
 from .protocol.http import Request, parse_query
 
-__all__ = ["EnvironHeaders", "request_from_environ"]
+__all__ = ["EnvironHeaders", "to_engine_request"]
 
 #: headers that CGI/WSGI stores without the ``HTTP_`` prefix
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
@@ -75,7 +75,7 @@ class EnvironHeaders(Mapping[str, str]):
         return f"EnvironHeaders({dict(self.items())!r})"
 
 
-def request_from_environ(environ: dict[str, Any]) -> Request:
+def to_engine_request(environ: dict[str, Any]) -> Request:
     """The engine's view of a WSGI request (``native`` is the environ itself)."""
     addr = environ.get("REMOTE_ADDR")
     port = environ.get("REMOTE_PORT")

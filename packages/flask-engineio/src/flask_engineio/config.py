@@ -27,8 +27,6 @@ CONFIG_PREFIX = "ENGINEIO_"
 DEFAULT_PATH = "/engine.io/"
 """Where Engine.IO is served unless ``ENGINEIO_PATH`` says otherwise."""
 
-_INTERNAL = frozenset({"closing_grace_ms"})  # ServerConfig fields that are not public options
-
 
 def config_defaults() -> dict[str, Any]:
     """Every option the extension reads, by option name, with its default.
@@ -40,8 +38,6 @@ def config_defaults() -> dict[str, Any]:
     base = ServerConfig()
     defaults: dict[str, Any] = {"path": DEFAULT_PATH, "async_mode": None, "logger": None}
     for field in fields(ServerConfig):
-        if field.name in _INTERNAL:
-            continue
         value = getattr(base, field.name)
         if field.name.endswith("_ms"):
             defaults[field.name.removesuffix("_ms")] = value / 1000

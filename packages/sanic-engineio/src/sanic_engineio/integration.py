@@ -225,7 +225,7 @@ def _make_handler(server: AsyncServer) -> Callable[..., Any]:
     ws_max_size = server.config.max_http_buffer_size * WS_SIZE_FACTOR
 
     async def engineio(request: SanicRequest[Any, Any]) -> HTTPResponse | None:
-        eio_request = make_request(request)
+        eio_request = to_engine_request(request)
         scope = asgi_scope(request)
         if scope is not None and scope.get("type") == "websocket":
             await server.handle_websocket(eio_request, asgi_websocket(request, scope))
@@ -275,7 +275,7 @@ async def _websocket(server: AsyncServer, request: SanicRequest[Any, Any],
     return None
 
 
-def make_request(request: SanicRequest[Any, Any]) -> Request:
+def to_engine_request(request: SanicRequest[Any, Any]) -> Request:
     """An engineio-core :class:`~engineio_core.Request` for a Sanic request (body not read).
 
     The client address is ``request.remote_addr`` (set when Sanic trusts a proxy:

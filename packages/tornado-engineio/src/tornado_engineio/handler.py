@@ -33,7 +33,7 @@ from engineio_core.tcp import set_cork
 from engineio_core.websocket_frames import encode_frame
 
 from .polling import SessionPollingRouter
-from .request import RequestBody, engine_request, headers_to_write
+from .request import RequestBody, headers_to_write, to_engine_request
 
 __all__ = ["EngineIOHandler", "engineio_routes", "shutdown"]
 
@@ -124,7 +124,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         # Built once: an upgrade asks for it twice (the engine, then check_origin).
         view = self._engine_view
         if view is None:
-            view = self._engine_view = engine_request(self.request, self)
+            view = self._engine_view = to_engine_request(self.request, self)
         return view
 
     # ------------------------------------------------------------------ WebSocket

@@ -29,7 +29,7 @@ from tornado.routing import Router
 from engineio_core.async_server import AsyncServer
 from engineio_core.protocol.http import Response, parse_query
 
-from .request import RequestBody, engine_request, headers_to_write
+from .request import RequestBody, headers_to_write, to_engine_request
 
 __all__ = ["SessionPollingRouter"]
 
@@ -120,7 +120,7 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
         """
         request = self._request
         coro = self._router.server.handle_http(
-            engine_request(request, request, self._query), self._body.read)
+            to_engine_request(request, request, self._query), self._body.read)
         try:
             suspended = coro.send(None)
         except StopIteration as done:

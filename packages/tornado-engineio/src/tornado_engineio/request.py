@@ -15,11 +15,11 @@ from tornado.httputil import HTTPServerRequest
 from engineio_core.base_server import BodyTooLarge
 from engineio_core.protocol.http import Request, Response, parse_query
 
-__all__ = ["RequestBody", "engine_request", "headers_to_write"]
+__all__ = ["RequestBody", "headers_to_write", "to_engine_request"]
 
 
-def engine_request(request: HTTPServerRequest, native: Any,
-                   query: Mapping[str, str] | None = None) -> Request:
+def to_engine_request(request: HTTPServerRequest, native: Any,
+                      query: Mapping[str, str] | None = None) -> Request:
     """The :class:`engineio_core.Request` for Tornado's ``request``.
 
     Args:

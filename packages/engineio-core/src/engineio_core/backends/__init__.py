@@ -16,11 +16,12 @@ import sys
 from importlib import import_module
 from importlib.metadata import entry_points
 
-from .base import AsyncBackend, SyncBackend
+from .base import AsyncBackend, BackendKind, SyncBackend
 
 __all__ = [
     "PREFERRED_ORDER",
     "AsyncBackend",
+    "BackendKind",
     "BackendUnavailable",
     "SyncBackend",
     "load_backend",
@@ -31,7 +32,7 @@ logger = logging.getLogger("engineio_core")
 
 GROUP = "engineio_core.backends"
 
-PREFERRED_ORDER: dict[str, tuple[str, ...]] = {
+PREFERRED_ORDER: dict[BackendKind, tuple[str, ...]] = {
     "sync": ("eventlet", "gevent_uwsgi", "gevent", "threading"),
     "async": ("asyncio",),
 }
@@ -93,7 +94,7 @@ def _load(name: str, target: str) -> SyncBackend | AsyncBackend:
     return backend
 
 
-def load_backend(async_mode: str | None, kind: str) -> SyncBackend | AsyncBackend:
+def load_backend(async_mode: str | None, kind: BackendKind) -> SyncBackend | AsyncBackend:
     """Find the backend for ``async_mode`` (``None``: the best installed one).
 
     Args:

@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
-__all__ = ["AsyncBackend", "Event", "Lock", "SyncBackend"]
+__all__ = ["AsyncBackend", "BackendKind", "Event", "Lock", "SyncBackend"]
+
+BackendKind = Literal["sync", "async"]
+"""``"sync"``: a :class:`SyncBackend`, for ``Server``; ``"async"``: an :class:`AsyncBackend`,
+for ``AsyncServer``."""
 
 
 class Event(Protocol):

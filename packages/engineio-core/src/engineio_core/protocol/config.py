@@ -9,19 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .errors import ConfigError
+from .session import TransportName
 
 if TYPE_CHECKING:
     from .http import Request
 
-__all__ = ["CookieOptions", "OriginsOption", "ServerConfig"]
+__all__ = ["CookieOptions", "OriginsOption", "ProtocolVersion", "SameSite", "ServerConfig"]
 
 OriginsOption = str | Sequence[str] | Callable[[str], bool] | None
 """``None`` (same origin only), ``"*"`` (any), a list of origins, or a predicate."""
 
-TRANSPORTS = ("polling", "websocket")
+ProtocolVersion = Literal[3, 4]
+"""The Engine.IO protocol versions a server can serve."""
+
+SameSite = Literal["Strict", "Lax", "None"]
+"""Values of the sid cookie's ``SameSite`` attribute."""
+
+TRANSPORTS: tuple[TransportName, ...] = get_args(TransportName)
+PROTOCOL_VERSIONS: tuple[ProtocolVersion, ...] = get_args(ProtocolVersion)
+_SAME_SITE: tuple[SameSite, ...] = get_args(SameSite)
+_SECONDS = ("ping_interval", "ping_timeout", "upgrade_timeout", "closing_grace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +41,19 @@ class CookieOptions:
     name: str = "io"
     path: str | None = "/"
     http_only: bool = True
-    same_site: str | None = "Lax"
+    same_site: SameSite | None = "Lax"
     secure: bool = False
     domain: str | None = None
     max_age: int | None = None
+
+    def __post_init__(self) -> None:
+        same_site = self.same_site
+        if same_site is not None:
+            canonical = {v.lower(): v for v in _SAME_SITE}.get(str(same_site).lower())
+            if canonical is None:
+                raise ConfigError(f"cookie same_site must be one of {', '.join(_SAME_SITE)} "
+                                  f"or None, got {same_site!r}")
+            object.__setattr__(self, "same_site", canonical)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,9 +74,9 @@ class ServerConfig:
     """Largest POST body and WebSocket message in bytes; advertised as ``maxPayload``."""
     allow_upgrades: bool = True
     """Whether polling sessions may upgrade to WebSocket."""
-    transports: tuple[str, ...] = TRANSPORTS
+    transports: tuple[TransportName, ...] = TRANSPORTS
     """Enabled transports."""
-    protocol_versions: tuple[int, ...] = (3, 4)
+    protocol_versions: tuple[ProtocolVersion, ...] = PROTOCOL_VERSIONS
     """Engine.IO protocol versions served."""
     cors_allowed_origins: OriginsOption = None
     """Origins allowed to connect; ``None`` means same origin only."""
@@ -76,25 +95,26 @@ class ServerConfig:
     handshake_headers: Callable[[Request], Iterable[tuple[str, str]]] | None = None
     """Adds headers to the handshake response."""
     closing_grace_ms: int = 30000
-    """How long a server-closed polling session waits for its last GET, in ms."""
+    """How long a polling session closed by the server waits for its last GET, in ms."""
 
     @classmethod
     def from_options(cls, **options: Any) -> ServerConfig:
         """Build a config from the public option names; unknown names raise.
 
         Args:
-            **options: ``ping_interval``, ``ping_timeout`` and ``upgrade_timeout`` in
-                seconds; ``max_http_buffer_size``, ``allow_upgrades``, ``transports``,
-                ``protocol_versions``, ``cors_allowed_origins``, ``cors_credentials``,
-                ``http_compression``, ``compression_threshold``, ``cookie`` (a name,
-                a mapping of cookie attributes or :class:`CookieOptions`),
-                ``sid_generator``, ``allow_request``, ``handshake_headers``.
+            **options: ``ping_interval``, ``ping_timeout``, ``upgrade_timeout`` and
+                ``closing_grace`` in seconds; ``max_http_buffer_size``,
+                ``allow_upgrades``, ``transports``, ``protocol_versions``,
+                ``cors_allowed_origins``, ``cors_credentials``, ``http_compression``,
+                ``compression_threshold``, ``cookie`` (a name, a mapping of cookie
+                attributes or :class:`CookieOptions`), ``sid_generator``,
+                ``allow_request``, ``handshake_headers``.
 
         Raises:
             ConfigError: for an unknown option or a value of the wrong type or range.
         """
         kw: dict[str, Any] = {}
-        for name in ("ping_interval", "ping_timeout", "upgrade_timeout"):
+        for name in _SECONDS:
             if name in options:
                 value = options.pop(name)
                 if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -108,9 +128,7 @@ class ServerConfig:
             options.pop("transports", None)
         if "protocol_versions" in options:
             kw["protocol_versions"] = tuple(options.pop("protocol_versions"))
-        known = {f.name for f in fields(cls)} - {
-            "ping_interval_ms", "ping_timeout_ms", "upgrade_timeout_ms", "closing_grace_ms"
-        }
+        known = {f.name for f in fields(cls)} - {f"{name}_ms" for name in _SECONDS}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
@@ -118,8 +136,8 @@ class ServerConfig:
         return cls(**kw)
 
     def __post_init__(self) -> None:
-        for name in ("ping_interval_ms", "ping_timeout_ms", "upgrade_timeout_ms"):
-            _positive_int(name, getattr(self, name))
+        for name in _SECONDS:
+            _positive_int(f"{name}_ms", getattr(self, f"{name}_ms"))
         _positive_int("max_http_buffer_size", self.max_http_buffer_size)
         if not isinstance(self.compression_threshold, int) or self.compression_threshold < 0:
             raise ConfigError("compression_threshold must be an int >= 0")
@@ -128,8 +146,12 @@ class ServerConfig:
                 raise ConfigError(f"{name} must be a bool")
         if not self.transports or any(t not in TRANSPORTS for t in self.transports):
             raise ConfigError(f"transports must be a non-empty subset of {TRANSPORTS}")
-        if not self.protocol_versions or any(v not in (3, 4) for v in self.protocol_versions):
-            raise ConfigError("protocol_versions must be a non-empty subset of (3, 4)")
+        if not self.protocol_versions or any(
+            v not in PROTOCOL_VERSIONS for v in self.protocol_versions
+        ):
+            raise ConfigError(
+                f"protocol_versions must be a non-empty subset of {PROTOCOL_VERSIONS}"
+            )
         origins = self.cors_allowed_origins
         if not (origins is None or isinstance(origins, str) or callable(origins)) and not all(
             isinstance(o, str) for o in origins

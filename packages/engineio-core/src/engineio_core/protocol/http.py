@@ -11,13 +11,14 @@ import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from .config import CookieOptions, ServerConfig
 from .errors import ProtocolError
 
 __all__ = [
+    "ContentEncoding",
     "Headers",
     "Request",
     "Response",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 Headers = list[tuple[str, str]]
+
+ContentEncoding = Literal["gzip", "deflate"]
+"""The ``Content-Encoding`` values polling responses may be compressed with."""
 
 TEXT_PLAIN = "text/plain; charset=UTF-8"
 OCTET_STREAM = "application/octet-stream"
@@ -162,7 +166,9 @@ def cookie_header(cookie: CookieOptions, sid: str) -> tuple[str, str]:
     return ("Set-Cookie", "; ".join(parts))
 
 
-def compress(config: ServerConfig, request: Request, body: bytes) -> tuple[bytes, str | None]:
+def compress(
+    config: ServerConfig, request: Request, body: bytes
+) -> tuple[bytes, ContentEncoding | None]:
     """Compress a polling body when allowed and worth it.
 
     Returns:
