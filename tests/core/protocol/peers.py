@@ -1,31 +1,37 @@
-"""In-memory peers for the protocol tests: a fake clock, a runtime model and clients.
+"""In-memory peers for the protocol tests: a runtime model and clients.
 
 In the style of h11's ``ConnectionPair``: a :class:`Server` wraps the real
 :class:`~engineio_core.protocol.engine.Engine` together with a minimal model of
 what a runtime does with its outputs (write a returned channel's frames, serve
 the channels listed by ``take_ready()``, deliver the messages ``receive_ws``
-returns, collect application events, fire the timer at its deadline), and :class:`Client` / :class:`WebSocket` speak Engine.IO
-4 or 3 to it. Nothing here sleeps, opens a socket or mocks the engine: time is
-a float advanced by hand, and everything a client receives is decoded with the
-library's own codecs.
+returns, collect application events, fire the timer at its deadline), and
+:class:`Client` / :class:`WebSocket` speak Engine.IO 4 or 3 to it. The protocol
+side of a client (requests, payloads, frames, the sid) is
+:class:`engineio_core.testing.ClientModel`; this module only delivers what it
+builds. Nothing here sleeps, opens a socket or mocks the engine: time is a
+float advanced by hand (:class:`~engineio_core.testing.FakeClock`).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
-from engineio_core.protocol import payload_v3, payload_v4
 from engineio_core.protocol.config import ServerConfig
 from engineio_core.protocol.engine import Engine, Handshake, Outcome, PostBody
 from engineio_core.protocol.events import Disconnect, Event, Message
 from engineio_core.protocol.http import Request, Response
-from engineio_core.protocol.packets import Packet, PacketType, decode_ws, encode_ws
+from engineio_core.protocol.packets import Packet, PacketType
 from engineio_core.protocol.session import Channel
+from engineio_core.testing import (
+    ClientModel,
+    FakeClock,
+    body_json,
+    decompressed,
+    header,
+    header_values,
+)
+from engineio_core.testing import message_data as text_messages
 
 __all__ = [
     "Client",
@@ -34,60 +40,11 @@ __all__ = [
     "Server",
     "WebSocket",
     "body_json",
+    "decompressed",
     "header",
     "header_values",
     "text_messages",
 ]
-
-START = 1000.0
-"""The fake clock starts here, not at 0, so relative/absolute mix-ups show."""
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def advance(self, seconds: float) -> float:
-        """Move the clock forward and return the new time."""
-        assert seconds >= 0, "time never goes backwards"
-        self.now += seconds
-        return self.now
-
-
-# ---------------------------------------------------------------- responses
-
-
-def header_values(response: Response, name: str) -> list[str]:
-    """Every value of a response header (case-insensitive name)."""
-    wanted = name.lower()
-    return [value for key, value in response.headers if key.lower() == wanted]
-
-
-def header(response: Response, name: str) -> str | None:
-    """The single value of a response header, ``None`` when absent."""
-    values = header_values(response, name)
-    assert len(values) <= 1, f"header {name!r} sent {len(values)} times: {values}"
-    return values[0] if values else None
-
-
-def body_json(response: Response) -> Any:
-    """The JSON body of an error response, checking its content type."""
-    assert header(response, "content-type") == "application/json", response.headers
-    return json.loads(response.body)
-
-
-def decompressed(response: Response) -> bytes:
-    """The response body with its ``Content-Encoding`` undone."""
-    encoding = header(response, "content-encoding")
-    if encoding is None:
-        return response.body
-    if encoding == "gzip":
-        return gzip.decompress(response.body)
-    if encoding == "deflate":
-        return zlib.decompress(response.body)
-    raise AssertionError(f"unknown Content-Encoding {encoding!r}")
 
 
 # ---------------------------------------------------------------- server side
@@ -235,11 +192,14 @@ class Poll:
 class WebSocket:
     """The client end of a WebSocket the runtime accepted for ``channel``."""
 
-    def __init__(self, server: Server, channel: Channel, version: int) -> None:
+    def __init__(self, server: Server, channel: Channel, version: int,
+                 model: ClientModel | None = None) -> None:
         assert channel.websocket
         self.server = server
         self.channel = channel
         self.version = version
+        self.model = model if model is not None else ClientModel(version)
+        assert self.model.version == version
         self.inbox: list[str | bytes] = []
         self.close_code: int | None = None
         server.register_socket(self)
@@ -266,7 +226,7 @@ class WebSocket:
         self.server.pump()
 
     def send_packet(self, packet: Packet) -> None:
-        self.send(encode_ws(packet, self.version))
+        self.send(self.model.encode_frame(packet))
 
     def receive(self) -> list[str | bytes]:
         """Frames received since the last call."""
@@ -276,7 +236,7 @@ class WebSocket:
 
     def packets(self) -> list[Packet]:
         """Frames received since the last call, decoded."""
-        return [decode_ws(frame, self.version) for frame in self.receive()]
+        return [self.model.decode_frame(frame) for frame in self.receive()]
 
     def drop(self) -> None:
         """The connection closes (from the client or the network) without a ``1``."""
@@ -289,6 +249,9 @@ class WebSocket:
 
 class Client:
     """An Engine.IO client of one session, polling first unless told otherwise.
+
+    The protocol is its :attr:`model` (a :class:`~engineio_core.testing.ClientModel`);
+    this class delivers the requests the model builds to the in-memory server.
 
     Args:
         server: the in-memory server.
@@ -308,18 +271,46 @@ class Client:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.server = server
-        self.version = version
-        self.b64 = b64
-        self.jsonp = jsonp
-        self.headers: dict[str, str] = {"host": "localhost"}
-        if headers:
-            self.headers.update(headers)
-        self.sid: str | None = None
-        self.open_data: dict[str, Any] = {}
+        self.model = ClientModel(
+            version,
+            b64=b64,
+            jsonp=jsonp,
+            headers={"host": "localhost", **(headers or {})},
+            query={"t": "Nx1"},
+            address=("127.0.0.1", 50000),
+        )
 
     @property
     def engine(self) -> Engine:
         return self.server.engine
+
+    @property
+    def version(self) -> int:
+        return self.model.version
+
+    @property
+    def b64(self) -> bool:
+        return self.model.b64
+
+    @property
+    def jsonp(self) -> str | None:
+        return self.model.jsonp
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.model.headers
+
+    @property
+    def sid(self) -> str | None:
+        return self.model.sid
+
+    @sid.setter
+    def sid(self, sid: str | None) -> None:
+        self.model.sid = sid
+
+    @property
+    def open_data(self) -> dict[str, Any]:
+        return self.model.open_data
 
     # -- requests ----------------------------------------------------------
     def make_request(
@@ -332,19 +323,8 @@ class Client:
         body: bytes = b"",
         query: Mapping[str, str] | None = None,
     ) -> Request:
-        q: dict[str, str] = {"EIO": str(self.version), "transport": transport, "t": "Nx1"}
-        if self.b64:
-            q["b64"] = "1"
-        if self.jsonp is not None and transport == "polling":
-            q["j"] = self.jsonp
-        if with_sid and self.sid is not None:
-            q["sid"] = self.sid
-        if query is not None:
-            q.update(query)
-        h = dict(self.headers)
-        if headers:
-            h.update(headers)
-        return Request(method, q, h, body, client=("127.0.0.1", 50000), path="/engine.io/")
+        return self.model.build_request(method, transport=transport, with_sid=with_sid,
+                                        headers=headers, body=body, query=query)
 
     def request(self, method: str = "GET", **kwargs: Any) -> Outcome:
         """Send a raw request through ``handle_request``."""
@@ -365,14 +345,9 @@ class Client:
         response = self.engine.accept(handshake, self.server.now)
         self.server.pump()
         assert isinstance(response, Response)
-        assert response.status == 200, _explain(response)
         packets = self.decode(response)
-        assert len(packets) == 1, packets
-        assert packets[0].type is PacketType.OPEN, packets
-        data = packets[0].data
-        assert isinstance(data, str)
-        self.open_data = json.loads(data)
-        self.sid = self.open_data["sid"]
+        assert [p.type for p in packets] == [PacketType.OPEN], packets
+        assert self.model.receive(packets).opened
         assert self.sid == handshake.sid
         return response
 
@@ -386,7 +361,7 @@ class Client:
         self.sid = outcome.sid
         channel = self.engine.accept(outcome, self.server.now)
         assert isinstance(channel, Channel), _explain(channel)
-        socket = WebSocket(self.server, channel, self.version)
+        socket = WebSocket(self.server, channel, self.version, self.model)
         self.server.pump()
         return socket
 
@@ -429,45 +404,21 @@ class Client:
 
     def post(self, *packets: Packet | str) -> Response:
         """POST packets (a ``str`` is a text message) in this client's payload framing."""
-        items = [Packet(PacketType.MESSAGE, p) if isinstance(p, str) else p for p in packets]
-        body, content_type = self.encode(items)
+        body, content_type = self.encode(list(packets))
         return self.post_raw(body, content_type=content_type)
 
-    def encode(self, packets: list[Packet]) -> tuple[bytes, str]:
+    def encode(self, packets: list[Packet | str]) -> tuple[bytes, str]:
         """A POST body for ``packets`` and its content type."""
-        if self.version == 4:
-            text = payload_v4.encode_payload(packets)
-        elif any(p.binary for p in packets) and not self.b64 and self.jsonp is None:
-            return payload_v3.encode_payload_binary(packets), "application/octet-stream"
-        else:
-            text = payload_v3.encode_payload_text(packets)
-        if self.jsonp is not None:
-            return urlencode({"d": text}).encode(), "application/x-www-form-urlencoded"
-        return text.encode(), "text/plain;charset=UTF-8"
+        return self.model.encode_post(packets)
 
     def decode(self, response: Response) -> list[Packet]:
-        """Decode a 200 polling response with the library's payload codecs."""
+        """Decode a 200 polling response (checking it is not cached)."""
         assert response.status == 200, _explain(response)
         assert header(response, "cache-control") == "no-store"
-        raw = decompressed(response)
-        content_type = header(response, "content-type") or ""
-        if content_type.startswith("application/octet-stream"):
-            assert self.version == 3, "v4 polling is always text"
-            return payload_v3.decode_payload_binary(raw)
-        text = raw.decode()
-        if self.jsonp is not None:
-            head = f"___eio[{self.jsonp}]("
-            assert text.startswith(head), text
-            assert text.endswith(");"), text
-            inner = json.loads(text[len(head) : -2])
-            assert isinstance(inner, str)
-            text = inner
-        if self.version == 4:
-            return payload_v4.decode_payload(text)
-        return payload_v3.decode_payload_text(text)
+        return self.model.decode_poll(response)
 
     def decode_messages(self, response: Response) -> list[str | bytes]:
-        return [p.data for p in self.decode(response) if p.type is PacketType.MESSAGE]
+        return text_messages(self.decode(response))
 
     # -- upgrade -----------------------------------------------------------
     def probe(self, **kwargs: Any) -> WebSocket:
@@ -476,16 +427,17 @@ class Client:
             self.make_request("GET", transport="websocket", **kwargs), self.server.now
         )
         assert isinstance(outcome, Channel), _explain(outcome)
-        socket = WebSocket(self.server, outcome, self.version)
+        socket = WebSocket(self.server, outcome, self.version, self.model)
         self.server.pump()
         return socket
 
     def upgrade(self) -> WebSocket:
         """The whole upgrade: probe, ``2probe`` -> ``3probe``, ``5``."""
         socket = self.probe()
-        socket.send("2probe")
-        assert socket.receive() == ["3probe"]
-        socket.send("5")
+        socket.send(self.model.probe_frame())
+        answer = socket.receive()
+        assert len(answer) == 1 and self.model.is_probe_answer(answer[0]), answer
+        socket.send(self.model.upgrade_frame())
         return socket
 
 
@@ -493,8 +445,3 @@ def _explain(outcome: object) -> str:
     if isinstance(outcome, Response):
         return f"Response({outcome.status}, {outcome.headers!r}, {outcome.body!r})"
     return repr(outcome)
-
-
-def text_messages(packets: Iterable[Packet]) -> list[str | bytes]:
-    """The data of the MESSAGE packets among ``packets``."""
-    return [p.data for p in packets if p.type is PacketType.MESSAGE]

@@ -27,6 +27,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError
 
+from .base_server import MessageTooLarge
 from .websocket_frames import encode_frame
 
 if TYPE_CHECKING:
@@ -113,10 +114,11 @@ class WebSocket:
     def receive(self) -> str | bytes | None:
         """Block until the next message; ``None`` once the connection is closed or failed.
 
-        Pings are answered and fragmented messages assembled on the way. A message
-        that grows past ``max_message_size`` closes the connection with 1009 at once;
-        what was read of it (already over the limit, so the caller's own size check
-        sees why) is returned, and later calls return ``None``.
+        Pings are answered and fragmented messages assembled on the way.
+
+        Raises:
+            MessageTooLarge: a message grew past ``max_message_size``; the
+                connection was closed with 1009 at once, and later calls return ``None``.
         """
         parts: list[str | bytes] = []
         size = 0
@@ -129,10 +131,10 @@ class WebSocket:
                         data.encode()
                     )
                     parts.append(data)
-                    too_large = self._max is not None and size > self._max
-                    if too_large:
+                    if self._max is not None and size > self._max:
                         self._finish(CLOSE_TOO_LARGE)
-                    if event.message_finished or too_large:
+                        raise MessageTooLarge(f"a message of more than {self._max} bytes")
+                    if event.message_finished:
                         if isinstance(event, TextMessage):
                             return "".join(parts)  # type: ignore[arg-type]
                         return b"".join(parts)  # type: ignore[arg-type]
