@@ -31,7 +31,7 @@ class CoarseLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return math.floor(super().time() / STEP) * STEP
 
-    def call_at(self, when: float, callback: Any, *args: Any,
+    def call_at(self, when: float, callback: Any, *args: Any,  # type: ignore[override]
                 context: Any = None) -> asyncio.TimerHandle:
         if getattr(callback, "__self__", None) is self.server:
             self.timer_arms += 1

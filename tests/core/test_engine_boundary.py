@@ -21,7 +21,7 @@ TREES = ("packages", "tests", "benchmarks", "examples")
 ANY_OWNER = {"frames", "timer_changed", "inline_messages", "_entries"}
 """Attributes nothing outside the protocol package may touch, on any object."""
 ENGINE_ONLY = {"sessions"}
-"""Attributes not to touch on anything named ``engine`` (``x.engine.sessions``, ``engine.sessions``)."""
+"""Attributes not to touch on anything named ``engine`` (as in ``server.engine.sessions``)."""
 
 
 def python_files() -> list[Path]:

@@ -436,7 +436,8 @@ class Client:
         socket = self.probe()
         socket.send(self.model.probe_frame())
         answer = socket.receive()
-        assert len(answer) == 1 and self.model.is_probe_answer(answer[0]), answer
+        assert len(answer) == 1, answer
+        assert self.model.is_probe_answer(answer[0]), answer
         socket.send(self.model.upgrade_frame())
         return socket
 

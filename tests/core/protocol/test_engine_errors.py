@@ -122,7 +122,7 @@ def test_polling_request_on_websocket_session_is_transport_mismatch(method: str)
     socket = client.open_ws()
     error(client.request(method, body=b"4x"), 400, BAD_REQUEST)
     # The session is unharmed.
-    assert server.engine.has_session(client.sid)
+    assert server.engine.has_session(client.sid or "")
     assert socket.close_code is None
 
 

@@ -308,10 +308,10 @@ def test_closing_grace_expires(version: int) -> None:
     server.close(client.sid)
     one_disconnect(server, client.sid, DisconnectReason.SERVER_DISCONNECT)
     server.advance(29.9)  # no heartbeat runs on a closing session
-    assert server.engine.has_session(client.sid)
+    assert server.engine.has_session(client.sid or "")
     assert server.disconnects() == []
     server.advance(0.1)
-    assert not server.engine.has_session(client.sid)
+    assert not server.engine.has_session(client.sid or "")
     assert_unknown(client)
     assert server.disconnects() == []
     assert server.next_deadline() is None

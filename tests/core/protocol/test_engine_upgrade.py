@@ -125,7 +125,7 @@ def test_polling_after_upgrade_is_400_transport_mismatch(version: int) -> None:
     client.upgrade()
     assert error_code(client.request("GET")) == (400, 3)
     assert error_code(client.request("POST", body=b"4x")) == (400, 3)
-    assert server.engine.has_session(client.sid)
+    assert server.engine.has_session(client.sid or "")
 
 
 @VERSIONS
@@ -245,7 +245,7 @@ def test_other_packet_before_upgrade_aborts_the_probe(version: int, garbage: str
     assert server.take_events() == []
     server.send(client.sid, "polling")
     assert text_messages(client.poll()) == ["polling"]
-    assert server.engine.has_session(client.sid)
+    assert server.engine.has_session(client.sid or "")
 
 
 @VERSIONS

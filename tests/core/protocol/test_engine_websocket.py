@@ -114,7 +114,7 @@ def test_client_close_packet_closes_session_and_socket(version: int) -> None:
     only_disconnect(server, DisconnectReason.CLIENT_DISCONNECT)
     socket.drop()  # the peer's close frame arrives afterwards: nothing more happens
     assert server.disconnects() == []
-    assert not server.engine.has_session(client.sid)
+    assert not server.engine.has_session(client.sid or "")
 
 
 @VERSIONS
@@ -136,7 +136,7 @@ def test_transport_close_without_close_packet(version: int) -> None:
     server, client, socket = ws_session(version)
     socket.drop()
     only_disconnect(server, DisconnectReason.TRANSPORT_CLOSE)
-    assert not server.engine.has_session(client.sid)
+    assert not server.engine.has_session(client.sid or "")
     socket.drop()
     assert server.disconnects() == []
 

@@ -12,19 +12,21 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable
 from dataclasses import fields
+from typing import Any
 
 import pytest
 from tests.core.protocol.peers import Client, Server, text_messages
 
-from engineio_core.protocol.engine import Handshake, SessionSnapshot
+from engineio_core.protocol.engine import SessionSnapshot
 from engineio_core.protocol.errors import SessionUnknown
 from engineio_core.protocol.events import Disconnect, DisconnectReason, Message
+from engineio_core.protocol.http import Response
 from engineio_core.protocol.packets import Packet, PacketType
 from engineio_core.protocol.session import Session, State
 from engineio_core.protocol.versions import TRAITS
 
 SHIFT = 500.0
-OPTIONS = {"ping_interval": 0.3, "ping_timeout": 0.2, "upgrade_timeout": 0.4}
+OPTIONS: dict[str, Any] = {"ping_interval": 0.3, "ping_timeout": 0.2, "upgrade_timeout": 0.4}
 DEADLINES = ("next_ping", "pong_deadline", "heartbeat_deadline", "upgrade_deadline",
              "noop_deadline", "closing_deadline")
 
@@ -68,7 +70,7 @@ def continue_connecting(version: int) -> None:
     server_b, client_b, _ = move(server_a, handshake.sid)
     assert server_b.engine.session_info(handshake.sid).state is State.CONNECTING
     response = server_b.engine.accept(handshake, server_b.now)
-    assert not isinstance(response, Handshake)
+    assert isinstance(response, Response)
     assert client_b.decode(response)[0].type is PacketType.OPEN
     assert server_b.engine.session_info(handshake.sid).state is State.OPEN
 

@@ -49,6 +49,15 @@ def new_session(state: State = State.CONNECTING, version: int = 4) -> Session:
     return Session("sid", TRAITS[version], "polling", state=state)
 
 
+def state_of(session: Session) -> State:
+    """The state, read through a call (each intent method changes it: no narrowing)."""
+    return session.state
+
+
+def noop_of(session: Session) -> float | None:
+    return session.noop_deadline
+
+
 # ---------------------------------------------------------------- the table's properties
 
 
@@ -118,7 +127,7 @@ def test_move_follows_the_table_and_refusals_change_nothing(
 def test_accept_opens_and_starts_the_heartbeat(version: int) -> None:
     session = new_session(version=version)
     session.accept(10.0, 0.3, 0.2)
-    assert session.state is State.OPEN
+    assert state_of(session) is State.OPEN
     if version == 4:
         assert (session.next_ping, session.heartbeat_deadline) == (10.3, None)
     else:
@@ -131,15 +140,15 @@ def test_probe_upgrade_path_sets_and_clears_its_deadlines() -> None:
     session = new_session()
     session.accept(0.0, 25.0, 20.0)
     session.attach_probe(10.0)
-    assert (session.state, session.upgrade_deadline) == (State.PROBING, 10.0)
+    assert (state_of(session), session.upgrade_deadline) == (State.PROBING, 10.0)
     session.hold_poll(1.0)
-    assert session.noop_deadline is None  # not upgrading yet: a GET is held normally
+    assert noop_of(session) is None  # not upgrading yet: a GET is held normally
     session.answer_probe()
-    assert session.state is State.UPGRADING
+    assert state_of(session) is State.UPGRADING
     session.hold_poll(2.0)
-    assert session.noop_deadline == 2.0 + UPGRADE_NOOP_DELAY
+    assert noop_of(session) == 2.0 + UPGRADE_NOOP_DELAY
     session.complete_upgrade(b64=True)
-    assert (session.state, session.transport, session.b64) == (State.OPEN, "websocket", True)
+    assert (state_of(session), session.transport, session.b64) == (State.OPEN, "websocket", True)
     assert session.upgrade_deadline is None
     assert session.noop_deadline is None
 
@@ -152,7 +161,7 @@ def test_abort_probe_returns_to_open_on_polling(answered: bool) -> None:
     if answered:
         session.answer_probe()
     session.abort_probe()
-    assert (session.state, session.transport, session.upgrade_deadline) == (
+    assert (state_of(session), session.transport, session.upgrade_deadline) == (
         State.OPEN, "polling", None)
 
 
@@ -162,11 +171,11 @@ def test_drain_then_close_disarms_everything() -> None:
     assert session.rearm() == 25.0
     assert session.rearm() is None  # unchanged: the timer already knows
     session.drain(1.0, 30.0)
-    assert session.state is State.CLOSING
+    assert state_of(session) is State.CLOSING
     assert (session.next_ping, session.closing_deadline) == (None, 31.0)
     assert session.rearm() == 31.0
     session.close()
-    assert session.state is State.CLOSED
+    assert state_of(session) is State.CLOSED
     assert session.next_deadline() is None
     assert session.armed_at is None
     session.close()  # closing twice is a no-op, not an illegal move

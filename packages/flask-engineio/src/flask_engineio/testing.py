@@ -6,7 +6,8 @@ is an in-memory :class:`~engineio_core.SyncWebSocket` handed to
 :meth:`~engineio_core.Server.handle_websocket`. Each request carries a WSGI
 environ built by Werkzeug (``request.native``), so connect handlers see the
 headers and query through ``flask.request`` as they would in production.
-Packets are encoded and decoded with engineio-core's own codecs (Engine.IO v4).
+The protocol (Engine.IO v4 requests, payloads, frames, pongs) is
+:class:`engineio_core.testing.ClientModel`; this module only delivers it.
 
 Example (pytest)::
 
@@ -18,7 +19,6 @@ Example (pytest)::
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,8 +26,9 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.test import EnvironBuilder
 
 from engineio_core import BodyTooLarge, ConnectionRefused, Request, Response
-from engineio_core.protocol.packets import Packet, PacketType, decode_ws, encode_ws
-from engineio_core.protocol.payload_v4 import decode_payload, encode_payload
+from engineio_core.protocol.errors import ParseError
+from engineio_core.protocol.packets import Packet, PacketType
+from engineio_core.testing import ClientModel, Received, ResponseError
 
 from .extension import get_state
 
@@ -42,7 +43,9 @@ __all__ = ["EngineIOTestClient"]
 
 Transport = Literal["polling", "websocket"]
 
-_VERSION = 4
+_WEBSOCKET_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade",
+                      "Sec-WebSocket-Version": "13",
+                      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
 
 class EngineIOTestClient:
@@ -72,13 +75,10 @@ class EngineIOTestClient:
         self.path = state.path
         self.transport: Transport = transport
         self.query = dict(query or {})
-        self.headers = {k: v for k, v in (headers or {}).items()
-                        if k.lower() != "accept-encoding"}  # keep polling bodies plain
+        self.headers = dict(headers or {})
         self.timeout = timeout
-        self.sid: str | None = None
-        """The session id, once connected."""
-        self.handshake: dict[str, Any] | None = None
-        """The server's open packet (``sid``, ``pingInterval``, ``maxPayload``...)."""
+        self.model = ClientModel(4, headers=self.headers, query=self.query, path=self.path)
+        """The protocol state (:class:`engineio_core.testing.ClientModel`)."""
         backend: SyncBackend = self.server.backend
         self._backend = backend
         self._received = _Inbox(backend)
@@ -89,6 +89,16 @@ class EngineIOTestClient:
             self.connect()
 
     # ------------------------------------------------------------------ public API
+    @property
+    def sid(self) -> str | None:
+        """The session id, once connected."""
+        return self.model.sid
+
+    @property
+    def handshake(self) -> dict[str, Any] | None:
+        """The server's open packet (``sid``, ``pingInterval``, ``maxPayload``...)."""
+        return self.model.open_data if self.model.sid is not None else None
+
     @property
     def connected(self) -> bool:
         """Whether the session is open (connected and not closed by either side)."""
@@ -105,10 +115,13 @@ class EngineIOTestClient:
         """
         if self.sid is not None:
             raise RuntimeError("this test client is already connected")
-        if self.transport == "polling":
-            self._connect_polling()
-        else:
-            self._connect_websocket()
+        try:
+            if self.transport == "polling":
+                self._connect_polling()
+            else:
+                self._connect_websocket()
+        except ResponseError as exc:
+            raise ConnectionRefused(exc.message if exc.status == 403 else str(exc)) from None
 
     def send(self, data: str | bytes) -> None:
         """Send a text (``str``) or binary (``bytes``) message to the server.
@@ -118,10 +131,9 @@ class EngineIOTestClient:
         """
         if not self.connected:
             raise ConnectionError("the test client is not connected")
-        packet = Packet(PacketType.MESSAGE, data)
         if self._ws is not None:
-            self._ws.inbound.put(encode_ws(packet, _VERSION))
-        elif self._post([packet]).status != 200:
+            self._ws.inbound.put(self.model.encode_frame(data))
+        elif self._post([data]).status != 200:
             self._set_closed()
             raise ConnectionError("the server refused the message: the session is closed")
 
@@ -150,7 +162,7 @@ class EngineIOTestClient:
         if self.connected:
             close = Packet(PacketType.CLOSE)
             if self._ws is not None:
-                self._ws.inbound.put(encode_ws(close, _VERSION))
+                self._ws.inbound.put(self.model.encode_frame(close))
             else:
                 self._post([close])
         self._set_closed()
@@ -169,103 +181,91 @@ class EngineIOTestClient:
 
     # ------------------------------------------------------------------ polling
     def _connect_polling(self) -> None:
-        response = self.server.handle_http(self._request("GET", self.query), _no_body)
-        packets = _packets(response)
-        self._opened(packets[0])
+        response = self.server.handle_http(self._native(self.model.handshake_request()),
+                                           _no_body)
+        self._take(self.model.open(response))
         self._task = self.server.start_background_task(self._poll_loop)
 
     def _poll_loop(self) -> None:
         while not self._closed.is_set():
-            response = self.server.handle_http(self._request("GET", self._sid_query()), _no_body)
+            response = self.server.handle_http(self._native(self.model.poll_request()),
+                                               _no_body)
             if response.status != 200:
                 break
-            for packet in decode_payload(response.body):
-                if packet.type is PacketType.PING:
-                    self._post([Packet(PacketType.PONG)])
-                elif packet.type is PacketType.MESSAGE:
-                    self._received.put(packet.data)
-                elif packet.type is PacketType.CLOSE:
-                    self._set_closed()
+            self._take(self.model.receive(self.model.decode_poll(response)))
         self._set_closed()
 
-    def _post(self, packets: list[Packet]) -> Response:
-        body = encode_payload(packets).encode()
-        request = self._request("POST", self._sid_query(), body)
+    def _post(self, packets: list[Packet | str | bytes]) -> Response:
+        request = self.model.post_request(packets)
+        body = request.body
 
         def read_body(limit: int) -> bytes:
             if len(body) > limit:
                 raise BodyTooLarge
             return body
 
-        return self.server.handle_http(request, read_body)
-
-    def _sid_query(self) -> dict[str, str]:
-        assert self.sid is not None
-        return {**self.query, "sid": self.sid}
+        return self.server.handle_http(self._native(request), read_body)
 
     # ------------------------------------------------------------------ websocket
     def _connect_websocket(self) -> None:
         ws = self._ws = _MemoryWebSocket(self)
-        request = self._request("GET", self.query, websocket=True)
+        request = self._native(self.model.handshake_request("websocket"), websocket=True)
         self._task = self.server.start_background_task(self.server.handle_websocket, request, ws)
         if not ws.opened.wait(self.timeout):
             raise TimeoutError("no answer to the WebSocket handshake")
         if ws.refusal is not None:
             self._ws = None
-            _packets(ws.refusal)  # raises with the server's message
-        if not ws.open_packet.wait(self.timeout) or ws.first is None:
+            raise ResponseError(ws.refusal)
+        if not ws.open_packet.wait(self.timeout) or self.sid is None:
             raise TimeoutError("no open packet on the WebSocket")
-        self._opened(ws.first)
 
     def _on_frame(self, frame: str | bytes) -> None:
         """A frame the server sent on the in-memory WebSocket (a server thread)."""
         ws = self._ws
         assert ws is not None
-        packet = decode_ws(frame, _VERSION)
-        if packet.type is PacketType.OPEN:
-            ws.first = packet
+        received = self.model.receive([self.model.decode_frame(frame)])
+        self._take(received)
+        if received.opened:
             ws.open_packet.set()
-        elif packet.type is PacketType.PING:
-            ws.inbound.put(encode_ws(Packet(PacketType.PONG), _VERSION))
-        elif packet.type is PacketType.MESSAGE:
-            self._received.put(packet.data)
-        elif packet.type is PacketType.CLOSE:
-            self._set_closed()
 
     # ------------------------------------------------------------------ shared
-    def _opened(self, packet: Packet) -> None:
-        if packet.type is not PacketType.OPEN or not isinstance(packet.data, str):
-            raise RuntimeError(f"expected an open packet, got {packet!r}")
-        self.handshake = json.loads(packet.data)
-        assert self.handshake is not None
-        self.sid = str(self.handshake["sid"])
+    def _take(self, received: Received) -> None:
+        """Act on what the model made of the server's packets."""
+        if received.replies:
+            if self._ws is not None:
+                for reply in received.replies:
+                    self._ws.inbound.put(self.model.encode_frame(reply))
+            else:
+                self._post(list(received.replies))
+        for message in received.messages:
+            self._received.put(message)
+        if received.closed:
+            self._set_closed()
 
     def _set_closed(self) -> None:
         self._closed.set()
         self._received.close()
 
-    def _request(self, method: str, query: dict[str, str], body: bytes = b"", *,
-                 websocket: bool = False) -> Request:
-        params = {**query, "EIO": str(_VERSION), "transport": self.transport}
-        headers = dict(self.headers)
+    def _native(self, request: Request, *, websocket: bool = False) -> Request:
+        """``request`` as the WSGI runtime would make it: from a Werkzeug environ."""
+        headers = dict(request.headers)
         if websocket:
-            headers.update({"Upgrade": "websocket", "Connection": "Upgrade",
-                            "Sec-WebSocket-Version": "13",
-                            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
-        builder = EnvironBuilder(path=self.path, method=method, query_string=params,
-                                 headers=list(headers.items()), data=body or None,
-                                 content_type="text/plain;charset=UTF-8" if body else None)
+            headers.update(_WEBSOCKET_HEADERS)
+        builder = EnvironBuilder(path=request.path, method=request.method,
+                                 query_string=dict(request.query),
+                                 headers=list(headers.items()), data=request.body or None)
         try:
             environ = builder.get_environ()
         finally:
             builder.close()
         return Request(
-            method=method,
-            query=params,
+            method=request.method,
+            query=request.query,
             headers={k.lower(): v for k, v in EnvironHeaders(environ).items()},
             client=(environ.get("REMOTE_ADDR", "127.0.0.1"), 0),
-            path=self.path,
+            path=request.path,
             native=environ,
+            body=request.body,
         )
 
 
@@ -347,16 +347,3 @@ class _MemoryWebSocket:
 
 def _no_body(limit: int) -> bytes:
     return b""
-
-
-def _packets(response: Response) -> list[Packet]:
-    """The packets of a polling response; raises for a refusal or an error status."""
-    if response.status == 200:
-        return decode_payload(response.body)
-    try:
-        message = json.loads(response.body).get("message")
-    except ValueError:
-        message = response.body.decode(errors="replace")
-    if response.status == 403:
-        raise ConnectionRefused(message)
-    raise ConnectionRefused(f"HTTP {response.status}: {message}")
