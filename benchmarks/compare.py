@@ -10,6 +10,13 @@ are the driver's ``anchors`` arguments, e.g.::
     python3 benchmarks/compare.py --preset asyncio --rounds 2 --duration 5   # issues 5 and 8
     python3 benchmarks/compare.py --preset sync --rounds 1 --duration 5      # issue 4
 
+``--baseline DIR`` adds, for every ``ours-*`` server named, a ``base-*`` twin
+served from another checkout of this repository (e.g. ``git worktree add
+/tmp/base <commit>``; its ``.venv`` may be a symlink to this one's), so that a
+change is measured A/B in one interleaved run::
+
+    python3 benchmarks/compare.py --preset asyncio --baseline /tmp/base --rounds 1
+
 Run it with the system ``python3`` (the driver is stdlib only).
 """
 
@@ -77,9 +84,31 @@ def expand_presets(argv: list[str]) -> list[str]:
     return out
 
 
+def baseline_servers(argv: list[str]) -> tuple[list[str], list[tuple[str, str, bool, str | None]]]:
+    """Take ``--baseline DIR`` out of ``argv``; the ``base-*`` twins of the ``ours-*`` servers."""
+    if "--baseline" not in argv:
+        return argv, []
+    at = argv.index("--baseline")
+    base = Path(argv[at + 1]).resolve()
+    argv = argv[:at] + argv[at + 2:]
+    if not (base / ".venv").exists():
+        raise SystemExit(f"{base}/.venv is missing (a symlink to {REPO}/.venv will do)")
+    sources = ":".join(str(p) for p in sorted((base / "packages").glob("*/src")))
+    twins = []
+    for name, command, raw, limit in OURS:
+        twin = command.replace(str(REPO), str(base))
+        twins.append((name.replace("ours-", "base-", 1), f"env PYTHONPATH={sources} {twin}",
+                      raw, limit))
+    at = argv.index("--servers")
+    names = argv[at + 1].split(",")
+    wanted = [n for n in names if n.startswith("ours-")]
+    argv[at + 1] = ",".join(names + [n.replace("ours-", "base-", 1) for n in wanted])
+    return argv, [t for t in twins if t[0] in argv[at + 1].split(",")]
+
+
 def main() -> None:
     """Run the bench driver's ``anchors`` command with our servers added."""
-    argv = expand_presets(sys.argv[1:])
+    argv, twins = baseline_servers(expand_presets(sys.argv[1:]))
     bench_dir = Path(os.environ.get("BENCH_DIR", REPO.parent / "shared" / "bench"))
     sys.path.insert(0, str(bench_dir))
     os.chdir(bench_dir)
@@ -89,6 +118,7 @@ def main() -> None:
     import bench  # type: ignore[import-not-found]
 
     bench.ANCHORS.extend(OURS)
+    bench.ANCHORS.extend(twins)
     sys.argv = ["bench.py", "anchors", *argv]
     bench.main()
 

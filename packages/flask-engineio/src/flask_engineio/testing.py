@@ -26,7 +26,6 @@ from werkzeug.datastructures import EnvironHeaders
 from werkzeug.test import EnvironBuilder
 
 from engineio_core import BodyTooLarge, ConnectionRefused, Request, Response
-from engineio_core.protocol.errors import ParseError
 from engineio_core.protocol.packets import Packet, PacketType
 from engineio_core.testing import ClientModel, Received, ResponseError
 
@@ -265,7 +264,6 @@ class EngineIOTestClient:
             client=(environ.get("REMOTE_ADDR", "127.0.0.1"), 0),
             path=request.path,
             native=environ,
-            body=request.body,
         )
 
 
@@ -320,7 +318,6 @@ class _MemoryWebSocket:
         self.inbound = _Inbox(backend)  # frames from the client to the server
         self.opened = backend.event()  # accepted or refused
         self.open_packet = backend.event()
-        self.first: Packet | None = None
         self.refusal: Response | None = None
         self.close_code: int | None = None
 
