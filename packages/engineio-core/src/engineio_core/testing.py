@@ -32,7 +32,7 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 from .protocol import payload_v3, payload_v4
@@ -40,6 +40,7 @@ from .protocol.errors import EngineIOError, ParseError
 from .protocol.http import Request, Response
 from .protocol.jsonp import sanitize_jsonp_index
 from .protocol.packets import Packet, PacketType, decode_ws, encode_ws
+from .protocol.session import TransportName
 
 __all__ = [
     "ClientModel",
@@ -52,8 +53,6 @@ __all__ = [
     "header_values",
     "message_data",
 ]
-
-Transport = Literal["polling", "websocket"]
 
 TEXT_CONTENT_TYPE = "text/plain;charset=UTF-8"
 """The content type of a text POST body (what browsers send)."""
@@ -294,7 +293,7 @@ class ClientModel:
             all_headers.update(headers)
         return Request(method, params, all_headers, body, client=self.address, path=self.path)
 
-    def handshake_request(self, transport: Transport = "polling") -> Request:
+    def handshake_request(self, transport: TransportName = "polling") -> Request:
         """The GET that opens a session (``transport="websocket"``: a WebSocket-only one)."""
         return self.build_request("GET", transport=transport, with_sid=False)
 
