@@ -17,7 +17,7 @@ from .protocol.events import Disconnect, Event, Message, Upgraded
 
 if TYPE_CHECKING:
     from .protocol.http import Response
-    from .protocol.session import Channel
+    from .protocol.session import Channel, TransportName
 
 __all__ = [
     "EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooLarge", "Refusal",
@@ -171,7 +171,7 @@ class BaseServer:
             return None
         return handler, self._handler_args(name, *args)
 
-    def transport(self, sid: str) -> str:
+    def transport(self, sid: str) -> TransportName:
         """The transport of a session: ``"polling"`` or ``"websocket"``.
 
         Raises:

@@ -24,7 +24,7 @@ from .base_server import BaseServer, BodyTooLarge, MessageTooLarge
 from .protocol.engine import Handshake, PostBody, SessionInfo
 from .protocol.events import Event
 from .protocol.http import Request, Response
-from .protocol.session import Channel
+from .protocol.session import Channel, TransportName
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -152,7 +152,7 @@ class Server(BaseServer):
         with self._lock:
             self.engine.session(sid).replace_data(data)
 
-    def transport(self, sid: str) -> str:
+    def transport(self, sid: str) -> TransportName:
         """The transport of a session: ``"polling"`` or ``"websocket"``.
 
         Raises:

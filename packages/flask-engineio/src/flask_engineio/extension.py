@@ -20,6 +20,7 @@ from flask import Flask, current_app, has_app_context
 
 from engineio_core import ConfigError, Request, Server, WSGIApp
 from engineio_core.base_server import check_event
+from engineio_core.protocol.session import TransportName
 
 from .config import read_config
 from .serving import run_app
@@ -221,7 +222,7 @@ class FlaskEngineIO:
         """Replace the application's dict for a session."""
         self.server.save_session(sid, data)
 
-    def transport(self, sid: str) -> str:
+    def transport(self, sid: str) -> TransportName:
         """``"polling"`` or ``"websocket"``."""
         return self.server.transport(sid)
 

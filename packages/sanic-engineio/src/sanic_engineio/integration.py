@@ -22,6 +22,7 @@ from sanic.constants import HTTP_METHODS
 from engineio_core import AsyncServer, ConfigError
 from engineio_core.base_server import BodyTooLarge, check_event
 from engineio_core.protocol.http import Request, Response, parse_query
+from engineio_core.protocol.session import TransportName
 
 from .websocket import SanicWebSocket, asgi_scope, asgi_websocket
 
@@ -206,7 +207,7 @@ class SanicEngineIO:
         """Replace the application's dict for a session."""
         await self.server.save_session(sid, data)
 
-    def transport(self, sid: str) -> str:
+    def transport(self, sid: str) -> TransportName:
         """``"polling"`` or ``"websocket"``."""
         return self.server.transport(sid)
 

@@ -240,7 +240,7 @@ class Engine:
                            entry.poll is not None, entry.ws is not None,
                            entry.probe is not None, len(session.outbox))
 
-    def transport(self, sid: str) -> str:
+    def transport(self, sid: str) -> TransportName:
         """The transport a session is on (``polling`` or ``websocket``).
 
         Raises:
