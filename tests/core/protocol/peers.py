@@ -313,18 +313,9 @@ class Client:
         return self.model.open_data
 
     # -- requests ----------------------------------------------------------
-    def make_request(
-        self,
-        method: str = "GET",
-        *,
-        transport: str = "polling",
-        with_sid: bool = True,
-        headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
-        query: Mapping[str, str] | None = None,
-    ) -> Request:
-        return self.model.build_request(method, transport=transport, with_sid=with_sid,
-                                        headers=headers, body=body, query=query)
+    def make_request(self, method: str = "GET", **kwargs: Any) -> Request:
+        """The model's request (``ClientModel.build_request``'s keyword arguments)."""
+        return self.model.build_request(method, **kwargs)
 
     def request(self, method: str = "GET", **kwargs: Any) -> Outcome:
         """Send a raw request through ``handle_request``."""
