@@ -275,12 +275,14 @@ class AsyncServer(BaseServer):
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """The choke point: call the engine, then serve what it produced and re-arm the timer."""
+        engine = self.engine
         try:
             return fn(*args)
         finally:
-            if self.engine.has_output():
+            if engine.has_output():
                 await self._serve_output()
-            self._arm_timer()
+            if engine.get_timer() != self._timer_at:
+                self._arm_timer()
 
     async def _receive(self, channel: Channel, writer: _Writer) -> None:
         """Feed the WebSocket's messages to the engine until it closes (the hot path)."""
@@ -362,7 +364,7 @@ class AsyncServer(BaseServer):
                     waiter = self._waiters.get(channel)
                     if waiter is not None and not waiter.done() and channel.response is not None:
                         waiter.set_result(channel.response)
-            for event in engine.events_received():
+            for event in engine.events_received():  # after the writes: they may add some
                 await self._dispatch(event)
 
     async def _deliver(self, sid: str, data: str | bytes) -> None:

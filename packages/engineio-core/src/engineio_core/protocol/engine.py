@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import copy
 import heapq
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -154,7 +155,9 @@ class Engine:
         self._entries: dict[str, _Entry] = {}
         self._events: list[Event] = []
         self._ready: list[Channel] = []
-        self._timers: list[tuple[float, str]] = []
+        # (deadline, tie-breaker, session); stale once the session's armed_at differs
+        self._timers: list[tuple[float, int, Session]] = []
+        self._pushes = itertools.count()
         self._sid_generator: Callable[[Request], str] = config.sid_generator or _default_sid
         self._interval = config.ping_interval_ms / 1000
         self._timeout = config.ping_timeout_ms / 1000
@@ -191,11 +194,9 @@ class Engine:
     def get_timer(self) -> float | None:
         """The earliest deadline at which :meth:`handle_timer` must be called."""
         timers = self._timers
-        entries = self._entries
         while timers:
-            when, sid = timers[0]
-            entry = entries.get(sid)
-            if entry is not None and entry.session.armed_at == when:
+            when, _, session = timers[0]
+            if session.armed_at == when:
                 return when
             heapq.heappop(timers)
         return None
@@ -204,11 +205,11 @@ class Engine:
         """Fire every deadline that is due at ``now``."""
         timers = self._timers
         while timers and timers[0][0] <= now:
-            when, sid = heapq.heappop(timers)
-            entry = self._entries.get(sid)
-            if entry is None or entry.session.armed_at != when:
-                continue
-            entry.session.disarm()
+            when, _, session = heapq.heappop(timers)
+            if session.armed_at != when:
+                continue  # re-armed since, or gone (a closed session is disarmed)
+            entry = self._entries[session.sid]
+            session.disarm()
             self._fire(entry, now)
             if entry.session.state is not State.CLOSED:
                 self._arm(entry.session)
@@ -790,7 +791,7 @@ class Engine:
     def _arm(self, session: Session) -> None:
         when = session.rearm()
         if when is not None:
-            heapq.heappush(self._timers, (when, session.sid))
+            heapq.heappush(self._timers, (when, next(self._pushes), session))
 
     def _fire(self, entry: _Entry, now: float) -> None:
         session = entry.session

@@ -273,12 +273,14 @@ class Session:
         self.closing_deadline = now + grace
 
     def close(self) -> None:
-        """The session is gone; no deadline stays armed."""
+        """The session is gone: no deadline stays armed, its packets and data are released."""
         if self.state is not State.CLOSED:
             self.move(Input.CLOSE)
         self.next_ping = self.pong_deadline = self.heartbeat_deadline = None
         self.upgrade_deadline = self.noop_deadline = self.closing_deadline = None
         self.armed_at = None
+        self.outbox = []
+        self.data = {}
 
     def queue(self, packets: list[Packet]) -> None:
         """Keep packets until a transport can take them."""
