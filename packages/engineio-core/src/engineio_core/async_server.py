@@ -274,15 +274,19 @@ class AsyncServer(BaseServer):
         return asyncio.get_running_loop().time()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        """The choke point: call the engine, then serve what it produced and re-arm the timer."""
-        engine = self.engine
+        """The choke point: call the engine, re-arm the timer, serve what the call produced."""
         try:
             return fn(*args)
         finally:
-            if engine.has_output():
+            if self._rearm():
                 await self._serve_output()
-            if engine.get_timer() != self._timer_at:
-                self._arm_timer()
+
+    def _rearm(self) -> bool:
+        """After an engine call: re-arm the timer; returns whether output waits to be served."""
+        engine = self.engine
+        if engine.get_timer() != self._timer_at:
+            self._arm_timer()
+        return engine.has_output()
 
     async def _receive(self, channel: Channel, writer: _Writer) -> None:
         """Feed the WebSocket's messages to the engine until it closes (the hot path)."""
@@ -292,6 +296,8 @@ class AsyncServer(BaseServer):
         receive = ws.receive
         run = self._run
         receive_ws = engine.receive_ws
+        rearm = self._rearm
+        serve_output = self._serve_output
         sid = channel.sid
         try:
             while not writer.closed:
@@ -302,9 +308,14 @@ class AsyncServer(BaseServer):
                     break
                 if data is None:
                     break
-                message = await run(receive_ws, channel, data, loop.time())
+                # _run inlined for the hot path: a frame that is an application
+                # message changes nothing else in the engine (its contract), so
+                # there is nothing to serve before the handler runs.
+                message = receive_ws(channel, data, loop.time())
                 if message is not None:
                     await self._deliver(sid, message)
+                elif rearm():
+                    await serve_output()
         finally:
             writer.closed = True
             await run(engine.ws_closed, channel, self._now())

@@ -463,8 +463,8 @@ class Engine:
         entry.poll = channel
         # A GET during the upgrade is released with a noop shortly (engine.io
         # checks every 100 ms), unless the upgrade packet lands first.
-        session.hold_poll(now)
-        self._arm(session)
+        if session.hold_poll(now):
+            self._arm(session)
         return channel
 
     def poll_dropped(self, channel: Channel, now: float) -> None:
@@ -552,9 +552,10 @@ class Engine:
 
         Returns:
             The data of an application message, for the runtime to deliver itself
-            (the common case, without an event object); ``None`` otherwise:
-            anything else the frame caused is in :meth:`events_received` /
-            :meth:`take_ready`.
+            (the common case, without an event object); such a frame changes
+            nothing else (no output, no deadline), so the runtime may skip its
+            after-call work. ``None`` otherwise: anything else the frame caused
+            is in :meth:`events_received` / :meth:`take_ready` / :meth:`get_timer`.
         """
         entry = self._entries.get(channel.sid)
         if entry is None or channel.close_code is not None:
@@ -684,8 +685,7 @@ class Engine:
             TypeError: ``data`` is neither ``str`` nor ``bytes``.
         """
         entry = self._entries.get(sid)
-        if entry is None or not (entry.session.live
-                                 or entry.session.state is State.CONNECTING):
+        if entry is None or entry.session.state is State.CLOSING:  # CLOSED ones are gone
             raise SessionUnknown(detail=sid)
         if isinstance(data, str):
             packet_data: str | bytes = data

@@ -235,10 +235,12 @@ class Session:
         self.move(Input.ABORT_PROBE)
         self.upgrade_deadline = None
 
-    def hold_poll(self, now: float) -> None:
-        """A GET is held; mid-upgrade it is released with a noop shortly."""
+    def hold_poll(self, now: float) -> bool:
+        """A GET is held; mid-upgrade it is released with a noop shortly (returns ``True``)."""
         if self.state is State.UPGRADING:
             self.noop_deadline = now + UPGRADE_NOOP_DELAY
+            return True
+        return False
 
     def poll_released(self) -> None:
         """The held GET was answered."""
