@@ -183,7 +183,7 @@ def test_drain_then_close_disarms_everything() -> None:
 
 def test_outbox_is_taken_whole() -> None:
     session = new_session()
-    session.queue([Packet(PacketType.MESSAGE, "a"), Packet(PacketType.NOOP)])
+    session.queue(Packet(PacketType.MESSAGE, "a"), Packet(PacketType.NOOP))
     assert [p.type for p in session.take_outbox()] == [PacketType.MESSAGE, PacketType.NOOP]
     assert session.outbox == []
 

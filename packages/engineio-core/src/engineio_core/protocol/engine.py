@@ -721,7 +721,7 @@ class Engine:
         if entry.poll is not None:
             self._release_poll(entry, [*entry.session.take_outbox(), packet])
         else:
-            entry.session.queue([packet])
+            entry.session.queue(packet)
 
     def _mark(self, channel: Channel) -> None:
         if not channel.queued:
@@ -773,7 +773,7 @@ class Engine:
             else:
                 self._release_poll(entry, [_CLOSE])
         elif server_side and session.state is not State.CONNECTING:
-            session.queue([_CLOSE] if session.outbox else [_NOOP, _CLOSE])
+            session.queue(_CLOSE) if session.outbox else session.queue(_NOOP, _CLOSE)
             drain = True
         if session.state is not State.CONNECTING:  # the application never saw it
             self._events.append(Disconnect(session.sid, reason, detail))

@@ -284,9 +284,9 @@ class Session:
         self.outbox = []
         self.data = {}
 
-    def queue(self, packets: list[Packet]) -> None:
+    def queue(self, *packets: Packet) -> None:
         """Keep packets until a transport can take them."""
-        self.outbox.extend(packets)
+        self.outbox += packets
 
     def take_outbox(self) -> list[Packet]:
         """The queued packets, removed from the outbox."""
