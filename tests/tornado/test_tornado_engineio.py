@@ -48,7 +48,6 @@ from tornado_engineio import (
     engineio_routes,
     shutdown,
 )
-from tornado_engineio.polling import _Started
 from tornado_engineio.request import RequestBody
 
 WAIT = 5.0
@@ -142,38 +141,6 @@ async def test_request_body_keeps_up_to_its_limit() -> None:
     assert body.size == 11
     with pytest.raises(BodyTooLarge):
         await body.read(100)
-
-
-async def test_a_coroutine_started_by_hand_goes_on_in_a_task() -> None:
-    """What the router does with a held poll: results and cancellation still reach it."""
-    loop = asyncio.get_running_loop()
-    waited: asyncio.Future[bytes] = loop.create_future()
-    seen: list[str] = []
-
-    async def serve() -> Response:
-        try:
-            return Response(200, [], await waited)
-        except asyncio.CancelledError:
-            seen.append("cancelled")
-            raise
-
-    async def resume(coro: Any) -> Response:
-        suspended = coro.send(None)
-        assert suspended is waited
-        return await _Started(coro, suspended)
-
-    task = asyncio.ensure_future(resume(serve()))
-    await asyncio.sleep(0)
-    waited.set_result(b"late")
-    assert (await task).body == b"late"
-
-    waited = loop.create_future()
-    task = asyncio.ensure_future(resume(serve()))
-    await asyncio.sleep(0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert seen == ["cancelled"]
 
 
 class _Records(logging.Handler):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine
 from http.client import responses
 from typing import Any
 
@@ -27,6 +27,7 @@ from tornado.log import app_log
 from tornado.routing import Router
 
 from engineio_core.async_server import AsyncServer
+from engineio_core.coroutines import Finished, Started, start
 from engineio_core.protocol.http import Response, parse_query
 
 from .request import RequestBody, headers_to_write, to_engine_request
@@ -122,18 +123,18 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
         coro = self._router.server.handle_http(
             to_engine_request(request, request, self._query), self._body.read)
         try:
-            suspended = coro.send(None)
-        except StopIteration as done:
-            self._respond(done.value)
-            return
+            step = start(coro)
         except Exception:
             self._respond(self._failed())
+            return
+        if isinstance(step, Finished):
+            self._respond(step.value)
             return
         connection = self._connection
         if isinstance(connection, HTTP1Connection):
             # Called if the client goes away before the response (a held GET).
             connection.set_close_callback(self._connection_closed)
-        self._router._run(self._resume(_Started(coro, suspended)))
+        self._router._run(self._resume(step))
 
     def on_connection_close(self) -> None:
         """The connection closed before the request was complete: nothing to serve."""
@@ -142,7 +143,7 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
     def _connection_closed(self) -> None:
         self._gone = True
 
-    async def _resume(self, started: _Started) -> None:
+    async def _resume(self, started: Started[Response]) -> None:
         try:
             response = await started
         except Exception:
@@ -183,41 +184,6 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
             httputil.ResponseStartLine("HTTP/1.1", status, responses.get(status, "Unknown")),
             headers, response.body or None)
         connection.finish()
-
-
-class _Started:
-    """Awaits a coroutine that was started by hand and is suspended on ``suspended``.
-
-    Awaited in a task, it hands the task what the coroutine yielded (the future
-    it waits for) and passes back what the task sends or throws in (a result,
-    a cancellation), as if the task had started the coroutine itself.
-    """
-
-    __slots__ = ("_coro", "_suspended")
-
-    def __init__(self, coro: Coroutine[Any, Any, Response], suspended: Any) -> None:
-        self._coro = coro
-        self._suspended = suspended
-
-    def __await__(self) -> Generator[Any, Any, Response]:
-        coro = self._coro
-        value = self._suspended
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=1)
