@@ -1,4 +1,4 @@
-"""``engineio_core.coroutines``: a coroutine started by hand, carried on by a task if it suspends."""
+"""``engineio_core.coroutines``: started by hand, carried on by a task if it suspends."""
 
 from __future__ import annotations
 
