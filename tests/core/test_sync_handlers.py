@@ -138,7 +138,7 @@ def test_without_async_handlers_a_slow_handler_times_the_session_out(transport: 
 def test_a_handler_that_raises_is_logged_and_the_session_goes_on(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="engineio_core")
-    eio = Server(async_mode="threading")
+    eio = Server(async_mode="threading", async_handlers=True)
 
     @eio.on("message")
     def message(sid: str, data: str | bytes) -> None:
@@ -215,7 +215,7 @@ def wait_for(condition: Any) -> None:
 
 
 def test_the_queue_is_bounded_and_keeps_its_order() -> None:
-    eio = Server(async_mode="threading")
+    eio = Server(async_mode="threading", async_handlers=True)
     release = threading.Event()
     handled: list[str] = []
 
@@ -242,7 +242,7 @@ def test_the_queue_is_bounded_and_keeps_its_order() -> None:
 
 
 def test_disconnect_comes_after_the_queued_messages() -> None:
-    eio = Server(async_mode="threading")
+    eio = Server(async_mode="threading", async_handlers=True)
     release = threading.Event()
     events: list[Any] = []
 
@@ -272,10 +272,15 @@ def test_disconnect_comes_after_the_queued_messages() -> None:
 def test_contract_app_sleep_command() -> None:
     from benchmarks.contract_app import register_sync
 
-    eio = Server(async_mode="threading")
+    eio = Server(async_mode="threading", async_handlers=True)
     register_sync(eio)
     with connected(eio) as (ws, _):
         for frame in ("4cmd:sleep:50", "4cmd:sleep:x", "4after"):
             ws.incoming.put(frame)
         assert [ws.got.get(timeout=WAIT) for _ in range(3)] == [
             "4slept:50", "4cmd:sleep:x", "4after"]
+
+
+def test_off_by_default_on_the_sync_server() -> None:
+    # Handing every message to another thread costs 4-5x an echo (docs/architecture.md).
+    assert Server(async_mode="threading").async_handlers is False

@@ -102,15 +102,20 @@ class Server(BaseServer):
         async_mode: the sync backend (``"threading"``, or ``"eventlet"``/``"gevent"``
             when installed); ``None`` picks the best installed one.
         logger: a ``logging.Logger`` (default ``engineio_core.server``).
-        async_handlers: ``False`` to run message handlers in the thread that reads
-            the session (it reads the next packet once the handler returned).
+        async_handlers: ``True`` to run message handlers off the thread that
+            reads the session. Off by default on this server for now: handing
+            each message to another thread costs 4-5x the echo itself (a thread
+            or green thread per message; measured in docs/architecture.md), so
+            by default a handler runs in the reading thread and a handler that
+            blocks longer than the ping timeout gets its session closed.
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
     """
 
-    def __init__(self, async_mode: str | None = None, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, async_mode: str | None = None, *, async_handlers: bool = False,
+                 **options: Any) -> None:
+        super().__init__(async_handlers=async_handlers, **options)
         backend = load_backend(async_mode, "sync")
         assert backend.kind == "sync"
         self.backend: SyncBackend = backend
