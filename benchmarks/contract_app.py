@@ -59,6 +59,9 @@ def register_async(eio: engineio_core.AsyncServer) -> set[str]:
                     await eio.send(other, command[1])
         elif command[0] == "count":
             await eio.send(sid, f"count:{len(clients)}")
+        elif command[0] == "sleep":
+            await eio.sleep(int(command[1]) / 1000)  # the handler itself waits
+            await eio.send(sid, f"slept:{command[1]}")
         else:
             await eio.disconnect(sid)
 
@@ -88,6 +91,9 @@ def register_sync(eio: engineio_core.Server) -> set[str]:
                     eio.send(other, command[1])
         elif command[0] == "count":
             eio.send(sid, f"count:{len(clients)}")
+        elif command[0] == "sleep":
+            eio.sleep(int(command[1]) / 1000)  # the handler itself waits (blocks its thread)
+            eio.send(sid, f"slept:{command[1]}")
         else:
             eio.disconnect(sid)
 
@@ -95,11 +101,15 @@ def register_sync(eio: engineio_core.Server) -> set[str]:
 
 
 def _command(data: str | bytes) -> tuple[str, str] | None:
-    """``("broadcast", text)``, ``("count", "")``, ``("close", "")``, or ``None`` to echo."""
+    """``("broadcast", text)``, ``("count", "")``, ``("close", "")``, ``("sleep", MS)``
+    (MS all digits), or ``None`` to echo."""
     if not isinstance(data, str) or not data.startswith("cmd:"):
         return None
     if data.startswith("cmd:broadcast:"):
         return ("broadcast", data[len("cmd:broadcast:"):])
+    if data.startswith("cmd:sleep:"):
+        ms = data[len("cmd:sleep:"):]
+        return ("sleep", ms) if ms.isascii() and ms.isdigit() else None
     if data in ("cmd:count", "cmd:close"):
         return (data[4:], "")
     return None

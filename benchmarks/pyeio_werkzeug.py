@@ -52,6 +52,11 @@ def main() -> None:
             if data == "cmd:close":
                 eio.disconnect(sid)
                 return
+            ms = data[len("cmd:sleep:"):] if data.startswith("cmd:sleep:") else ""
+            if ms.isascii() and ms.isdigit():
+                eio.sleep(int(ms) / 1000)  # the handler itself waits (blocks its thread)
+                eio.send(sid, f"slept:{ms}")
+                return
         eio.send(sid, data)
 
     eio.on("connect", connect)

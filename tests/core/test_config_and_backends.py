@@ -102,7 +102,8 @@ def test_public_api() -> None:
     assert sorted(engineio_core.__all__) == sorted([
         "ASGIApp", "AsyncServer", "AsyncWebSocket", "BackendUnavailable", "BodyTooLarge",
         "ConfigError", "ConnectionRefused", "CookieOptions", "DisconnectReason", "EngineIOError",
-        "MessageTooLarge", "ParseError", "ProtocolError", "Request", "Response", "Server",
+        "MAX_QUEUED_EVENTS", "MessageTooLarge", "ParseError", "ProtocolError", "Request",
+        "Response", "Server",
         "ServerConfig", "SessionInfo", "SessionUnknown", "State", "SyncWebSocket", "WSGIApp",
     ])
     for name in engineio_core.__all__:

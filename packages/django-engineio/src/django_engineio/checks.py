@@ -67,7 +67,7 @@ def _package_keys(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
 def _options(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
     options: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in OPTION_KEYS or key == "LOGGER":
+        if key not in OPTION_KEYS or key in ("LOGGER", "ASYNC_HANDLERS"):
             continue
         if key in ("SID_GENERATOR", "ALLOW_REQUEST", "HANDSHAKE_HEADERS") and isinstance(value,
                                                                                           str):

@@ -49,7 +49,7 @@ _INTERNAL = {f"{name}_ms" for name in _SECONDS}
 OPTION_KEYS: frozenset[str] = frozenset(
     {f.name.upper() for f in fields(ServerConfig) if f.name not in _INTERNAL}
     | {name.upper() for name in _SECONDS}
-    | {"LOGGER"}
+    | {"LOGGER", "ASYNC_HANDLERS"}
 )
 """Keys passed to the server (as lower-case keyword arguments)."""
 

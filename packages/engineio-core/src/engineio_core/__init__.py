@@ -18,7 +18,7 @@ from __future__ import annotations
 from .asgi import ASGIApp
 from .async_server import AsyncServer, AsyncWebSocket
 from .backends import BackendUnavailable
-from .base_server import BodyTooLarge, ConnectionRefused, MessageTooLarge
+from .base_server import MAX_QUEUED_EVENTS, BodyTooLarge, ConnectionRefused, MessageTooLarge
 from .protocol.config import CookieOptions, ServerConfig
 from .protocol.engine import SessionInfo
 from .protocol.errors import (
@@ -35,6 +35,7 @@ from .server import Server, SyncWebSocket
 from .wsgi import WSGIApp
 
 __all__ = [
+    "MAX_QUEUED_EVENTS",
     "ASGIApp",
     "AsyncServer",
     "AsyncWebSocket",

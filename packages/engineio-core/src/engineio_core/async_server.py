@@ -12,12 +12,20 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from types import CoroutineType
 from typing import Any, Protocol, TypeVar
 
 from .backends import AsyncBackend, load_backend
-from .base_server import BaseServer, BodyTooLarge, MessageTooLarge
+from .base_server import (
+    MAX_QUEUED_EVENTS,
+    BaseServer,
+    BodyTooLarge,
+    MessageTooLarge,
+    PendingEvents,
+)
+from .coroutines import Started
 from .protocol.engine import Handshake, PostBody
-from .protocol.events import Event
+from .protocol.events import Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel
 
@@ -55,10 +63,18 @@ class AsyncWebSocket(Protocol):
 
 
 class _Writer:
-    """Writes a channel's frames to its WebSocket, one flush at a time (keeps order)."""
+    """Writes a channel's frames to its WebSocket, one flush at a time (keeps order).
 
-    __slots__ = ("busy", "channel", "close_task", "closed", "pending", "send_many", "take",
-                 "task", "ws")
+    It also tracks who reads the WebSocket. The connection's own task (``task``)
+    reads it until a message handler suspends: that task then carries the
+    handler on (so the handler stays in the task it started in), and a helper
+    task (``helper``) reads meanwhile. Once the handler and what queued up
+    behind it are done, the connection's task waits (``idle``) to take the
+    reading back, which the helper hands it when its own handler suspends.
+    """
+
+    __slots__ = ("busy", "channel", "close_task", "closed", "ended", "helper", "idle",
+                 "pending", "reader", "send_many", "take", "task", "ws")
 
     def __init__(self, ws: AsyncWebSocket, channel: Channel,
                  take: Callable[[Channel], list[str | bytes]]) -> None:
@@ -68,7 +84,11 @@ class _Writer:
         self.busy = False
         self.closed = False
         self.close_task: asyncio.Task[None] | None = None
-        self.task = asyncio.current_task()  # the connection's own task (receives)
+        self.task = asyncio.current_task()  # the connection's own task
+        self.reader = self.task  # the task that reads the WebSocket now
+        self.helper: asyncio.Task[Any] | None = None  # reads while the own task carries a handler
+        self.idle: asyncio.Future[bool] | None = None  # the own task waits to read again
+        self.ended = False  # reading is over: the channel is closed in the engine
         self.pending = False  # a deferred flush is scheduled
         # WebSockets that write several messages at once cheaply offer send_many().
         self.send_many: Callable[[list[str | bytes]], Awaitable[None]] | None = getattr(
@@ -121,6 +141,11 @@ def _nothing() -> None:
     return None
 
 
+async def _awaiting(awaitable: Awaitable[T]) -> T:
+    """A coroutine for a handler's other awaitable (a future, an object with ``__await__``)."""
+    return await awaitable
+
+
 class AsyncServer(BaseServer):
     """An Engine.IO server for asyncio.
 
@@ -128,10 +153,19 @@ class AsyncServer(BaseServer):
     engine, write what it produced (WebSocket frames, answers to held GETs),
     dispatch its events, re-arm the one ``loop.call_at`` timer.
 
+    With ``async_handlers`` (the default) a message handler does not hold up
+    its session's reading: it starts at once in the reading task, and only if
+    it suspends does that task carry it on while another reads. Messages that
+    arrive meanwhile wait in the session's queue (at most
+    :data:`~engineio_core.base_server.MAX_QUEUED_EVENTS`) and reach the handler
+    afterwards, in order, as do the session's disconnect and upgrade events.
+
     Args:
         async_mode: the backend name (``"asyncio"``, or one a framework package
             registers); ``None`` picks the best installed one.
         logger: a ``logging.Logger`` (default ``engineio_core.server``).
+        async_handlers: ``False`` to read a session's next packet only once its
+            message handler has returned.
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
@@ -221,7 +255,11 @@ class AsyncServer(BaseServer):
             except BaseException:
                 await run(engine.post_dropped, outcome, self._now())
                 raise
-            return await run(engine.handle_body, outcome, body, self._now())
+            response = await run(engine.handle_body, outcome, body, self._now())
+            pending = self._pending.get(outcome.sid)
+            if pending is not None and len(pending.items) >= MAX_QUEUED_EVENTS:
+                await self._room(pending)  # the client waits for this answer to send more
+            return response
         if isinstance(outcome, Handshake):
             result = await self._handshake(outcome)
             assert isinstance(result, Response)
@@ -292,7 +330,39 @@ class AsyncServer(BaseServer):
         return engine.has_output()
 
     async def _receive(self, channel: Channel, writer: _Writer) -> None:
-        """Feed the WebSocket's messages to the engine until it closes (the hot path)."""
+        """Serve the WebSocket until it closes, in the connection's own task.
+
+        The task reads; when a handler suspends it carries the handler (and what
+        queued up behind it) on while a helper reads, then takes the reading back.
+        """
+        sid = channel.sid
+        try:
+            while True:
+                started = await self._read(channel, writer)
+                if started is None:
+                    return  # the connection ended while this task read it
+                await self._carry(sid, started)
+                if writer.ended:
+                    return
+                writer.idle = idle = asyncio.get_running_loop().create_future()
+                if not await idle:
+                    return  # the helper read to the end
+        except BaseException:
+            if not writer.ended:  # cancelled while not reading
+                reader = writer.reader
+                if reader is writer.task:
+                    await self._finish(channel, writer)  # handed the reading, not started
+                elif reader is not None:
+                    reader.cancel()  # the helper: it closes the channel
+            raise
+
+    async def _read(self, channel: Channel, writer: _Writer) -> Started[Any] | None:
+        """Feed the WebSocket's messages to the engine (the hot path).
+
+        Returns ``None`` once the connection ended (the channel is then closed in
+        the engine), or a message handler that suspended, for this task to carry
+        on: another task reads from then on.
+        """
         engine = self.engine
         ws = writer.ws
         loop = asyncio.get_running_loop()
@@ -301,7 +371,11 @@ class AsyncServer(BaseServer):
         receive_ws = engine.receive_ws
         rearm = self._rearm
         serve_output = self._serve_output
+        pending = self._pending
+        awaiting = not self.async_handlers
+        coroutine = CoroutineType
         sid = channel.sid
+        handed = False
         try:
             while not writer.closed:
                 try:
@@ -315,15 +389,133 @@ class AsyncServer(BaseServer):
                 # message changes nothing else in the engine (its contract), so
                 # there is nothing to serve before the handler runs.
                 message = receive_ws(channel, data, loop.time())
-                if message is not None:
-                    await self._deliver(sid, message)
-                elif rearm():
-                    await serve_output()
+                if message is None:
+                    if rearm():
+                        await serve_output()
+                    continue
+                handler = self._message_handler
+                if handler is None:
+                    continue
+                if sid in pending:  # its handler is running: the message waits its turn
+                    await self._queue(sid, message)
+                    continue
+                try:
+                    result = handler(sid, message)
+                except Exception:
+                    self._handler_failed("message", sid)
+                    continue
+                if result is None:
+                    continue  # a plain function
+                if type(result) is not coroutine:
+                    if not inspect.isawaitable(result):
+                        continue
+                    result = _awaiting(result)
+                if awaiting:  # async_handlers=False: reading waits for the handler
+                    try:
+                        await result
+                    except Exception:
+                        self._handler_failed("message", sid)
+                    continue
+                # coroutines.start(), inlined: run the handler up to its first
+                # suspension right here; most (an echo) finish without one.
+                try:
+                    suspended = result.send(None)
+                except StopIteration:
+                    continue
+                except Exception:
+                    self._handler_failed("message", sid)
+                    continue
+                self._hand_off(writer, sid)
+                handed = True
+                return Started(result, suspended)
+            return None
         finally:
-            writer.closed = True
-            await run(engine.ws_closed, channel, self._now())
+            if not handed:
+                await self._finish(channel, writer)
+
+    def _hand_off(self, writer: _Writer, sid: str) -> None:
+        """A handler suspended in the reading task: mark the session busy and have
+        another task read (the connection's own task if it waits idle, else a helper)."""
+        self._pending[sid] = PendingEvents()
+        idle = writer.idle
+        writer.idle = None
+        if idle is not None and not idle.done():
+            writer.reader = writer.task
+            idle.set_result(True)
+        else:
+            helper: asyncio.Task[Any] = self.backend.spawn(self._read_elsewhere, writer)
+            writer.helper = writer.reader = helper
+
+    async def _read_elsewhere(self, writer: _Writer) -> None:
+        """A helper task: read while the connection's task carries a handler on."""
+        try:
+            started = await self._read(writer.channel, writer)
+            if started is not None:  # its own handler suspended: it carries it on
+                await self._carry(writer.channel.sid, started)
+        finally:
+            if writer.helper is asyncio.current_task():
+                writer.helper = None
+
+    async def _finish(self, channel: Channel, writer: _Writer) -> None:
+        """Reading is over: close the channel in the engine, wait for the socket's close."""
+        if writer.ended:
+            return
+        writer.ended = writer.closed = True
+        writer.reader = None
+        try:
+            await self._run(self.engine.ws_closed, channel, self._now())
             if writer.close_task is not None:
-                await writer.close_task  # the connection's own task waits for its close
+                await writer.close_task  # the connection's task returns once it is closed
+        finally:
+            idle = writer.idle
+            writer.idle = None
+            if idle is not None and not idle.done():
+                idle.set_result(False)
+
+    async def _queue(self, sid: str, data: str | bytes) -> None:
+        """Queue a message behind its session's running handler; wait at the bound."""
+        pending = self._pending[sid]
+        pending.items.append(data)
+        if len(pending.items) >= MAX_QUEUED_EVENTS:
+            await self._room(pending)
+
+    async def _room(self, pending: PendingEvents) -> None:
+        """Wait until the handler has worked the session's queue down to half."""
+        room = pending.room
+        if room is None:
+            pending.room = room = asyncio.get_running_loop().create_future()
+        await asyncio.shield(room)
+
+    async def _carry(self, sid: str, first: Awaitable[Any] | None) -> None:
+        """Finish a session's running handler, then run what queued up behind it, in
+        order, in this task; the session is no longer busy once its queue is empty."""
+        pending = self._pending[sid]
+        items = pending.items
+        try:
+            if first is not None:
+                try:
+                    await first
+                except Exception:
+                    self._handler_failed("message", sid)
+            while items:
+                item = items.popleft()
+                room = pending.room
+                if room is not None and len(items) <= MAX_QUEUED_EVENTS // 2:
+                    pending.room = None
+                    room.set_result(None)
+                if type(item) is str or type(item) is bytes:
+                    await self._deliver(sid, item)
+                else:
+                    await self._call_event(item)  # type: ignore[arg-type]
+        finally:
+            if items:  # cancelled: the rest still reaches the handlers, in a task of its own
+                self.backend.spawn(self._carry, sid, None)
+            else:
+                del self._pending[sid]
+                room = pending.room
+                if room is not None:
+                    pending.room = None
+                    room.set_result(None)
 
     def _close_sessions(self, sid: str | None, now: float) -> None:
         engine = self.engine
@@ -365,8 +557,10 @@ class AsyncServer(BaseServer):
                     writer = writers.get(channel)
                     if writer is None:
                         continue  # not accepted yet: its first flush writes everything
-                    if writer.send_many is None or writer.task is asyncio.current_task():
-                        await self._flush(writer)  # the connection's own task (an echo)
+                    if writer.send_many is None or (
+                            (current := asyncio.current_task()) is writer.task
+                            or current is writer.helper):
+                        await self._flush(writer)  # the connection's own tasks (an echo)
                     elif not writer.pending:
                         # Another session's task (a broadcast): write once it yields, so
                         # that a burst reaches this socket in one send_many().
@@ -382,19 +576,31 @@ class AsyncServer(BaseServer):
                 await self._dispatch(event)
 
     async def _deliver(self, sid: str, data: str | bytes) -> None:
-        """Run the message handler (the hot path: no event object, no lookups)."""
+        """Run the message handler to its end, in this task."""
+        handler = self._message_handler
+        if handler is None:
+            return
         try:
-            handler = self._message_handler
-            if handler is not None:
-                result = handler(sid, data)
-                if result is not None and inspect.isawaitable(result):
-                    await result
-            elif "message" in self.handlers:
-                await self._call("message", sid, data)
+            result = handler(sid, data)
+            if result is not None and inspect.isawaitable(result):
+                await result
         except Exception:
-            self.logger.exception("message handler failed")
+            self._handler_failed("message", sid)
 
     async def _dispatch(self, event: Event) -> None:
+        """Hand an engine event to its handler (queued behind a running one)."""
+        if self.async_handlers:
+            pending = self._pending.get(event.sid)
+            if pending is not None:
+                pending.items.append(event.data if type(event) is Message else event)
+                return
+        # A polling POST's message runs here, on the POST's path (a task per
+        # message would cost ~8 us a round trip, measured); its handler cannot
+        # be moved to another task once started (asyncio.timeout, TaskGroup and
+        # anyio scopes belong to the task that enters them).
+        await self._call_event(event)
+
+    async def _call_event(self, event: Event) -> None:
         routed = self._route(event)
         if routed is None:
             return
@@ -404,7 +610,7 @@ class AsyncServer(BaseServer):
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            self.logger.exception("%s handler failed", type(event).__name__.lower())
+            self._handler_failed(type(event).__name__.lower(), event.sid)
 
     # ------------------------------------------------------------------ the timer
     def _arm_timer(self) -> None:

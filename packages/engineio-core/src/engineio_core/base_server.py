@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -20,12 +21,23 @@ if TYPE_CHECKING:
     from .protocol.session import Channel, TransportName
 
 __all__ = [
-    "EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused", "MessageTooLarge", "Refusal",
-    "check_event",
+    "EVENTS", "MAX_QUEUED_EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused",
+    "MessageTooLarge", "Refusal", "check_event",
 ]
 
 EVENTS = ("connect", "message", "disconnect", "upgrade")
 """Events a handler can be registered for with :meth:`BaseServer.on`."""
+
+
+MAX_QUEUED_EVENTS = 256
+"""With ``async_handlers``: how many messages may wait for a session's running handler.
+
+At this bound the session stops reading (a WebSocket's reader waits, a polling
+POST is answered late) until the handler has worked the queue down to half,
+so a client that sends faster than its handler runs is slowed down by TCP
+rather than growing the server's memory. The session's disconnect and upgrade
+events join the queue past the bound (at most one of each).
+"""
 
 
 def check_event(event: str) -> None:
@@ -66,6 +78,32 @@ class Refusal:
         self.message = message
 
 
+class PendingEvents:
+    """A session whose handler is running: what arrived for it meanwhile, in order.
+
+    ``items`` holds message data (``str`` / ``bytes``) and ``Disconnect`` /
+    ``Upgraded`` events; ``room`` is what a reader waiting at
+    :data:`MAX_QUEUED_EVENTS` waits on (a future or a backend event);
+    ``worker`` the (green) thread running the handlers (``Server`` only).
+    """
+
+    __slots__ = ("items", "room", "worker")
+
+    def __init__(self) -> None:
+        self.items: deque[str | bytes | Event] = deque()
+        self.room: Any = None
+        self.worker: object = None
+
+
+def _fewer_args(fn: Callable[..., Any], count: int) -> Callable[[str, str | bytes], Any]:
+    """A ``(sid, data)`` message handler calling ``fn`` with its first ``count`` arguments."""
+
+    def call(sid: str, data: str | bytes) -> Any:
+        return fn(*(sid, data)[:count])
+
+    return call
+
+
 class BaseServer:
     """Options, engine and handlers of an Engine.IO server (runtime independent).
 
@@ -76,16 +114,28 @@ class BaseServer:
 
     Args:
         logger: a ``logging.Logger`` to log to (default ``engineio_core.server``).
+        async_handlers: run message handlers off the session's read path (the
+            default): heartbeats, closes and upgrades are processed while a
+            handler runs, and the messages of one session still reach its
+            handler one at a time, in the order they arrived (with the
+            session's disconnect and upgrade events in that order too).
+            ``False``: the session reads its next packet only once the handler
+            has returned.
         **options: server options, see :class:`engineio_core.protocol.config.ServerConfig`.
     """
 
-    def __init__(self, *, logger: logging.Logger | None = None, **options: Any) -> None:
+    def __init__(self, *, logger: logging.Logger | None = None, async_handlers: bool = True,
+                 **options: Any) -> None:
         self.config = ServerConfig.from_options(**options)
         self.engine = Engine(self.config)
         self.logger = logger or default_logger
+        self.async_handlers = bool(async_handlers)
         self.handlers: dict[str, Callable[..., Any]] = {}
         self._arity: dict[str, int] = {}
-        self._message_handler: Callable[..., Any] | None = None  # (sid, data): the hot path
+        # The message handler as (sid, data), whatever its own arity: the hot path.
+        self._message_handler: Callable[[str, str | bytes], Any] | None = None
+        # With async_handlers: the sessions whose handler is running, and what waits for it.
+        self._pending: dict[str, PendingEvents] = {}
 
     @overload
     def on(self, event: str) -> Callable[[F], F]: ...
@@ -116,7 +166,8 @@ class BaseServer:
             except (TypeError, ValueError):
                 self._arity[event] = 99
             if event == "message":
-                self._message_handler = fn if self._arity[event] >= 2 else None
+                arity = self._arity[event]
+                self._message_handler = fn if arity >= 2 else _fewer_args(fn, arity)
             return fn
 
         if handler is None:
@@ -201,6 +252,10 @@ class BaseServer:
 
     def _session_data(self, sid: str) -> dict[str, Any]:
         return self.engine.session(sid).data
+
+    def _handler_failed(self, event: str, sid: str) -> None:
+        """Log the exception a handler raised (the session stays open)."""
+        self.logger.exception("%s handler failed (session %s)", event, sid)
 
     def _log_disconnect(self, event: Disconnect) -> None:
         self.logger.info("session %s closed: %s%s", event.sid, event.reason.value,

@@ -8,6 +8,11 @@ events) is taken under that same lock and handled outside it: held GETs are
 released, WebSocket frames written and handlers called without holding the
 lock. One background thread fires the heartbeat deadlines.
 
+With ``async_handlers`` (the default) the thread that reads a session never
+runs its message handler: a worker (``backend.spawn``) runs it, then whatever
+queued up for that session meanwhile, in order, so heartbeats, closes and
+upgrades are processed while a handler blocks.
+
 Only the backend's primitives are used (spawn, sleep, event, lock,
 monotonic), so green-thread backends plug in through ``async_mode``.
 WSGI servers are served by :class:`~engineio_core.wsgi.WSGIApp`; other
@@ -20,9 +25,15 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .backends import SyncBackend, load_backend
-from .base_server import BaseServer, BodyTooLarge, MessageTooLarge
+from .base_server import (
+    MAX_QUEUED_EVENTS,
+    BaseServer,
+    BodyTooLarge,
+    MessageTooLarge,
+    PendingEvents,
+)
 from .protocol.engine import Handshake, PostBody, SessionInfo
-from .protocol.events import Event
+from .protocol.events import Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel, TransportName
 
@@ -91,13 +102,20 @@ class Server(BaseServer):
         async_mode: the sync backend (``"threading"``, or ``"eventlet"``/``"gevent"``
             when installed); ``None`` picks the best installed one.
         logger: a ``logging.Logger`` (default ``engineio_core.server``).
+        async_handlers: ``True`` to run message handlers off the thread that
+            reads the session. Off by default on this server for now: handing
+            each message to another thread costs 4-5x the echo itself (a thread
+            or green thread per message; measured in docs/architecture.md), so
+            by default a handler runs in the reading thread and a handler that
+            blocks longer than the ping timeout gets its session closed.
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
     """
 
-    def __init__(self, async_mode: str | None = None, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, async_mode: str | None = None, *, async_handlers: bool = False,
+                 **options: Any) -> None:
+        super().__init__(async_handlers=async_handlers, **options)
         backend = load_backend(async_mode, "sync")
         assert backend.kind == "sync"
         self.backend: SyncBackend = backend
@@ -232,6 +250,8 @@ class Server(BaseServer):
                 run(engine.post_dropped, outcome, self._now())
                 raise
             response: Response = run(engine.handle_body, outcome, body, self._now())
+            if self.async_handlers:
+                self._wait_for_room(outcome.sid)  # the client waits for this answer to send more
             return response
         if isinstance(outcome, Handshake):
             result = self._handshake(outcome)
@@ -306,7 +326,23 @@ class Server(BaseServer):
         run = self._run
         receive = writer.ws.receive
         sid = channel.sid
+        frame_in = self._frame_in
+        spawn = self.backend.spawn
+        work = self._work
         try:
+            if not self.async_handlers:
+                while not writer.closed:
+                    try:
+                        data = receive()
+                    except MessageTooLarge:
+                        run(engine.ws_too_large, channel, self._now())
+                        break
+                    if data is None:
+                        break
+                    message = run(engine.receive_ws, channel, data, self._now())
+                    if message is not None:
+                        self._deliver(sid, message)
+                return
             while not writer.closed:
                 try:
                     data = receive()
@@ -315,17 +351,108 @@ class Server(BaseServer):
                     break
                 if data is None:
                     break
-                message = run(engine.receive_ws, channel, data, self._now())
-                if message is not None:
-                    self._deliver(sid, message)
+                todo = run(frame_in, channel, data, self._now())
+                if todo is None:
+                    continue
+                if isinstance(todo, str | bytes):
+                    spawn(work, sid, todo)  # the session was idle: a worker runs its handler
+                else:
+                    todo.wait()  # its queue is at the bound: wait for the worker
         finally:
             run(engine.ws_closed, channel, self._now())
+
+    def _frame_in(self, channel: Channel, data: str | bytes,
+                  now: float) -> str | bytes | BackendEvent | None:
+        """Feed a frame to the engine and queue a message it carries (under the lock).
+
+        Returns the message when the session was idle (start a worker with it),
+        an event to wait on when the session's queue reached its bound, else ``None``.
+        """
+        message = self.engine.receive_ws(channel, data, now)
+        if message is None or self._message_handler is None:
+            return None
+        sid = channel.sid
+        pending = self._pending.get(sid)
+        if pending is None:
+            self._pending[sid] = PendingEvents()  # busy from now on
+            return message
+        pending.items.append(message)
+        if len(pending.items) < MAX_QUEUED_EVENTS:
+            return None
+        if pending.room is None:
+            pending.room = self.backend.event()
+        room: BackendEvent = pending.room
+        return room
+
+    def _wait_for_room(self, sid: str) -> None:
+        """Wait while the session's queue is at its bound (a polling POST's messages)."""
+        with self._lock:
+            pending = self._pending.get(sid)
+            if pending is None or len(pending.items) < MAX_QUEUED_EVENTS:
+                return
+            if pending.room is None:
+                pending.room = self.backend.event()
+            room: BackendEvent = pending.room
+        room.wait()
+
+    def _divert(self, events: list[Event]) -> list[Event]:
+        """Queue the events of sessions whose handler runs (under the lock); a polling
+        message for an idle session marks it busy and stays, for a worker to run."""
+        pending = self._pending
+        kept: list[Event] = []
+        for event in events:
+            queue = pending.get(event.sid)
+            if queue is not None:
+                queue.items.append(event.data if type(event) is Message else event)
+            elif type(event) is Message:
+                if self._message_handler is not None:
+                    pending[event.sid] = PendingEvents()
+                    kept.append(event)
+            else:
+                kept.append(event)
+        return kept
+
+    def _work(self, sid: str, item: str | bytes | Event | None) -> None:
+        """A worker: run ``item``, then what queued up for the session meanwhile, in
+        order; the session is idle again once its queue is empty."""
+        lock = self._lock
+        done = False
+        self._pending[sid].worker = self.backend.current()  # writes from here are its own
+        try:
+            while True:
+                if item is not None:
+                    if type(item) is str or type(item) is bytes:
+                        self._deliver(sid, item)
+                    else:
+                        self._call_event(item)  # type: ignore[arg-type]
+                with lock:
+                    pending = self._pending[sid]
+                    items = pending.items
+                    room = pending.room
+                    if not items:
+                        del self._pending[sid]
+                        done = True
+                    else:
+                        item = items.popleft()
+                        if room is not None and len(items) <= MAX_QUEUED_EVENTS // 2:
+                            pending.room = None
+                        else:
+                            room = None
+                if room is not None:
+                    room.set()
+                if done:
+                    return
+        finally:
+            if not done:  # the worker was killed: the rest still reaches the handlers
+                self.backend.spawn(self._work, sid, None)
 
     def _take(self) -> tuple[list[Channel], list[Event]]:
         """Collect the engine's output (under the lock); wake the timer for an earlier deadline."""
         engine = self.engine
         ready = engine.take_ready()
         events = engine.events_received()
+        if events and self.async_handlers:
+            events = self._divert(events)
         when = engine.get_timer()
         if when is not None and (self._timer_at is None or when < self._timer_at):
             self._timer_at = when
@@ -344,8 +471,10 @@ class Server(BaseServer):
                 # cheap, so that a burst reaches each socket in one write.
                 if current is None:
                     current = self.backend.current()
-                if writer.reader is current:
-                    self._flush(writer)
+                if writer.reader is current or (
+                        (pending := self._pending.get(channel.sid)) is not None
+                        and pending.worker is current):
+                    self._flush(writer)  # the session's reader or its handlers' worker
                 elif not writer.pending:
                     writer.pending = True
                     if not self.backend.defer(self._flush, writer):
@@ -399,17 +528,23 @@ class Server(BaseServer):
         return self.handlers[event](*self._handler_args(event, *args))
 
     def _deliver(self, sid: str, data: str | bytes) -> None:
-        """Run the message handler for a WebSocket message."""
+        """Run the message handler in this thread."""
+        handler = self._message_handler
+        if handler is None:
+            return
         try:
-            handler = self._message_handler
-            if handler is not None:
-                handler(sid, data)
-            elif "message" in self.handlers:
-                self._call("message", sid, data)
+            handler(sid, data)
         except Exception:
-            self.logger.exception("message handler failed")
+            self._handler_failed("message", sid)
 
     def _dispatch(self, event: Event) -> None:
+        if self.async_handlers and type(event) is Message:
+            # _divert marked the session busy: a worker runs the handler.
+            self.backend.spawn(self._work, event.sid, event.data)
+            return
+        self._call_event(event)
+
+    def _call_event(self, event: Event) -> None:
         routed = self._route(event)
         if routed is None:
             return
@@ -417,7 +552,7 @@ class Server(BaseServer):
         try:
             handler(*args)
         except Exception:
-            self.logger.exception("%s handler failed", type(event).__name__.lower())
+            self._handler_failed(type(event).__name__.lower(), event.sid)
 
     # ------------------------------------------------------------------ heartbeat timer
     def _start_timer(self) -> None:
@@ -443,6 +578,8 @@ class Server(BaseServer):
                 engine.handle_timer(now)
                 ready = engine.take_ready()
                 events = engine.events_received()
+                if events and self.async_handlers:
+                    events = self._divert(events)
                 when = self._timer_at = engine.get_timer()
             if ready or events:
                 # Writes and handlers may block; never hold up the other sessions' deadlines.
