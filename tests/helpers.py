@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import queue
+
+import engineio  # python-engineio, a test client
+import requests
 import websocket  # websocket-client
+
+WAIT = 5.0
 
 
 def masked_text_frame(text: str, mask: bytes = b"\x01\x02\x03\x04") -> bytes:
@@ -25,3 +31,31 @@ def assert_websocket_echo(port: int) -> None:
         assert ws.recv() == "4hello"
     finally:
         ws.close()
+
+
+class EngineIOPeer:
+    """python-engineio's sync client on 127.0.0.1:``port``, recording what it receives."""
+
+    def __init__(self, port: int, transports: list[str]) -> None:
+        # Our own HTTP session: the client drops its own unclosed when the server
+        # closes a polling session.
+        self.http = requests.Session()
+        self.client = engineio.Client(request_timeout=WAIT, http_session=self.http)
+        self.messages: queue.Queue[str | bytes] = queue.Queue()
+        self.client.on("message", self.messages.put)
+        self.client.connect(f"http://127.0.0.1:{port}", transports=transports)
+
+    def expect(self, data: str) -> None:
+        assert self.messages.get(timeout=WAIT) == data
+
+    def close(self) -> None:
+        if self.client.state == "connected":
+            self.client.disconnect()
+        for loop in ("read_loop_task", "write_loop_task"):  # requests still in flight
+            thread = getattr(self.client, loop, None)
+            if thread is not None:
+                thread.join(WAIT)
+        self.http.close()
+        ws = getattr(self.client, "ws", None)
+        if ws is not None:  # left open when the server closed the session
+            ws.shutdown()

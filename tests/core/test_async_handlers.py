@@ -19,10 +19,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import engineio
 import pytest
-import requests
 from tests.core.test_asgi import serve
+from tests.helpers import EngineIOPeer as Peer
 
 from engineio_core import MAX_QUEUED_EVENTS, ASGIApp, AsyncServer, DisconnectReason, Request
 
@@ -30,34 +29,6 @@ WAIT = 5.0
 PING: dict[str, Any] = {"ping_interval": 0.3, "ping_timeout": 0.2}
 SLOW = 0.6  # three times ping_timeout: longer than ping_interval + ping_timeout
 TRANSPORTS = {"websocket": ["websocket"], "polling": ["polling"]}
-
-
-class Peer:
-    """python-engineio's sync client, recording what it receives."""
-
-    def __init__(self, port: int, transports: list[str]) -> None:
-        # Our own HTTP session: the client drops its own unclosed when the server
-        # closes a polling session.
-        self.http = requests.Session()
-        self.client = engineio.Client(request_timeout=WAIT, http_session=self.http)
-        self.messages: queue.Queue[str | bytes] = queue.Queue()
-        self.client.on("message", self.messages.put)
-        self.client.connect(f"http://127.0.0.1:{port}", transports=transports)
-
-    def expect(self, data: str) -> None:
-        assert self.messages.get(timeout=WAIT) == data
-
-    def close(self) -> None:
-        if self.client.state == "connected":
-            self.client.disconnect()
-        for loop in ("read_loop_task", "write_loop_task"):  # requests still in flight
-            thread = getattr(self.client, loop, None)
-            if thread is not None:
-                thread.join(WAIT)
-        self.http.close()
-        ws = getattr(self.client, "ws", None)
-        if ws is not None:  # left open when the server closed the session
-            ws.shutdown()
 
 
 def slow_server(async_handlers: bool) -> tuple[AsyncServer, queue.Queue[Any]]:

@@ -17,9 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import engineio
 import pytest
-import requests
+from tests.helpers import EngineIOPeer as Peer
 from werkzeug.serving import make_server
 
 from engineio_core import MAX_QUEUED_EVENTS, DisconnectReason, Request, Server, WSGIApp
@@ -44,34 +43,6 @@ def serve(eio: Server) -> Iterator[int]:
         httpd.shutdown()
         thread.join(WAIT)
         httpd.server_close()
-
-
-class Peer:
-    """python-engineio's sync client, recording what it receives."""
-
-    def __init__(self, port: int, transports: list[str]) -> None:
-        # Our own HTTP session: the client drops its own unclosed when the server
-        # closes a polling session.
-        self.http = requests.Session()
-        self.client = engineio.Client(request_timeout=WAIT, http_session=self.http)
-        self.messages: queue.Queue[str | bytes] = queue.Queue()
-        self.client.on("message", self.messages.put)
-        self.client.connect(f"http://127.0.0.1:{port}", transports=transports)
-
-    def expect(self, data: str) -> None:
-        assert self.messages.get(timeout=WAIT) == data
-
-    def close(self) -> None:
-        if self.client.state == "connected":
-            self.client.disconnect()
-        for loop in ("read_loop_task", "write_loop_task"):  # requests still in flight
-            thread = getattr(self.client, loop, None)
-            if thread is not None:
-                thread.join(WAIT)
-        self.http.close()
-        ws = getattr(self.client, "ws", None)
-        if ws is not None:  # left open when the server closed the session
-            ws.shutdown()
 
 
 def slow_server(async_handlers: bool) -> tuple[Server, queue.Queue[Any]]:
