@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from typing import Any
 
 import engineio  # python-engineio, a test client
 import requests
@@ -31,6 +32,14 @@ def assert_websocket_echo(port: int) -> None:
         assert ws.recv() == "4hello"
     finally:
         ws.close()
+
+
+def drain(seen: queue.Queue[Any]) -> list[Any]:
+    """Everything in ``seen`` now, in order, without waiting."""
+    items = []
+    while not seen.empty():
+        items.append(seen.get_nowait())
+    return items
 
 
 class EngineIOPeer:

@@ -19,9 +19,11 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import pytest
 from tests.core.test_asgi import serve
 from tests.helpers import EngineIOPeer as Peer
+from tests.helpers import drain
 
 from engineio_core import MAX_QUEUED_EVENTS, ASGIApp, AsyncServer, DisconnectReason, Request
 
@@ -51,13 +53,6 @@ def slow_server(async_handlers: bool) -> tuple[AsyncServer, queue.Queue[Any]]:
         seen.put(("disconnect", reason))
 
     return eio, seen
-
-
-def drain(seen: queue.Queue[Any]) -> list[Any]:
-    items = []
-    while not seen.empty():
-        items.append(seen.get_nowait())
-    return items
 
 
 def test_slow_handler_keeps_the_session_and_the_order() -> None:
@@ -283,8 +278,6 @@ def test_a_timeout_entered_before_the_first_await_stays_with_the_handler() -> No
 
 
 def test_a_task_group_and_an_anyio_scope_in_a_handler() -> None:
-    anyio = pytest.importorskip("anyio")
-
     async def test() -> None:
         eio = AsyncServer()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from tests.helpers import EngineIOPeer as Peer
+from tests.helpers import drain
 from werkzeug.serving import make_server
 
 from engineio_core import MAX_QUEUED_EVENTS, DisconnectReason, Request, Server, WSGIApp
@@ -65,13 +66,6 @@ def slow_server(async_handlers: bool) -> tuple[Server, queue.Queue[Any]]:
         seen.put(("disconnect", reason))
 
     return eio, seen
-
-
-def drain(seen: queue.Queue[Any]) -> list[Any]:
-    items = []
-    while not seen.empty():
-        items.append(seen.get_nowait())
-    return items
 
 
 @pytest.mark.parametrize("transport", list(TRANSPORTS))

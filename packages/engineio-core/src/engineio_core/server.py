@@ -329,20 +329,8 @@ class Server(BaseServer):
         frame_in = self._frame_in
         spawn = self.backend.spawn
         work = self._work
+        async_handlers = self.async_handlers
         try:
-            if not self.async_handlers:
-                while not writer.closed:
-                    try:
-                        data = receive()
-                    except MessageTooLarge:
-                        run(engine.ws_too_large, channel, self._now())
-                        break
-                    if data is None:
-                        break
-                    message = run(engine.receive_ws, channel, data, self._now())
-                    if message is not None:
-                        self._deliver(sid, message)
-                return
             while not writer.closed:
                 try:
                     data = receive()
@@ -351,6 +339,11 @@ class Server(BaseServer):
                     break
                 if data is None:
                     break
+                if not async_handlers:  # this thread runs the handler, then reads on
+                    message = run(engine.receive_ws, channel, data, self._now())
+                    if message is not None:
+                        self._deliver(sid, message)
+                    continue
                 todo = run(frame_in, channel, data, self._now())
                 if todo is None:
                     continue
