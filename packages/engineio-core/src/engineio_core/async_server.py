@@ -313,13 +313,10 @@ class AsyncServer(BaseServer):
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """The choke point: call the engine, re-arm the timer, serve what the call produced."""
-        engine = self.engine
         try:
             return fn(*args)
-        finally:  # _rearm(), inlined: this runs after every engine call
-            if engine.get_timer() != self._timer_at:
-                self._arm_timer()
-            if engine.has_output():
+        finally:
+            if self._rearm():
                 await self._serve_output()
 
     def _rearm(self) -> bool:

@@ -114,8 +114,9 @@ class BaseServer:
 
     Args:
         logger: a ``logging.Logger`` to log to (default ``engineio_core.server``).
-        async_handlers: run message handlers off the session's read path (the
-            default): heartbeats, closes and upgrades are processed while a
+        async_handlers: run message handlers off the session's read path
+            (``AsyncServer``'s default; ``Server`` defaults to ``False``):
+            heartbeats, closes and upgrades are processed while a
             handler runs, and the messages of one session still reach its
             handler one at a time, in the order they arrived (with the
             session's disconnect and upgrade events in that order too).
