@@ -96,6 +96,11 @@ class ServerConfig:
     """Adds headers to the handshake response."""
     closing_grace_ms: int = 30000
     """How long a polling session closed by the server waits for its last GET, in ms."""
+    max_send_buffer_size: int = 4 * 1024 * 1024
+    """Most data queued for one session and not yet written (text counted in characters,
+    binary in bytes); past it the session closes with ``send buffer full``."""
+    max_send_buffer_packets: int = 10_000
+    """Most packets queued for one session and not yet written; past it, the same."""
 
     @classmethod
     def from_options(cls, **options: Any) -> ServerConfig:
@@ -108,7 +113,8 @@ class ServerConfig:
                 ``cors_allowed_origins``, ``cors_credentials``, ``http_compression``,
                 ``compression_threshold``, ``cookie`` (a name, a mapping of cookie
                 attributes or :class:`CookieOptions`), ``sid_generator``,
-                ``allow_request``, ``handshake_headers``.
+                ``allow_request``, ``handshake_headers``, ``max_send_buffer_size``,
+                ``max_send_buffer_packets``.
 
         Raises:
             ConfigError: for an unknown option or a value of the wrong type or range.
@@ -138,7 +144,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for name in _SECONDS:
             _positive_int(f"{name}_ms", getattr(self, f"{name}_ms"))
-        _positive_int("max_http_buffer_size", self.max_http_buffer_size)
+        for name in ("max_http_buffer_size", "max_send_buffer_size", "max_send_buffer_packets"):
+            _positive_int(name, getattr(self, name))
         if not isinstance(self.compression_threshold, int) or self.compression_threshold < 0:
             raise ConfigError("compression_threshold must be an int >= 0")
         for name in ("allow_upgrades", "cors_credentials", "http_compression"):

@@ -61,6 +61,8 @@ CLOSE_TOO_LARGE = 1009
 _CLOSE = Packet(PacketType.CLOSE)
 _NOOP = Packet(PacketType.NOOP)
 _PONG_PROBE = "3probe"
+# A WebSocket closed for these is not read by its peer: drop its frames and the connection.
+_UNRESPONSIVE = (DisconnectReason.PING_TIMEOUT, DisconnectReason.SEND_BUFFER_FULL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,8 @@ class SessionInfo:
         websocket: a WebSocket transport is attached.
         probe: a WebSocket being upgraded to is attached.
         queued: packets waiting in the outbox.
+        buffered: how much waits to be written to the client (the outbox, or the
+            WebSocket's frames not yet written; text in characters, binary in bytes).
     """
 
     sid: str
@@ -116,6 +120,7 @@ class SessionInfo:
     websocket: bool
     probe: bool
     queued: int
+    buffered: int
 
 
 Outcome = Response | Handshake | Channel | PostBody
@@ -162,6 +167,8 @@ class Engine:
         self._interval = config.ping_interval_ms / 1000
         self._timeout = config.ping_timeout_ms / 1000
         self._max = config.max_http_buffer_size
+        self._max_send = config.max_send_buffer_size
+        self._max_packets = config.max_send_buffer_packets
 
     # ------------------------------------------------------------------ outputs
     def events_received(self) -> list[Event]:
@@ -185,10 +192,18 @@ class Engine:
         return ready
 
     def data_to_send(self, channel: Channel) -> list[str | bytes]:
-        """The frames to write on a WebSocket channel, in order (taken: a second call is empty)."""
+        """The frames to write on a WebSocket channel, in order (taken: a second call is empty).
+
+        What it returns still counts against ``max_send_buffer_size`` until the
+        next call: a runtime writes the frames, then asks again until it gets none.
+        """
         frames = channel.frames
         if frames:
             channel.frames = []
+            channel.taken = channel.size
+            channel.size = 0
+        else:
+            channel.taken = 0
         return frames
 
     def get_timer(self) -> float | None:
@@ -237,9 +252,11 @@ class Engine:
         if entry is None:
             raise SessionUnknown(detail=sid)
         session = entry.session
+        ws = entry.ws
         return SessionInfo(sid, session.state, session.transport, session.traits.version,
-                           entry.poll is not None, entry.ws is not None,
-                           entry.probe is not None, len(session.outbox))
+                           entry.poll is not None, ws is not None,
+                           entry.probe is not None, len(session.outbox),
+                           session.outbox_size + (0 if ws is None else ws.size + ws.taken))
 
     def transport(self, sid: str) -> TransportName:
         """The transport a session is on (``polling`` or ``websocket``).
@@ -424,10 +441,8 @@ class Engine:
         if handshake.websocket:
             channel = Channel(session.sid, handshake.request, websocket=True, b64=session.b64)
             entry.ws = channel
-            channel.frames.append(open_packet)
-            version = session.traits.version
-            channel.frames.extend(encode_ws(p, version, session.b64)
-                                  for p in session.take_outbox())
+            self._push(channel, [open_packet, *(encode_ws(p, session.traits.version, session.b64)
+                                                for p in session.take_outbox())])
             return channel
         extra = []
         if config.cookie is not None:
@@ -635,8 +650,8 @@ class Engine:
             entry.ws = channel
             entry.probe = None
             version = session.traits.version
-            channel.frames.extend(encode_ws(p, version, channel.b64)
-                                  for p in session.take_outbox())
+            self._push(channel, [encode_ws(p, version, channel.b64)
+                                 for p in session.take_outbox()])
             self._mark(channel)
             self._arm(session)
             self._events.append(Upgraded(session.sid))
@@ -696,32 +711,54 @@ class Engine:
         channel = entry.ws
         if channel is not None and channel.close_code is None:
             session = entry.session
+            frame: str | bytes
             if isinstance(packet_data, str):
-                channel.frames.append("4" + packet_data)
+                frame = "4" + packet_data
             elif session.traits.binary_frames_typed or channel.b64:
-                channel.frames.append(encode_ws(
+                frame = encode_ws(
                     Packet(PacketType.MESSAGE, packet_data), session.traits.version, channel.b64
-                ))
+                )
             else:
-                channel.frames.append(packet_data)
+                frame = packet_data
+            frames = channel.frames
+            frames.append(frame)
+            channel.size += len(frame)
             if not channel.queued:
                 channel.queued = True
                 self._ready.append(channel)
+            if (channel.size + channel.taken > self._max_send
+                    or len(frames) > self._max_packets):
+                self._overflow(entry)
             return
         self._enqueue(entry, Packet(PacketType.MESSAGE, packet_data))
 
     def _enqueue(self, entry: _Entry, packet: Packet) -> None:
         channel = entry.ws
+        session = entry.session
         if channel is not None:
             if not channel.finished:
-                channel.frames.append(
-                    encode_ws(packet, entry.session.traits.version, channel.b64))
+                self._push(channel, [encode_ws(packet, session.traits.version, channel.b64)])
                 self._mark(channel)
+                if (channel.size + channel.taken > self._max_send
+                        or len(channel.frames) > self._max_packets):
+                    self._overflow(entry)
             return
         if entry.poll is not None:
-            self._release_poll(entry, [*entry.session.take_outbox(), packet])
-        else:
-            entry.session.queue(packet)
+            self._release_poll(entry, [*session.take_outbox(), packet])
+            return
+        session.queue(packet)
+        if session.outbox_size > self._max_send or len(session.outbox) > self._max_packets:
+            self._overflow(entry)
+
+    @staticmethod
+    def _push(channel: Channel, frames: list[str | bytes]) -> None:
+        channel.frames += frames
+        channel.size += sum(map(len, frames))
+
+    def _overflow(self, entry: _Entry) -> None:
+        """More is queued for the client than the bound allows: it is not reading."""
+        self._close(entry, DisconnectReason.SEND_BUFFER_FULL,
+                    f"over {self._max_send} bytes or {self._max_packets} packets queued", None)
 
     def _mark(self, channel: Channel) -> None:
         if not channel.queued:
@@ -751,7 +788,8 @@ class Engine:
                 self._close(entry, DisconnectReason.SERVER_DISCONNECT, None, now, code=code)
 
     def _close(self, entry: _Entry, reason: DisconnectReason, detail: str | None,
-               now: float, *, code: int = CLOSE_NORMAL) -> None:
+               now: float | None, *, code: int = CLOSE_NORMAL) -> None:
+        """End a session; ``now`` may be ``None`` unless the server closes it (it may drain)."""
         session = entry.session
         if session.state is State.CLOSING or session.state is State.CLOSED:
             return
@@ -761,7 +799,11 @@ class Engine:
         drain = False
         if channel is not None:
             if not channel.finished:
-                if server_side:
+                if reason in _UNRESPONSIVE:  # what waits for it is dropped, not written
+                    channel.frames = []
+                    channel.size = 0
+                    channel.abort = True
+                elif server_side:
                     channel.frames.append("1")
                 channel.close_code = code
                 self._mark(channel)
@@ -778,6 +820,7 @@ class Engine:
         if session.state is not State.CONNECTING:  # the application never saw it
             self._events.append(Disconnect(session.sid, reason, detail))
         if drain:
+            assert now is not None
             session.drain(now, self.config.closing_grace_ms / 1000)
             self._arm(session)
         else:

@@ -21,6 +21,8 @@ class DisconnectReason(StrEnum):
     TRANSPORT_CLOSE = "transport close"
     TRANSPORT_ERROR = "transport error"
     PARSE_ERROR = "parse error"
+    SEND_BUFFER_FULL = "send buffer full"
+    """More was queued for the client than it read (``max_send_buffer_size``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,12 +136,17 @@ class Channel:
         sid: the session it serves.
         request: the request that opened it.
         close_code: once set, close the WebSocket with this code after its last frames.
+        abort: with ``close_code``: the peer stopped reading or answering; drop the
+            connection at once rather than wait to write a close frame.
+        size: how much the frames hold (text in characters, binary in bytes).
+        taken: how much the last :meth:`Engine.data_to_send` handed over: the
+            runtime is writing it until it asks for frames again.
         response: the answer of a held GET, once there is one.
         b64: v3 client that cannot read binary frames.
     """
 
-    __slots__ = ("b64", "close_code", "frames", "queued", "request", "response", "sid",
-                 "websocket")
+    __slots__ = ("abort", "b64", "close_code", "frames", "queued", "request", "response", "sid",
+                 "size", "taken", "websocket")
 
     def __init__(self, sid: str, request: Request, *, websocket: bool, b64: bool = False) -> None:
         self.websocket = websocket
@@ -149,6 +154,9 @@ class Channel:
         self.request = request
         self.frames: list[str | bytes] = []  # the engine's; runtimes call data_to_send()
         self.close_code: int | None = None
+        self.abort = False
+        self.size = 0
+        self.taken = 0
         self.response: Response | None = None
         self.b64 = b64
         self.queued = False
@@ -183,6 +191,7 @@ class Session:
     closing_deadline: float | None = None
     armed_at: float | None = None  # the deadline the engine's timer heap holds for us
     data: dict[str, Any] = field(default_factory=dict)
+    outbox_size: int = 0  # what the outbox holds (text in characters, binary in bytes)
 
     def move(self, event: Input) -> State:
         """Apply one input to the state machine.
@@ -282,15 +291,20 @@ class Session:
         self.upgrade_deadline = self.noop_deadline = self.closing_deadline = None
         self.armed_at = None
         self.outbox = []
+        self.outbox_size = 0
         self.data = {}
 
     def queue(self, *packets: Packet) -> None:
         """Keep packets until a transport can take them."""
         self.outbox += packets
+        for packet in packets:
+            if packet.data:
+                self.outbox_size += len(packet.data)
 
     def take_outbox(self) -> list[Packet]:
         """The queued packets, removed from the outbox."""
         packets, self.outbox = self.outbox, []
+        self.outbox_size = 0
         return packets
 
     def replace_data(self, data: dict[str, Any]) -> None:
@@ -329,4 +343,5 @@ class Session:
             self.post_in_progress, move(self.next_ping), move(self.pong_deadline),
             move(self.heartbeat_deadline), move(self.upgrade_deadline),
             move(self.noop_deadline), move(self.closing_deadline), None, self.data,
+            self.outbox_size,
         )
