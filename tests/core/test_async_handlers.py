@@ -119,6 +119,9 @@ class FakeWebSocket:
     async def close(self, code: int) -> None:
         return None
 
+    def abort(self) -> None:
+        self.incoming.put_nowait(None)
+
     async def expect(self, data: str) -> None:
         while True:
             frame = await asyncio.wait_for(self.got.get(), WAIT)

@@ -1,11 +1,15 @@
 """How AsyncServer writes to WebSockets: a session's own task writes at once; other
-tasks' writes to a WebSocket that offers ``send_many`` are deferred and batched."""
+tasks' writes to a WebSocket that offers ``send_many`` are deferred and batched;
+a peer that stops reading never holds up the task that sends to it."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from engineio_core import AsyncServer, Request
+import pytest
+
+from engineio_core import AsyncServer, DisconnectReason, Request
 
 WAIT = 5.0
 
@@ -37,9 +41,12 @@ class RecordingWebSocket:
     async def close(self, code: int) -> None:
         self.inbox.put_nowait(None)
 
+    def abort(self) -> None:
+        self.inbox.put_nowait(None)
+
 
 async def _connect(server: AsyncServer,
-                   peers: list[RecordingWebSocket]) -> list[asyncio.Task[None]]:
+                   peers: Sequence[RecordingWebSocket]) -> list[asyncio.Task[None]]:
     request = Request(method="GET", query={"EIO": "4", "transport": "websocket"},
                       headers={"upgrade": "websocket"})
     tasks = [asyncio.ensure_future(server.handle_websocket(request, p)) for p in peers]
@@ -98,3 +105,84 @@ async def test_websockets_without_send_many_are_written_at_once() -> None:
     peers, echoed_at_once = await _broadcast_and_echo(batching=False)
     assert [p.writes[:5] for p in peers] == [[["4b0"], ["4b1"], ["4b2"], ["4b3"], ["4b4"]]] * 3
     assert echoed_at_once == [True]
+
+
+class StalledWebSocket(RecordingWebSocket):
+    """A peer that stopped reading: after ``room`` writes, every write waits until
+    the connection is aborted (then fails, as a reset connection's does)."""
+
+    def __init__(self, batching: bool, room: int) -> None:
+        super().__init__(batching)
+        self.room = room
+        self.aborted = asyncio.Event()
+        self.closed_with: list[int] = []
+
+    async def send(self, data: str | bytes) -> None:
+        await self._write([data])
+
+    async def _send_many(self, messages: list[str | bytes]) -> None:
+        await self._write(list(messages))
+
+    async def _write(self, frames: list[str | bytes]) -> None:
+        if len(self.writes) >= self.room:
+            await self.aborted.wait()
+            raise ConnectionResetError
+        self.writes.append(frames)
+
+    async def close(self, code: int) -> None:
+        self.closed_with.append(code)
+        await self.aborted.wait()  # the close frame waits behind the unread data too
+
+    def abort(self) -> None:
+        self.aborted.set()
+        self.inbox.put_nowait(None)
+
+
+@pytest.mark.parametrize("batching", [True, False])
+async def test_a_stalled_peer_never_holds_up_the_sender(batching: bool) -> None:
+    server = AsyncServer(ping_interval=60, ping_timeout=60, max_send_buffer_size=10_000)
+    sids: list[str] = []
+    reasons: dict[str, DisconnectReason] = {}
+    server.on("connect", lambda sid, request: sids.append(sid))
+    server.on("disconnect", lambda sid, reason: reasons.__setitem__(sid, reason))
+    stalled = StalledWebSocket(batching, room=2)
+    healthy = RecordingWebSocket(batching)
+    tasks = await _connect(server, [stalled, healthy])
+    stalled_sid, healthy_sid = sids
+    async with asyncio.timeout(WAIT):
+        for n in range(40):  # 40 x 1 KB to each: the stalled peer's bound is 10 KB
+            for sid in sids:
+                if server.has_session(sid):
+                    await server.send(sid, f"{n:04}" + "x" * 1000)
+            await asyncio.sleep(0)  # deferred writes run
+        await stalled.aborted.wait()
+        await tasks[0]  # the stalled connection's task ended: nothing left of it
+    assert reasons == {stalled_sid: DisconnectReason.SEND_BUFFER_FULL}
+    assert not server.has_session(stalled_sid)
+    received = [frame for write in healthy.writes for frame in write]
+    assert [str(f)[1:5] for f in received] == [f"{n:04}" for n in range(40)]
+    assert server.session_info(healthy_sid).buffered == 0
+    await server.shutdown()
+    async with asyncio.timeout(WAIT):
+        await tasks[1]
+
+
+async def test_an_unresponsive_peer_is_dropped_when_its_close_cannot_be_written() -> None:
+    server = AsyncServer(ping_interval=0.05, ping_timeout=0.05)
+    stalled = StalledWebSocket(batching=False, room=0)  # not even the open packet
+    [task] = await _connect_without_open(server, [stalled])
+    async with asyncio.timeout(WAIT):
+        await stalled.aborted.wait()  # ping timeout: dropped, not waited for
+        await task
+    assert server.session_count() == 0
+
+
+async def _connect_without_open(server: AsyncServer,
+                                peers: Sequence[RecordingWebSocket]) -> list[asyncio.Task[None]]:
+    request = Request(method="GET", query={"EIO": "4", "transport": "websocket"},
+                      headers={"upgrade": "websocket"})
+    tasks = [asyncio.ensure_future(server.handle_websocket(request, p)) for p in peers]
+    async with asyncio.timeout(WAIT):
+        while server.session_count() < len(peers):
+            await asyncio.sleep(0)
+    return tasks

@@ -31,7 +31,7 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from engineio_core import AsyncServer, Request, Response
 from engineio_core.base_server import BodyTooLarge, MessageTooLarge
 from engineio_core.protocol.http import parse_query
-from engineio_core.tcp import CORK_AVAILABLE, set_cork
+from engineio_core.tcp import CORK_AVAILABLE, abort_transport, set_cork
 
 __all__ = [
     "AiohttpWebSocket", "Handler", "make_handler", "to_aiohttp_response", "to_engine_request",
@@ -232,3 +232,7 @@ class AiohttpWebSocket:
         """Close with ``code`` (a no-op when aiohttp already closed the socket)."""
         self._cork(False)
         await self.ws.close(code=code)
+
+    def abort(self) -> None:
+        """Reset the connection now (its unsent data is dropped)."""
+        abort_transport(self._request.transport)

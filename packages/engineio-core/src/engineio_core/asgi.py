@@ -8,6 +8,8 @@ else goes to ``other_asgi_app`` (or gets a 404).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -15,6 +17,7 @@ from .async_server import AsyncServer
 from .base_server import BodyTooLarge
 from .protocol.http import Request, Response, parse_query
 from .static import StaticFiles, static_file
+from .tcp import abort_transport
 
 __all__ = ["ASGIApp", "ASGIWebSocket", "to_engine_request"]
 
@@ -205,6 +208,27 @@ class ASGIWebSocket:
                 raise
             # daphne (autobahn) only lets applications send 1000 or 3000-4999.
             await self._send({"type": "websocket.close", "code": 1000})
+
+    def abort(self) -> None:
+        """Drop the connection at once where the server lets us, else close it.
+
+        ASGI has no way to drop a connection: under uvicorn (its ``send`` is a
+        method of the connection's protocol) the connection's transport is
+        reset; under other servers a close is sent in the background, and the
+        server drops the connection when its own close timeout expires.
+        """
+        transport = getattr(getattr(self._send, "__self__", None), "transport", None)
+        if not abort_transport(transport):
+            task = asyncio.ensure_future(self._close_quietly())
+            _aborting.add(task)
+            task.add_done_callback(_aborting.discard)
+
+    async def _close_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.close(1000)
+
+
+_aborting: set[asyncio.Task[None]] = set()
 
 
 def to_engine_request(scope: Scope) -> Request:

@@ -23,7 +23,7 @@ from .base_server import (
     MessageTooLarge,
     PendingEvents,
 )
-from .coroutines import Started
+from .coroutines import Started, start
 from .protocol.engine import Handshake, PostBody
 from .protocol.events import Event, Message
 from .protocol.http import Request, Response
@@ -60,6 +60,19 @@ class AsyncWebSocket(Protocol):
     async def close(self, code: int) -> None:
         """Close the WebSocket with ``code``."""
         ...
+
+    def abort(self) -> None:
+        """Drop the connection at once: unsent data is discarded, no close handshake.
+
+        The peer stopped reading (its send buffer filled up) or answering pings;
+        a pending ``send`` fails and ``receive`` returns ``None``.
+        """
+        ...
+
+
+UNRESPONSIVE_CLOSE_TIMEOUT = 1.0
+"""Seconds the close frame to an unresponsive peer (``Channel.abort``) may take
+before the connection is dropped."""
 
 
 class _Writer:
@@ -112,7 +125,7 @@ class _Writer:
                 self.closed = True
                 # Not awaited here: a close can wait seconds for the peer's close frame,
                 # and the caller may be closing many sessions (shutdown, broadcast).
-                self.close_task = _spawn_close(self.ws, channel.close_code)
+                self.close_task = _spawn_close(self.ws, channel.close_code, channel.abort)
         except Exception:
             self.closed = True
             return False
@@ -124,17 +137,38 @@ class _Writer:
 _closing: set[asyncio.Task[None]] = set()
 
 
-def _spawn_close(ws: AsyncWebSocket, code: int) -> asyncio.Task[None]:
-    """Close ``ws`` in the background, keeping the task alive and its errors quiet."""
+def _spawn_close(ws: AsyncWebSocket, code: int, unresponsive: bool) -> asyncio.Task[None]:
+    """Close ``ws`` in the background, keeping the task alive and its errors quiet.
+
+    An unresponsive peer's connection is dropped if the close does not finish
+    within :data:`UNRESPONSIVE_CLOSE_TIMEOUT`.
+    """
 
     async def close() -> None:
-        with suppress(Exception):
-            await ws.close(code)
+        try:
+            if unresponsive:
+                await asyncio.wait_for(ws.close(code), UNRESPONSIVE_CLOSE_TIMEOUT)
+            else:
+                await ws.close(code)
+        except Exception:
+            if unresponsive:
+                _abort(ws)
 
     task = asyncio.ensure_future(close())
     _closing.add(task)
     task.add_done_callback(_closing.discard)
     return task
+
+
+def _abort(ws: AsyncWebSocket) -> None:
+    with suppress(Exception):
+        ws.abort()
+
+
+async def _carry_on(started: Started[Any]) -> None:
+    """A task's body: finish a coroutine that was started by hand and suspended."""
+    with suppress(Exception):
+        await started
 
 
 def _nothing() -> None:
@@ -554,10 +588,23 @@ class AsyncServer(BaseServer):
                     writer = writers.get(channel)
                     if writer is None:
                         continue  # not accepted yet: its first flush writes everything
-                    if writer.send_many is None or (
-                            (current := asyncio.current_task()) is writer.task
-                            or current is writer.helper):
+                    if channel.abort and writer.busy:
+                        # Closed as unresponsive while a write to it is stuck: drop it now.
+                        writer.closed = True
+                        _abort(writer.ws)
+                        continue
+                    if (current := asyncio.current_task()) is writer.task or (
+                            current is writer.helper):
                         await self._flush(writer)  # the connection's own tasks (an echo)
+                    elif writer.send_many is None:
+                        # Another session's task: write as far as the socket takes it
+                        # without waiting; a write that has to wait (the peer reads
+                        # slowly or not at all) goes on in a task of its own.
+                        started = start(self._flush(writer))
+                        if type(started) is Started:
+                            task = asyncio.ensure_future(_carry_on(started))
+                            self._flushes.add(task)
+                            task.add_done_callback(self._flushes.discard)
                     elif not writer.pending:
                         # Another session's task (a broadcast): write once it yields, so
                         # that a burst reaches this socket in one send_many().

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import struct
 from typing import Any
 
-__all__ = ["CORK_AVAILABLE", "set_cork"]
+__all__ = ["CORK_AVAILABLE", "abort_transport", "reset_on_close", "set_cork"]
 
 _CORK: int | None = getattr(socket, "TCP_CORK", None)
 
@@ -27,4 +29,28 @@ def set_cork(sock: Any, on: bool) -> bool:
         sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1 if on else 0)
     except (OSError, AttributeError):
         return False
+    return True
+
+
+def reset_on_close(sock: Any) -> None:
+    """Make closing ``sock`` reset the connection (``SO_LINGER`` 0): unsent data is
+    discarded at once instead of being kept by the kernel for a peer that does not read."""
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def abort_transport(transport: Any) -> bool:
+    """Reset an asyncio transport's connection now (its buffered data is dropped).
+
+    Returns ``False`` when ``transport`` is not one (``None``, or without ``abort``).
+    """
+    abort = getattr(transport, "abort", None)
+    if abort is None:
+        return False
+    get_extra_info = getattr(transport, "get_extra_info", None)
+    if get_extra_info is not None:
+        reset_on_close(get_extra_info("socket"))
+    abort()
     return True

@@ -27,6 +27,7 @@ from websockets.protocol import State
 from engineio_core.asgi import ASGIWebSocket
 from engineio_core.async_server import AsyncWebSocket
 from engineio_core.protocol.http import Response
+from engineio_core.tcp import abort_transport
 
 __all__ = ["CLOSE_TIMEOUT", "SanicWebSocket", "asgi_scope", "asgi_websocket"]
 
@@ -116,6 +117,10 @@ class SanicWebSocket:
         ws: Any = self._ws
         if ws is not None:
             ws.end_connection(1000)
+
+    def abort(self) -> None:
+        """Reset the connection now (its unsent data is dropped)."""
+        abort_transport(self._request.transport)
 
 
 def asgi_scope(request: SanicRequest[Any, Any]) -> MutableMapping[str, Any] | None:

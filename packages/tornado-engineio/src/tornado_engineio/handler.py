@@ -29,7 +29,7 @@ from tornado.routing import PathMatches, Rule
 
 from engineio_core.async_server import AsyncServer
 from engineio_core.protocol.http import Request, Response, origin_allowed
-from engineio_core.tcp import set_cork
+from engineio_core.tcp import reset_on_close, set_cork
 from engineio_core.websocket_frames import encode_frame
 
 from .polling import SessionPollingRouter
@@ -271,6 +271,14 @@ class _TornadoWebSocket:
 
     async def close(self, code: int) -> None:
         self._handler.close(code)
+
+    def abort(self) -> None:
+        """Reset the connection now (its unsent data is dropped)."""
+        connection = self._handler.ws_connection
+        stream = getattr(connection, "stream", None)
+        if stream is not None and not stream.closed():
+            reset_on_close(stream.socket)
+            stream.close()
 
     # -------------------------------------------------------------- handler side
     def opened(self) -> None:
