@@ -76,11 +76,23 @@ class SyncWebSocket(Protocol):
         """Close the WebSocket with ``code`` (callable from any thread)."""
         ...
 
+    def abort(self) -> None:
+        """Drop the connection at once, from any thread, even while a ``send`` to it
+        is blocked: unsent data is discarded, that ``send`` fails and ``receive``
+        returns ``None``. Used when the peer stopped reading or answering pings."""
+        ...
+
 
 class _Writer:
-    """Writes a channel's frames to its WebSocket; its lock keeps writes whole and in order."""
+    """Writes a channel's frames to its WebSocket; its lock keeps writes whole and in order.
 
-    __slots__ = ("channel", "closed", "lock", "open", "pending", "reader", "send_many", "ws")
+    Writes from other sessions' threads never wait on this socket: under green
+    threads each burst is written by a green thread of its own (``defer``); under
+    OS threads by this connection's writer thread, started at the first such write.
+    """
+
+    __slots__ = ("channel", "closed", "lock", "open", "pending", "reader", "send_many", "wake",
+                 "ws")
 
     def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock, reader: object) -> None:
         self.ws = ws
@@ -90,6 +102,7 @@ class _Writer:
         self.open = False  # the handshake is done: frames may be written
         self.closed = False
         self.pending = False  # a deferred flush is scheduled
+        self.wake: BackendEvent | None = None  # the writer thread's (OS threads only)
         # WebSockets that can write several messages at once say so with send_many().
         self.send_many: Callable[[list[str | bytes]], None] | None = getattr(
             ws, "send_many", None)
@@ -299,6 +312,10 @@ class Server(BaseServer):
         finally:
             with self._lock:
                 del self._writers[channel]
+                writer.closed = True
+                wake = writer.wake
+            if wake is not None:
+                wake.set()  # the writer thread ends
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
@@ -459,6 +476,13 @@ class Server(BaseServer):
                 writer = self._writers.get(channel)
                 if writer is None:
                     continue  # not accepted yet: its first flush writes everything
+                if channel.abort:
+                    # Unresponsive (send buffer full, ping timeout): drop the connection
+                    # now, even while a write to it is blocked; nothing more is written.
+                    writer.closed = True
+                    with suppress(Exception):
+                        writer.ws.abort()
+                    continue
                 # A session's own thread writes at once (an echo). Writes to other
                 # sessions (a broadcast) are deferred where green threads make that
                 # cheap, so that a burst reaches each socket in one write.
@@ -471,8 +495,7 @@ class Server(BaseServer):
                 elif not writer.pending:
                     writer.pending = True
                     if not self.backend.defer(self._flush, writer):
-                        writer.pending = False
-                        self._flush(writer)
+                        self._write_later(writer)
             elif channel.response is not None:
                 waiter = self._waiters.get(channel)
                 if waiter is not None:
@@ -480,31 +503,58 @@ class Server(BaseServer):
         for event in events:
             self._dispatch(event)
 
+    def _write_later(self, writer: _Writer) -> None:
+        """OS threads: have the connection's writer thread write (start it if need be)."""
+        with self._lock:
+            wake = writer.wake
+            if wake is None and not writer.closed:
+                wake = writer.wake = self.backend.event()
+                self.backend.spawn(self._write_loop, writer, wake)
+        if wake is not None:
+            wake.set()
+
+    def _write_loop(self, writer: _Writer, wake: BackendEvent) -> None:
+        """A connection's writer thread: write what other threads queued, until it closes."""
+        while not writer.closed:
+            wake.wait()
+            wake.clear()
+            self._flush(writer)
+
     def _flush(self, writer: _Writer) -> None:
+        """Write the channel's frames until the engine has none left (then close it if
+        it is closed): the engine counts what it handed over until it is asked again."""
         channel = writer.channel
+        engine = self.engine
         with writer.lock:
             writer.pending = False
-            if not writer.open or writer.closed:
-                return
-            with self._lock:
-                frames = self.engine.data_to_send(channel)
-                code = channel.close_code
-            try:
-                if len(frames) > 1 and writer.send_many is not None:
-                    writer.send_many(frames)
-                else:
-                    send = writer.ws.send
-                    for frame in frames:
-                        send(frame)
-                if code is not None:
+            while writer.open and not writer.closed:
+                with self._lock:
+                    frames = engine.data_to_send(channel)
+                    code = channel.close_code
+                try:
+                    if len(frames) > 1 and writer.send_many is not None:
+                        writer.send_many(frames)
+                    else:
+                        send = writer.ws.send
+                        for frame in frames:
+                            send(frame)
+                    if code is not None:
+                        writer.closed = True
+                        if channel.abort:
+                            writer.ws.abort()
+                        else:
+                            writer.ws.close(code)
+                        return
+                except Exception:
                     writer.closed = True
-                    writer.ws.close(code)
+                    break
+                if not frames:
+                    return
+            else:
                 return
-            except Exception:
-                writer.closed = True
         with suppress(Exception):
             writer.ws.close(1011)
-        self._run(self.engine.ws_closed, channel, self._now())
+        self._run(engine.ws_closed, channel, self._now())
 
     def _handshake(self, handshake: Handshake) -> Response | Channel:
         refusal = None

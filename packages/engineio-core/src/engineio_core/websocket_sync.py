@@ -28,6 +28,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 
 from .base_server import MessageTooLarge
+from .tcp import reset_on_close
 from .websocket_frames import encode_frame
 
 if TYPE_CHECKING:
@@ -187,6 +188,13 @@ class WebSocket:
             self._send_event(CloseConnection(code=code))
         finally:
             self._shutdown()
+
+    def abort(self) -> None:
+        """Drop the connection now, without a close frame and without waiting for a
+        blocked write (it fails): the socket is shut down and resets when closed."""
+        self._done = True
+        reset_on_close(self._sock)
+        self._shutdown()
 
     # ------------------------------------------------------------------ internals
     def _finish(self, code: int | None) -> None:

@@ -341,6 +341,10 @@ class _MemoryWebSocket:
         self.inbound.close()
         self._client._set_closed()
 
+    def abort(self) -> None:
+        """The connection dropped (no close frame): seen as close code 1006."""
+        self.close(1006)
+
 
 def _no_body(limit: int) -> bytes:
     return b""

@@ -18,6 +18,8 @@ import gevent
 import gevent.event
 import gevent.lock
 
+from ..tcp import reset_on_close
+
 if TYPE_CHECKING:
     from ..protocol.http import Response
 
@@ -97,6 +99,15 @@ class GeventWebSocket:
             ws.closed = True
         # gevent-websocket leaves the socket open: shut it down so the receiving
         # greenlet wakes up now rather than when the peer answers the close.
+        if self.socket is not None:
+            with contextlib.suppress(OSError):
+                self.socket.shutdown(socket.SHUT_RDWR)
+
+    def abort(self) -> None:
+        """Drop the connection now: shut the socket down (waking every greenlet that
+        waits on it) and have it reset when gevent-websocket closes it."""
+        self._ws.closed = True
+        reset_on_close(self.socket)
         if self.socket is not None:
             with contextlib.suppress(OSError):
                 self.socket.shutdown(socket.SHUT_RDWR)
