@@ -472,7 +472,9 @@ class _FailingServer(AsyncServer):
     """A server whose ``handle_http`` fails when the query asks it to."""
 
     async def handle_http(self, request: Request,
-                          read_body: Callable[[int], Awaitable[bytes]]) -> Response:
+                          read_body: Callable[[int], Awaitable[bytes]],
+                          disconnected: Callable[[], Awaitable[object]] | None = None,
+                          ) -> Response:
         fail = request.query.get("fail")
         if fail == "raise":
             raise RuntimeError("boom")

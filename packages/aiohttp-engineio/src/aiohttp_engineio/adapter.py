@@ -22,8 +22,10 @@ runtime: ``transport error``, "message too large", close code 1009.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Sized
+from functools import partial
 from typing import Any
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
@@ -70,10 +72,22 @@ def make_handler(server: AsyncServer) -> Handler:
                     return web.Response(status=400, text="WebSocket upgrade failed")
                 return socket.response
             # Not a valid upgrade: the engine answers it as plain HTTP (400).
-        response = await handle_http(to_engine_request(request), _body_reader(request))
+        response = await handle_http(to_engine_request(request), _body_reader(request),
+                                     partial(_disconnected, request))
         return to_aiohttp_response(response)
 
     return engineio_handler
+
+
+DISCONNECT_CHECK_INTERVAL = 1.0
+"""Seconds between two looks at a held GET's connection (aiohttp tells no one when
+a client goes away, unless the application runs with ``handler_cancellation``)."""
+
+
+async def _disconnected(request: web.BaseRequest) -> None:
+    """Returns once the request's connection is closing (checked every second)."""
+    while (transport := request.transport) is not None and not transport.is_closing():
+        await asyncio.sleep(DISCONNECT_CHECK_INTERVAL)
 
 
 def to_engine_request(request: web.BaseRequest) -> Request:

@@ -107,7 +107,11 @@ class ASGIApp:
                 more = message.get("more_body", False)
             return b"".join(chunks)
 
-        response = await self.server.handle_http(request, read_body)
+        async def disconnected() -> None:  # only for a held GET: its body was never read
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        response = await self.server.handle_http(request, read_body, disconnected)
         await _send_response(send, response)
 
     async def _static(self, path: str, send: Send) -> bool:

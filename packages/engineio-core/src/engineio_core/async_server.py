@@ -70,6 +70,10 @@ class AsyncWebSocket(Protocol):
         ...
 
 
+HELD_POLL_WATCH_DELAY = 0.5
+"""Seconds a GET is held before :meth:`AsyncServer.handle_http` starts watching its
+connection (``disconnected``): a GET answered sooner costs no watcher."""
+
 UNRESPONSIVE_CLOSE_TIMEOUT = 1.0
 """Seconds the close frame to an unresponsive peer (``Channel.abort``) may take
 before the connection is dropped."""
@@ -268,13 +272,19 @@ class AsyncServer(BaseServer):
 
     # ------------------------------------------------------------------ adapters
     async def handle_http(
-        self, request: Request, read_body: Callable[[int], Awaitable[bytes]]
+        self, request: Request, read_body: Callable[[int], Awaitable[bytes]],
+        disconnected: Callable[[], Awaitable[object]] | None = None,
     ) -> Response:
         """Serve one polling (or preflight) request.
 
         Args:
             request: the request, ``body`` not yet read.
             read_body: reads the whole body; raises :class:`BodyTooLarge` past its argument.
+            disconnected: returns once the client has gone away (where the adapter
+                can tell). A GET held longer than :data:`HELD_POLL_WATCH_DELAY`
+                is watched with it: a dead one ends its session at once
+                (``transport error``, "poll connection dropped") instead of at
+                the next heartbeat; the answer returned then goes nowhere.
         """
         engine = self.engine
         run = self._run
@@ -300,8 +310,13 @@ class AsyncServer(BaseServer):
             return result
         if outcome.response is not None:  # released while the output was served
             return outcome.response
-        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Response] = loop.create_future()
         self._waiters[outcome] = future
+        watch: asyncio.TimerHandle | None = None
+        if disconnected is not None:
+            watch = loop.call_later(HELD_POLL_WATCH_DELAY, self._watch_poll, outcome, future,
+                                    disconnected)
         try:
             return await future
         except asyncio.CancelledError:
@@ -309,6 +324,27 @@ class AsyncServer(BaseServer):
             raise
         finally:
             del self._waiters[outcome]
+            if watch is not None:
+                watch.cancel()
+
+    def _watch_poll(self, channel: Channel, future: asyncio.Future[Response],
+                    disconnected: Callable[[], Awaitable[object]]) -> None:
+        """A GET is still held: end its session if its client goes away meanwhile."""
+        if future.done():
+            return
+
+        async def watch() -> None:
+            try:
+                await disconnected()
+            except Exception:
+                return  # the adapter cannot tell: the heartbeat will
+            if not future.done():
+                await self._run(self.engine.poll_dropped, channel, self._now())
+                if not future.done():
+                    future.set_result(Response(400, [], b""))  # nobody reads it
+
+        task = asyncio.ensure_future(watch())
+        future.add_done_callback(lambda _: task.cancel())
 
     async def handle_websocket(self, request: Request, ws: AsyncWebSocket) -> None:
         """Serve one WebSocket request from upgrade to close."""

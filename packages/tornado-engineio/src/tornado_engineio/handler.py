@@ -74,6 +74,8 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         self._body = RequestBody(server.config.max_http_buffer_size)
         self._ws: _TornadoWebSocket | None = None
         self._engine_view: Request | None = None
+        self._closed = False  # the connection closed (Tornado called on_close)
+        self._gone: asyncio.Future[None] | None = None  # a held GET waits on it
 
     # ------------------------------------------------------------------ HTTP
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -110,8 +112,16 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         return None
 
     async def _polling(self) -> None:
-        response = await self.server.handle_http(self._engine_request(), self._body.read)
-        self._write_response(response)
+        response = await self.server.handle_http(self._engine_request(), self._body.read,
+                                                 self._disconnected)
+        if not self._closed:
+            self._write_response(response)
+
+    async def _disconnected(self) -> None:
+        """Returns once the client has gone away (Tornado calls :meth:`on_close`)."""
+        if not self._closed:
+            self._gone = asyncio.get_running_loop().create_future()
+            await self._gone
 
     def _write_response(self, response: Response) -> None:
         self.set_status(response.status)
@@ -166,8 +176,12 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         """The WebSocket (or the HTTP connection) closed."""
+        self._closed = True
         if self._ws is not None:
             self._ws.ended()
+        gone = self._gone
+        if gone is not None and not gone.done():
+            gone.set_result(None)
 
 
 class _TornadoWebSocket:

@@ -106,6 +106,7 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
         self._query = query
         self._body = RequestBody(router.server.config.max_http_buffer_size)
         self._gone = False
+        self._lost: asyncio.Future[None] | None = None  # a held GET waits on it
 
     def data_received(self, chunk: bytes) -> None:
         self._body.add(chunk)
@@ -121,7 +122,8 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
         """
         request = self._request
         coro = self._router.server.handle_http(
-            to_engine_request(request, request, self._query), self._body.read)
+            to_engine_request(request, request, self._query), self._body.read,
+            self._disconnected)
         try:
             step = start(coro)
         except Exception:
@@ -142,6 +144,15 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
 
     def _connection_closed(self) -> None:
         self._gone = True
+        lost = self._lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
+
+    async def _disconnected(self) -> None:
+        """Returns once the client has gone away (only asked of a held GET)."""
+        if not self._gone:
+            self._lost = asyncio.get_running_loop().create_future()
+            await self._lost
 
     async def _resume(self, started: Started[Response]) -> None:
         try:
