@@ -225,13 +225,13 @@ def test_disconnect_comes_after_the_queued_messages() -> None:
         sid = eio.session_ids()[0]
         for frame in ("4block", "4a", "4b", None):
             ws.incoming.put(frame)
-        thread.join(WAIT)  # the reading thread is done while the handler blocks
-        assert not thread.is_alive()
-        assert not eio.has_session(sid)
+        wait_for(lambda: not eio.has_session(sid))  # closed while the handler blocks
         assert events == []
         release.set()
         wait_for(lambda: len(events) == 4)
         assert events == ["block", "a", "b", DisconnectReason.TRANSPORT_CLOSE]
+        thread.join(WAIT)  # the request's thread returns once reading is over
+        assert not thread.is_alive()
 
 
 def test_contract_app_sleep_command() -> None:
@@ -246,6 +246,5 @@ def test_contract_app_sleep_command() -> None:
             "4slept:50", "4cmd:sleep:x", "4after"]
 
 
-def test_off_by_default_on_the_sync_server() -> None:
-    # Handing every message to another thread costs 4-5x an echo (docs/architecture.md).
-    assert Server(async_mode="threading").async_handlers is False
+def test_on_by_default_on_the_sync_server() -> None:
+    assert Server(async_mode="threading").async_handlers is True

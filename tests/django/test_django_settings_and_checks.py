@@ -121,9 +121,9 @@ def test_settings_are_read_lazily_and_reset_on_change() -> None:
 def test_async_handlers_is_a_setting() -> None:
     assert check_ids(ASYNC_HANDLERS=False) == []
     with override_settings(ENGINEIO={"ASYNC_MODE": "threading"}):
-        assert get_sync_server().async_handlers is False  # the sync server's default
-    with override_settings(ENGINEIO={"ASYNC_MODE": "threading", "ASYNC_HANDLERS": True}):
-        assert get_sync_server().async_handlers is True
+        assert get_sync_server().async_handlers is True  # the sync server's default
+    with override_settings(ENGINEIO={"ASYNC_MODE": "threading", "ASYNC_HANDLERS": False}):
+        assert get_sync_server().async_handlers is False
 
 
 def test_closing_grace_is_a_setting() -> None:

@@ -91,8 +91,8 @@ class _Writer:
     OS threads by this connection's writer thread, started at the first such write.
     """
 
-    __slots__ = ("channel", "closed", "lock", "open", "pending", "reader", "send_many", "wake",
-                 "ws")
+    __slots__ = ("channel", "closed", "done", "lock", "open", "pending", "reader", "send_many",
+                 "wake", "ws")
 
     def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock, reader: object) -> None:
         self.ws = ws
@@ -103,30 +103,41 @@ class _Writer:
         self.closed = False
         self.pending = False  # a deferred flush is scheduled
         self.wake: BackendEvent | None = None  # the writer thread's (OS threads only)
+        self.done: BackendEvent | None = None  # set once reading is over (after a hand-over)
         # WebSockets that can write several messages at once say so with send_many().
         self.send_many: Callable[[list[str | bytes]], None] | None = getattr(
             ws, "send_many", None)
 
 
+SLOW_HANDLER = 0.1
+"""Seconds a message handler may run in the thread that reads its WebSocket before
+another thread takes the reading over (``async_handlers``)."""
+
+
 class Server(BaseServer):
     """An Engine.IO server for threads and green threads.
+
+    With ``async_handlers`` (the default) a slow message handler does not hold
+    up its session's reading. Over WebSocket the handler runs in the reading
+    thread (an echo costs no thread switch); one that runs longer than
+    :data:`SLOW_HANDLER` is noticed by a watchdog, which has another (green)
+    thread read on meanwhile. Over polling each message's handler runs in a
+    thread of its own. Either way the messages of a session reach its handler
+    one at a time, in order, with its disconnect and upgrade events in that order too.
 
     Args:
         async_mode: the sync backend (``"threading"``, or ``"eventlet"``/``"gevent"``
             when installed); ``None`` picks the best installed one.
         logger: a ``logging.Logger`` (default ``engineio_core.server``).
-        async_handlers: ``True`` to run message handlers off the thread that
-            reads the session. Off by default on this server for now: handing
-            each message to another thread costs 4-5x the echo itself (a thread
-            or green thread per message; measured in docs/architecture.md), so
-            by default a handler runs in the reading thread and a handler that
-            blocks longer than the ping timeout gets its session closed.
+        async_handlers: ``False`` to read a session's next packet only once its
+            message handler has returned (a handler that blocks longer than the
+            ping timeout then gets its session closed).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
     """
 
-    def __init__(self, async_mode: str | None = None, *, async_handlers: bool = False,
+    def __init__(self, async_mode: str | None = None, *, async_handlers: bool = True,
                  **options: Any) -> None:
         super().__init__(async_handlers=async_handlers, **options)
         backend = load_backend(async_mode, "sync")
@@ -140,6 +151,9 @@ class Server(BaseServer):
         self._timer_thread: Any = None
         self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
         self._waiters: dict[Channel, BackendEvent] = {}  # the held GETs
+        # WebSockets whose reading thread runs a handler, since when (async_handlers)
+        self._inline: dict[_Writer, float] = {}
+        self._watchdog: object | None = None  # the running watchdog's token
 
     # ------------------------------------------------------------------ public API
     def send(self, sid: str, data: str | bytes) -> None:
@@ -338,15 +352,36 @@ class Server(BaseServer):
         return result  # type: ignore[no-any-return]
 
     def _receive(self, channel: Channel, writer: _Writer) -> None:
-        """Feed the WebSocket's messages to the engine until it closes."""
+        """Serve the WebSocket until it closes, in the request's own thread.
+
+        When the watchdog hands the reading to another thread (a slow handler),
+        this thread finishes the handler and what queued up behind it, then
+        waits for the connection's end: the WSGI server closes the socket when
+        the application returns.
+        """
+        if self._read(channel, writer):
+            return
+        done = writer.done
+        assert done is not None
+        done.wait()
+
+    def _read_on(self, channel: Channel, writer: _Writer) -> None:
+        """A thread the watchdog started: read while a slow handler runs elsewhere."""
+        with self._lock:
+            writer.reader = self.backend.current()
+        self._read(channel, writer)
+
+    def _read(self, channel: Channel, writer: _Writer) -> bool:
+        """Feed the WebSocket's messages to the engine; returns ``True`` once the
+        connection ended (the channel is then closed in the engine), ``False``
+        when this thread ran a slow handler and another reads on."""
         engine = self.engine
         run = self._run
         receive = writer.ws.receive
         sid = channel.sid
         frame_in = self._frame_in
-        spawn = self.backend.spawn
-        work = self._work
         async_handlers = self.async_handlers
+        handed = False
         try:
             while not writer.closed:
                 try:
@@ -361,22 +396,34 @@ class Server(BaseServer):
                     if message is not None:
                         self._deliver(sid, message)
                     continue
-                todo = run(frame_in, channel, data, self._now())
+                todo = run(frame_in, channel, data, self._now(), writer)
                 if todo is None:
                     continue
                 if isinstance(todo, str | bytes):
-                    spawn(work, sid, todo)  # the session was idle: a worker runs its handler
+                    # The session was idle: run its handler here (the watchdog
+                    # hands the reading over if it is slow), then what queued up.
+                    if not self._work(sid, todo, writer):
+                        handed = True
+                        return False
                 else:
                     todo.wait()  # its queue is at the bound: wait for the worker
         finally:
-            run(engine.ws_closed, channel, self._now())
+            if not handed:
+                run(engine.ws_closed, channel, self._now())
+                with self._lock:
+                    writer.closed = True
+                    done = writer.done
+                if done is not None:
+                    done.set()
+        return True
 
-    def _frame_in(self, channel: Channel, data: str | bytes,
-                  now: float) -> str | bytes | BackendEvent | None:
+    def _frame_in(self, channel: Channel, data: str | bytes, now: float,
+                  writer: _Writer | None = None) -> str | bytes | BackendEvent | None:
         """Feed a frame to the engine and queue a message it carries (under the lock).
 
-        Returns the message when the session was idle (start a worker with it),
-        an event to wait on when the session's queue reached its bound, else ``None``.
+        Returns the message when the session was idle (this thread runs its
+        handler: a reader, watched through ``_inline``), an event to wait on when
+        the session's queue reached its bound, else ``None``.
         """
         message = self.engine.receive_ws(channel, data, now)
         if message is None or self._message_handler is None:
@@ -384,7 +431,13 @@ class Server(BaseServer):
         sid = channel.sid
         pending = self._pending.get(sid)
         if pending is None:
-            self._pending[sid] = PendingEvents()  # busy from now on
+            pending = self._pending[sid] = PendingEvents()  # busy from now on
+            pending.worker = self.backend.current()
+            if writer is not None:
+                self._inline[writer] = now
+                if self._watchdog is None:
+                    token = self._watchdog = object()
+                    self.backend.spawn(self._watch, token)
             return message
         pending.items.append(message)
         if len(pending.items) < MAX_QUEUED_EVENTS:
@@ -393,6 +446,31 @@ class Server(BaseServer):
             pending.room = self.backend.event()
         room: BackendEvent = pending.room
         return room
+
+    def _watch(self, token: object) -> None:
+        """The watchdog: a reading thread whose handler runs longer than
+        :data:`SLOW_HANDLER` hands the reading to a new thread. Runs while
+        WebSockets are served; started again by the next handler."""
+        backend = self.backend
+        while True:
+            backend.sleep(SLOW_HANDLER / 2)
+            slow: list[_Writer] = []
+            with self._lock:
+                if self._watchdog is not token:
+                    return
+                if not self._writers:
+                    self._watchdog = None
+                    return
+                now = self._now()
+                for writer, since in list(self._inline.items()):
+                    if now - since >= SLOW_HANDLER:
+                        del self._inline[writer]
+                        writer.reader = None  # the new thread sets itself
+                        if writer.done is None:
+                            writer.done = backend.event()
+                        slow.append(writer)
+            for writer in slow:
+                backend.spawn(self._read_on, writer.channel, writer)
 
     def _wait_for_room(self, sid: str) -> None:
         """Wait while the session's queue is at its bound (a polling POST's messages)."""
@@ -422,12 +500,17 @@ class Server(BaseServer):
                 kept.append(event)
         return kept
 
-    def _work(self, sid: str, item: str | bytes | Event | None) -> None:
+    def _work(self, sid: str, item: str | bytes | Event | None,
+              reader: _Writer | None = None) -> bool:
         """A worker: run ``item``, then what queued up for the session meanwhile, in
-        order; the session is idle again once its queue is empty."""
+        order; the session is idle again once its queue is empty.
+
+        A reading thread passes its ``reader``: it returns ``False`` when the
+        watchdog handed the reading to another thread meanwhile.
+        """
         lock = self._lock
         done = False
-        self._pending[sid].worker = self.backend.current()  # writes from here are its own
+        me = self._pending[sid].worker = self.backend.current()  # writes from here are its own
         try:
             while True:
                 if item is not None:
@@ -442,6 +525,9 @@ class Server(BaseServer):
                     if not items:
                         del self._pending[sid]
                         done = True
+                        if reader is not None:
+                            self._inline.pop(reader, None)
+                            still_reading = reader.reader is me
                     else:
                         item = items.popleft()
                         if room is not None and len(items) <= MAX_QUEUED_EVENTS // 2:
@@ -451,7 +537,7 @@ class Server(BaseServer):
                 if room is not None:
                     room.set()
                 if done:
-                    return
+                    return reader is None or still_reading
         finally:
             if not done:  # the worker was killed: the rest still reaches the handlers
                 self.backend.spawn(self._work, sid, None)

@@ -37,7 +37,7 @@ def config_defaults() -> dict[str, Any]:
     """
     base = ServerConfig()
     defaults: dict[str, Any] = {"path": DEFAULT_PATH, "async_mode": None, "logger": None,
-                                "async_handlers": False}
+                                "async_handlers": True}
     for field in fields(ServerConfig):
         value = getattr(base, field.name)
         if field.name.endswith("_ms"):
