@@ -6,7 +6,9 @@ from benchmarks.contract_app import options
 
 SECRET_KEY = "contract-app-not-a-secret"
 DEBUG = False
-ALLOWED_HOSTS = ["*"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+"""Clients connect to 127.0.0.1; any other Host is refused, Engine.IO requests included
+(tests/interop/test_hosts.py)."""
 INSTALLED_APPS = ["django_engineio"]
 MIDDLEWARE: list[str] = []
 ROOT_URLCONF = "benchmarks.django_project.urls"

@@ -102,7 +102,7 @@ def test_public_api() -> None:
     assert sorted(engineio_core.__all__) == sorted([
         "ASGIApp", "AsyncServer", "AsyncWebSocket", "BackendUnavailable", "BodyTooLarge",
         "ConfigError", "ConnectionRefused", "CookieOptions", "DisconnectReason", "EngineIOError",
-        "MAX_QUEUED_EVENTS", "MessageTooLarge", "ParseError", "ProtocolError", "Request",
+        "MAX_QUEUED_EVENTS", "MessageTooLarge", "ParseError", "ProtocolError", "Refusal", "Request",
         "Response", "Server",
         "ServerConfig", "SessionInfo", "SessionUnknown", "State", "SyncWebSocket", "WSGIApp",
     ])

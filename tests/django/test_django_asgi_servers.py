@@ -78,3 +78,32 @@ def test_websocket_echo_and_upgrade(port: int) -> None:
         assert ws.recv() == "4upgraded"
     finally:
         ws.close()
+
+
+def test_allowed_hosts_is_enforced(port: int) -> None:
+    """The project allows 127.0.0.1 and localhost: ``Host: evil.example`` is refused on the
+    polling handshake and the WebSocket upgrade (HTTP 400 through ``websocket.http.response``)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/engine.io/?EIO=4&transport=polling",
+                           headers={"Host": "evil.example"})
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (
+            400, {"code": 3, "message": "Bad request"})
+    finally:
+        connection.close()
+    sid = polling_handshake(port)  # Host: 127.0.0.1:<port>
+    for query in ("", f"&sid={sid}"):
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(
+                f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket{query}",
+                host="evil.example", timeout=5)
+        assert refused.value.status_code == 400
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket&sid={sid}",
+        host=f"localhost:{port}", timeout=5)
+    try:
+        ws.send("2probe")
+        assert ws.recv() == "3probe"
+    finally:
+        ws.close()

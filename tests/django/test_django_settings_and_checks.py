@@ -76,6 +76,16 @@ def test_each_problem_has_its_id(engineio: dict[str, Any], expected: list[str]) 
     assert check_ids(**engineio) == expected
 
 
+def test_engineio_allowed_hosts_points_to_djangos_setting() -> None:
+    with override_settings(ENGINEIO={"ALLOWED_HOSTS": ["example.com"]}):
+        [message] = check_settings()
+        assert message.id == "django_engineio.E002"
+        assert message.hint == ("Engine.IO requests follow settings.ALLOWED_HOSTS; "
+                                "set the hosts there.")
+        with pytest.raises(ConfigError, match="ALLOWED_HOSTS"):
+            get_async_server()
+
+
 def test_setting_that_is_not_a_dict() -> None:
     with override_settings(ENGINEIO=[("PING_INTERVAL", 1)]):
         assert [m.id for m in check_settings()] == ["django_engineio.E001"]

@@ -268,6 +268,52 @@ def test_refusal() -> None:
             assert client.connected
 
 
+POLLING = "/engine.io/?EIO=4&transport=polling"
+
+
+def test_trusted_hosts_apply_to_engineio_requests() -> None:
+    app = make_app(TRUSTED_HOSTS=["good.example", ".good.org"])
+    app.add_url_rule("/view", "view", lambda: "view")
+    eio = FlaskEngineIO(app)
+    seen: list[tuple[engineio_core.Refusal, str]] = []
+
+    @eio.on("connection_error")
+    def connection_error(refusal: engineio_core.Refusal) -> None:
+        seen.append((refusal, current_app.name))  # in the app context
+
+    client = app.test_client()
+    for host in ("good.example", "good.example:5000", "a.good.org"):
+        assert client.get(POLLING, headers={"Host": host}).status_code == 200, host
+    assert seen == []
+    response = client.get(POLLING, headers={"Host": "evil.example"})
+    assert (response.status_code, response.get_json()) == (400, {"code": 3,
+                                                                  "message": "Bad request"})
+    assert [(r.context, name) for r, name in seen] == [
+        ({"name": "HOST_NOT_ALLOWED", "host": "evil.example"}, "t")]
+    # Flask answers its own views for that host 400 as well.
+    assert client.get("/view", headers={"Host": "evil.example"}).status_code == 400
+    with pytest.raises(ConnectionRefused, match="HTTP 400: Bad request"):
+        eio.test_client(app, transport="websocket", headers={"Host": "evil.example"})
+    assert [r.context["name"] for r, _ in seen[1:]] == ["HOST_NOT_ALLOWED"]
+    with eio.test_client(app, transport="websocket", headers={"Host": "good.example"}) as ok:
+        assert ok.connected
+
+
+def test_engineio_allowed_hosts_wins_over_trusted_hosts() -> None:
+    app = make_app(TRUSTED_HOSTS=["good.example"], ENGINEIO_ALLOWED_HOSTS=["eio.example"])
+    FlaskEngineIO(app)
+    client = app.test_client()
+    assert client.get(POLLING, headers={"Host": "eio.example"}).status_code == 200
+    assert client.get(POLLING, headers={"Host": "good.example"}).status_code == 400
+
+
+def test_no_trusted_hosts_no_host_check() -> None:
+    app = make_app()
+    FlaskEngineIO(app)
+    assert get_server(app).config.allowed_hosts is None
+    assert app.test_client().get(POLLING, headers={"Host": "any.example"}).status_code == 200
+
+
 def test_methods_outside_an_app_context_raise() -> None:
     eio = FlaskEngineIO(make_app())
     with pytest.raises(RuntimeError, match="application context"):

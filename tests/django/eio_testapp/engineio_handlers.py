@@ -10,7 +10,8 @@ They mix plain and ``async def`` handlers on purpose: under ASGI ``connect`` and
 * ``message``: ``"whoami"`` answers the user name seen at connect, ``"sync:X"``
   answers ``X`` from a plain function through :func:`django_engineio.send`,
   anything else is echoed with :func:`django_engineio.asend`;
-* ``disconnect``: records the reason.
+* ``disconnect``: records the reason;
+* ``connection_error``: appends each refusal to ``seen["refusals"]``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
 from django_engineio import ConnectionRefused, DisconnectReason, asend, on, send
-from engineio_core import Request
+from engineio_core import Refusal, Request
 
 seen: dict[str, Any] = {}
 """What the handlers saw, by key (cleared before each test)."""
@@ -57,3 +58,8 @@ async def message(sid: str, data: str | bytes) -> None:
 @on("disconnect")
 def disconnect(sid: str, reason: DisconnectReason) -> None:
     seen[f"disconnect:{sid}"] = reason
+
+
+@on("connection_error")
+def connection_error(refusal: Refusal) -> None:
+    seen.setdefault("refusals", []).append(refusal)

@@ -48,9 +48,10 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
 
 def _keys(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
     for key in sorted(set(raw) - OPTION_KEYS - PACKAGE_KEYS, key=str):
-        yield Error(f"{SETTING} has an unknown key {key!r}.",
-                    hint="Known keys: " + ", ".join(sorted(OPTION_KEYS | PACKAGE_KEYS)) + ".",
-                    id=_ID + "E002")
+        hint = "Known keys: " + ", ".join(sorted(OPTION_KEYS | PACKAGE_KEYS)) + "."
+        if key == "ALLOWED_HOSTS":
+            hint = "Engine.IO requests follow settings.ALLOWED_HOSTS; set the hosts there."
+        yield Error(f"{SETTING} has an unknown key {key!r}.", hint=hint, id=_ID + "E002")
 
 
 def _package_keys(raw: dict[Any, Any]) -> Iterable[CheckMessage]:

@@ -44,14 +44,16 @@ ASYNC_MODES = ("asyncio", "threading", "eventlet", "gevent", "gevent_uwsgi")
 """Values of ``ASYNC_MODE`` besides ``None``: ``"asyncio"`` is ASGI, the others WSGI."""
 
 _SECONDS = ("ping_interval", "ping_timeout", "upgrade_timeout", "closing_grace")
-_INTERNAL = {f"{name}_ms" for name in _SECONDS}
+# allowed_hosts: Django's own ALLOWED_HOSTS applies (django_engineio.hosts).
+_INTERNAL = {f"{name}_ms" for name in _SECONDS} | {"allowed_hosts"}
 
 OPTION_KEYS: frozenset[str] = frozenset(
     {f.name.upper() for f in fields(ServerConfig) if f.name not in _INTERNAL}
     | {name.upper() for name in _SECONDS}
     | {"LOGGER", "ASYNC_HANDLERS"}
 )
-"""Keys passed to the server (as lower-case keyword arguments)."""
+"""Keys passed to the server (as lower-case keyword arguments). Not ``ALLOWED_HOSTS``:
+the servers follow Django's own setting."""
 
 PACKAGE_KEYS: frozenset[str] = frozenset({"PATH", "ASYNC_MODE"})
 """Keys this package uses itself."""

@@ -56,7 +56,8 @@ class Registry:
 
         Events: ``connect(sid, request)`` (return ``False`` or raise
         :class:`~engineio_core.ConnectionRefused` to refuse), ``message(sid, data)``,
-        ``disconnect(sid, reason)`` and ``upgrade(sid)``. Handlers may be plain
+        ``disconnect(sid, reason)``, ``upgrade(sid)`` and ``connection_error(refusal)``
+        (each refused request, an :class:`engineio_core.Refusal`). Handlers may be plain
         functions or coroutine functions, under ASGI and WSGI alike.
 
         Raises:

@@ -1,6 +1,7 @@
 """The process-wide Engine.IO server, like Channels' ``get_channel_layer()``.
 
-Sessions live in one server per process. Which kind is decided by the
+Sessions live in one server per process; both answer only the hosts of Django's
+``ALLOWED_HOSTS`` (:mod:`django_engineio.hosts`). Which kind is decided by the
 deployment: the Channels consumers run an :class:`~engineio_core.AsyncServer`,
 :class:`~django_engineio.wsgi.EngineIOMiddleware` a :class:`~engineio_core.Server`
 (``ENGINEIO["ASYNC_MODE"]`` can fix it). Both are created on first use with the
@@ -23,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from engineio_core import AsyncServer, Server
 
 from .conf import SETTING, engineio_settings
+from .hosts import host_allowed
 from .registry import Kind, registry
 
 __all__ = [
@@ -172,6 +174,7 @@ def _get(kind: Kind) -> AsyncServer | Server:
         server = _servers.get(kind)
         if server is None:
             options = engineio_settings.server_options()
+            options["allowed_hosts"] = host_allowed  # settings.ALLOWED_HOSTS, as Django does
             server = (AsyncServer(async_mode="asyncio", **options) if kind == "async"
                       else Server(async_mode=mode, **options))
             registry.install(server, kind)

@@ -28,7 +28,7 @@ from .protocol.errors import (
     ProtocolError,
     SessionUnknown,
 )
-from .protocol.events import DisconnectReason
+from .protocol.events import DisconnectReason, Refusal
 from .protocol.http import Request, Response
 from .protocol.session import State
 from .server import Server, SyncWebSocket
@@ -49,6 +49,7 @@ __all__ = [
     "MessageTooLarge",
     "ParseError",
     "ProtocolError",
+    "Refusal",
     "Request",
     "Response",
     "Server",

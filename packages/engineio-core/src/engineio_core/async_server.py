@@ -290,16 +290,22 @@ class AsyncServer(BaseServer):
         run = self._run
         outcome = await run(engine.handle_request, request, self._now())
         if isinstance(outcome, Response):
+            if outcome.status >= 400:
+                await self._refused()
             return outcome
         if isinstance(outcome, PostBody):
             try:
                 body = await read_body(outcome.limit)
             except BodyTooLarge:
-                return await run(self._too_large, outcome, self._now())
+                response = await run(self._too_large, outcome, self._now())
+                await self._refused()
+                return response
             except BaseException:
                 await run(engine.post_dropped, outcome, self._now())
                 raise
             response = await run(engine.handle_body, outcome, body, self._now())
+            if response.status >= 400:
+                await self._refused()
             pending = self._pending.get(outcome.sid)
             if pending is not None and len(pending.items) >= MAX_QUEUED_EVENTS:
                 await self._room(pending)  # the client waits for this answer to send more
@@ -358,6 +364,7 @@ class AsyncServer(BaseServer):
                 return
             channel = result
         elif isinstance(outcome, Response):
+            await self._refused()
             await ws.refuse(outcome)
             return
         else:
@@ -598,15 +605,29 @@ class AsyncServer(BaseServer):
             await self._run(self.engine.ws_closed, writer.channel, self._now())
 
     async def _handshake(self, handshake: Handshake) -> Response | Channel:
-        refusal = None
+        rejection = None
         if "connect" in self.handlers:
             try:
                 result = await self._call("connect", handshake.sid, handshake.request)
             except Exception as exc:
-                refusal = self._connect_verdict(handshake.sid, error=exc)
+                rejection = self._connect_verdict(handshake.sid, error=exc)
             else:
-                refusal = self._connect_verdict(handshake.sid, result)
-        return await self._run(self._conclude_handshake, handshake, refusal, self._now())
+                rejection = self._connect_verdict(handshake.sid, result)
+        outcome = await self._run(self._conclude_handshake, handshake, rejection, self._now())
+        if isinstance(outcome, Response) and outcome.status >= 400:
+            await self._refused()
+        return outcome
+
+    async def _refused(self) -> None:
+        """Log and report the requests the engine refused (after an error answer)."""
+        for refusal in self.engine.refusals_received():
+            result = self._report_refusal(refusal)
+            if result is not None and inspect.isawaitable(result):
+                try:
+                    await result
+                except Exception:
+                    self.logger.exception("connection_error handler failed (%s)",
+                                          refusal.reason)
 
     async def _call(self, event: str, *args: Any) -> Any:
         result = self.handlers[event](*self._handler_args(event, *args))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from .protocol.config import ServerConfig
 from .protocol.engine import Engine, Handshake, PostBody, SessionInfo
 from .protocol.errors import EngineIOError, SessionUnknown
-from .protocol.events import Disconnect, Event, Message, Upgraded
+from .protocol.events import Disconnect, Event, Message, Refusal, Upgraded
 
 if TYPE_CHECKING:
     from .protocol.http import Response
@@ -22,11 +22,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVENTS", "MAX_QUEUED_EVENTS", "BaseServer", "BodyTooLarge", "ConnectionRefused",
-    "MessageTooLarge", "Refusal", "check_event",
+    "MessageTooLarge", "Rejection", "check_event",
 ]
 
-EVENTS = ("connect", "message", "disconnect", "upgrade")
-"""Events a handler can be registered for with :meth:`BaseServer.on`."""
+EVENTS = ("connect", "message", "disconnect", "upgrade", "connection_error")
+"""Events a handler can be registered for with :meth:`BaseServer.on`.
+
+``connection_error`` is not a session event: its handler gets the
+:class:`~engineio_core.protocol.events.Refusal` of each refused request.
+"""
 
 
 MAX_QUEUED_EVENTS = 256
@@ -69,13 +73,18 @@ class ConnectionRefused(EngineIOError):
         self.message = message
 
 
-class Refusal:
-    """The connect handler refused a handshake, with this message (or the default)."""
+class Rejection:
+    """The connect handler refused a handshake: the answer's message (or the
+    default), and why, for the :class:`~engineio_core.protocol.events.Refusal`."""
 
-    __slots__ = ("message",)
+    __slots__ = ("context", "detail", "message")
 
-    def __init__(self, message: str | None) -> None:
+    def __init__(self, message: str | None, detail: str,
+                 context: dict[str, Any] | None = None) -> None:
         self.message = message
+        self.detail = detail
+        self.context = context if context is not None else {"name": "CONNECT_REFUSED",
+                                                            "message": message}
 
 
 class PendingEvents:
@@ -149,7 +158,10 @@ class BaseServer:
         Handlers: ``connect(sid, request)`` (return ``False`` or raise
         :class:`ConnectionRefused` to refuse), ``message(sid, data)``,
         ``disconnect(sid, reason)`` (``reason`` is a :class:`DisconnectReason`;
-        a one-argument ``disconnect(sid)`` works too) and ``upgrade(sid)``.
+        a one-argument ``disconnect(sid)`` works too), ``upgrade(sid)`` and
+        ``connection_error(refusal)``: each request the server refused (a
+        :class:`~engineio_core.protocol.events.Refusal`), called before the
+        answer is sent; what it returns or raises never changes the answer.
 
         Raises:
             ValueError: unknown event name.
@@ -180,25 +192,32 @@ class BaseServer:
 
     # ------------------------------------------------------------------ shared decisions
     def _connect_verdict(self, sid: str, result: object = None,
-                         error: Exception | None = None) -> Refusal | None:
+                         error: Exception | None = None) -> Rejection | None:
         """What the connect handler's return value (or exception) means: ``None`` accepts."""
         if error is not None:
             if isinstance(error, ConnectionRefused):
-                return Refusal(error.message)
+                return Rejection(error.message,
+                                 f"the connect handler raised ConnectionRefused({error.message!r})")
             self.logger.error("connect handler failed; refusing %s", sid, exc_info=error)
-            return Refusal(None)
-        return Refusal(None) if result is False else None
+            return Rejection(None, f"the connect handler failed: {error!r}",
+                             {"name": "CONNECT_HANDLER_FAILED", "error": error})
+        if result is False:
+            return Rejection(None, "the connect handler returned False")
+        return None
 
-    def _conclude_handshake(self, handshake: Handshake, refusal: Refusal | None,
+    def _conclude_handshake(self, handshake: Handshake, rejection: Rejection | None,
                             now: float) -> Response | Channel:
         """Accept or reject the handshake (an engine call: run it through ``_run``)."""
         engine = self.engine
-        if refusal is not None:
-            return engine.reject(handshake, refusal.message)
+        if rejection is not None:
+            return engine.reject(handshake, rejection.message, detail=rejection.detail,
+                                 context=rejection.context)
         try:
             return engine.accept(handshake, now)
         except SessionUnknown as exc:  # closed while the handler decided
-            return engine.reject(handshake, exc.message)
+            return engine.reject(handshake, exc.message,
+                                 detail="the session closed while the connect handler ran",
+                                 context={"name": "SESSION_CLOSED"})
 
     def _too_large(self, post: PostBody, now: float) -> Response:
         """The 413 answer to a body past the limit; the connection is not reused."""
@@ -257,6 +276,28 @@ class BaseServer:
     def _handler_failed(self, event: str, sid: str) -> None:
         """Log the exception a handler raised (the session stays open)."""
         self.logger.exception("%s handler failed (session %s)", event, sid)
+
+    def _report_refusal(self, refusal: Refusal) -> Any:
+        """Log a refusal at INFO and call the ``connection_error`` handler.
+
+        Returns what the handler returned (the async server awaits an
+        awaitable); a handler that raises is logged, and ``None`` returned.
+        """
+        request = refusal.request
+        client = request.client
+        self.logger.info(
+            "refused %s %s%s%s: %s [%s; HTTP %d, code %d %r]",
+            request.method, request.path, f" from {client[0]}" if client else "",
+            f" (session {refusal.sid})" if refusal.sid else "", refusal.reason,
+            refusal.context.get("name"), refusal.status, refusal.code, refusal.message)
+        handler = self.handlers.get("connection_error")
+        if handler is None:
+            return None
+        try:
+            return handler(*self._handler_args("connection_error", refusal))
+        except Exception:
+            self.logger.exception("connection_error handler failed (%s)", refusal.reason)
+            return None
 
     def _log_disconnect(self, event: Disconnect) -> None:
         self.logger.info("session %s closed: %s%s", event.sid, event.reason.value,

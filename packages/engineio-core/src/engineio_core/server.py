@@ -33,6 +33,7 @@ from .base_server import (
     PendingEvents,
 )
 from .protocol.engine import Handshake, PostBody, SessionInfo
+from .protocol.errors import ProtocolError
 from .protocol.events import Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel, TransportName
@@ -267,16 +268,22 @@ class Server(BaseServer):
 
         outcome = run(handle)
         if isinstance(outcome, Response):
+            if outcome.status >= 400:
+                self._refused()
             return outcome
         if isinstance(outcome, PostBody):
             try:
                 body = read_body(outcome.limit)
             except BodyTooLarge:
-                return run(self._too_large, outcome, self._now())
+                response = run(self._too_large, outcome, self._now())
+                self._refused()
+                return response
             except BaseException:
                 run(engine.post_dropped, outcome, self._now())
                 raise
-            response: Response = run(engine.handle_body, outcome, body, self._now())
+            response = run(engine.handle_body, outcome, body, self._now())
+            if response.status >= 400:
+                self._refused()
             if self.async_handlers:
                 self._wait_for_room(outcome.sid)  # the client waits for this answer to send more
             return response
@@ -306,6 +313,7 @@ class Server(BaseServer):
                 return
             channel = result
         elif isinstance(outcome, Response):
+            self._refused()
             ws.refuse(outcome)
             return
         else:
@@ -643,15 +651,36 @@ class Server(BaseServer):
         self._run(engine.ws_closed, channel, self._now())
 
     def _handshake(self, handshake: Handshake) -> Response | Channel:
-        refusal = None
+        rejection = None
         if "connect" in self.handlers:
             try:
                 result = self._call("connect", handshake.sid, handshake.request)
             except Exception as exc:
-                refusal = self._connect_verdict(handshake.sid, error=exc)
+                rejection = self._connect_verdict(handshake.sid, error=exc)
             else:
-                refusal = self._connect_verdict(handshake.sid, result)
-        return self._run(self._conclude_handshake, handshake, refusal, self._now())
+                rejection = self._connect_verdict(handshake.sid, result)
+        outcome = self._run(self._conclude_handshake, handshake, rejection, self._now())
+        if isinstance(outcome, Response) and outcome.status >= 400:
+            self._refused()
+        return outcome
+
+    def _refused(self) -> None:
+        """Log and report the requests the engine refused (after an error answer).
+
+        Taken under the engine lock; whichever thread takes a refusal reports it,
+        outside the lock (the handler may block).
+        """
+        with self._lock:
+            refusals = self.engine.refusals_received()
+        for refusal in refusals:
+            self._report_refusal(refusal)
+
+    def _refuse(self, request: Request, error: ProtocolError) -> Response:
+        """Answer a request an adapter refuses itself, reported like the engine's refusals."""
+        with self._lock:
+            response = self.engine.refuse(request, error)
+        self._refused()
+        return response
 
     def _call(self, event: str, *args: Any) -> Any:
         return self.handlers[event](*self._handler_args(event, *args))

@@ -34,7 +34,7 @@ from typing import Any
 
 from .base_server import BodyTooLarge
 from .protocol.errors import BadRequest
-from .protocol.http import Request, Response, error_response
+from .protocol.http import Request, Response
 from .server import Server
 from .static import StaticFiles, static_file
 from .websocket_sync import WebSocket, valid_key
@@ -112,7 +112,8 @@ class WSGIApp:
         key = request.headers.get("sec-websocket-key")
         if request.method != "GET" or not valid_key(key) or (
                 request.headers.get("sec-websocket-version") != "13"):
-            return error_response(config, request, BadRequest(detail="invalid WebSocket upgrade"))
+            return server._refuse(request, BadRequest(
+                detail="invalid WebSocket upgrade", context={"name": "BAD_WEBSOCKET_UPGRADE"}))
         assert key is not None
         if "uwsgi.version" in environ:
             from .backends.gevent_uwsgi import UwsgiWebSocket
@@ -128,7 +129,8 @@ class WSGIApp:
                 "cannot serve WebSocket; clients stay on polling",
                 environ.get("SERVER_SOFTWARE", "unknown"),
             )
-            return error_response(config, request, BadRequest(detail="WebSocket unavailable"))
+            return server._refuse(request, BadRequest(
+                detail="WebSocket unavailable", context={"name": "WEBSOCKET_UNAVAILABLE"}))
         sock, read = found
         _no_delay(sock)
         ws = _WSGIWebSocket(sock, key, max_message_size=config.max_http_buffer_size, read=read,

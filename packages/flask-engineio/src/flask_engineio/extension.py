@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from flask import Flask, current_app, has_app_context
+from werkzeug.exceptions import SecurityError
+from werkzeug.wsgi import get_host
 
 from engineio_core import ConfigError, Request, Server, WSGIApp
 from engineio_core.base_server import check_event
@@ -121,7 +123,9 @@ class FlaskEngineIO:
         """Create ``app``'s Engine.IO server and serve it in front of ``app.wsgi_app``.
 
         Reads the ``ENGINEIO_*`` keys once (``app.config.setdefault``), then the
-        keyword options of the constructor, then those given here.
+        keyword options of the constructor, then those given here. Unless
+        ``ENGINEIO_ALLOWED_HOSTS`` is set, Flask's ``TRUSTED_HOSTS`` (read now too)
+        applies to Engine.IO requests, which never reach Flask's own check.
 
         Args:
             app: the Flask app.
@@ -140,6 +144,9 @@ class FlaskEngineIO:
         path = settings.pop("path")
         if not isinstance(path, str) or not path.strip("/"):
             raise ConfigError(f"ENGINEIO_PATH must be a non-empty URL path, got {path!r}")
+        trusted = app.config.get("TRUSTED_HOSTS")
+        if settings.get("allowed_hosts") is None and trusted is not None:
+            settings["allowed_hosts"] = _trusted_hosts(list(trusted))
         server = Server(**settings)
         mounted = "/" + path.strip("/") + "/"
         state = EngineIOState(app, server, mounted, self)
@@ -162,7 +169,8 @@ class FlaskEngineIO:
         Handlers: ``connect(sid, request)`` (``request`` is the
         :class:`engineio_core.Request`; ``flask.request`` is the handshake request;
         return ``False`` or raise :class:`engineio_core.ConnectionRefused` to refuse),
-        ``message(sid, data)``, ``disconnect(sid, reason)``, ``upgrade(sid)``. Each
+        ``message(sid, data)``, ``disconnect(sid, reason)``, ``upgrade(sid)``,
+        ``connection_error(refusal)`` (each refused request). Each
         runs inside the app context of the app whose server received the event.
 
         Raises:
@@ -272,6 +280,20 @@ class FlaskEngineIO:
         if get_state(app).extension is not self:
             raise RuntimeError(f"this FlaskEngineIO was not initialised on {app.name!r}")
         return EngineIOTestClient(app, **kwargs)
+
+
+def _trusted_hosts(trusted: list[str]) -> Callable[[Request], bool]:
+    """An ``allowed_hosts`` check that is Flask's ``TRUSTED_HOSTS`` check (Werkzeug's
+    ``get_host``) on the request's WSGI environ."""
+
+    def allowed(request: Request) -> bool:
+        try:
+            get_host(request.native, trusted)
+        except SecurityError:
+            return False
+        return True
+
+    return allowed
 
 
 def _in_context(app: Flask, event: str, fn: Callable[..., Any]) -> Callable[..., Any]:

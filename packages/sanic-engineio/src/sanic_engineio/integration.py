@@ -167,7 +167,9 @@ class SanicEngineIO:
 
         Handlers: ``connect(sid, request)`` (``request.native`` is the Sanic request;
         return ``False`` or raise :class:`~engineio_core.ConnectionRefused` to refuse),
-        ``message(sid, data)``, ``disconnect(sid, reason)``, ``upgrade(sid)``.
+        ``message(sid, data)``, ``disconnect(sid, reason)``, ``upgrade(sid)``,
+        ``connection_error(refusal)`` (each refused request, an
+        :class:`engineio_core.Refusal`).
 
         Raises:
             ValueError: unknown event name.

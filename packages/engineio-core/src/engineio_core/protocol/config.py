@@ -17,10 +17,15 @@ from .session import TransportName
 if TYPE_CHECKING:
     from .http import Request
 
-__all__ = ["CookieOptions", "OriginsOption", "ProtocolVersion", "SameSite", "ServerConfig"]
+__all__ = [
+    "CookieOptions", "HostsOption", "OriginsOption", "ProtocolVersion", "SameSite", "ServerConfig",
+]
 
 OriginsOption = str | Sequence[str] | Callable[[str], bool] | None
 """``None`` (same origin only), ``"*"`` (any), a list of origins, or a predicate."""
+
+HostsOption = Sequence[str] | Callable[["Request"], bool] | None
+"""``None`` (any ``Host``), a list of host names, or a predicate on the request."""
 
 ProtocolVersion = Literal[3, 4]
 """The Engine.IO protocol versions a server can serve."""
@@ -78,6 +83,10 @@ class ServerConfig:
     """Enabled transports."""
     protocol_versions: tuple[ProtocolVersion, ...] = PROTOCOL_VERSIONS
     """Engine.IO protocol versions served."""
+    allowed_hosts: HostsOption = None
+    """Host names the server answers to (``Host`` header, port ignored; ``".example.com"``
+    also matches its subdomains, ``"*"`` anything), or ``callable(request) -> bool``;
+    ``None`` answers any. Checked on every request, before the origin."""
     cors_allowed_origins: OriginsOption = None
     """Origins allowed to connect; ``None`` means same origin only."""
     cors_credentials: bool = True
@@ -110,9 +119,9 @@ class ServerConfig:
             **options: ``ping_interval``, ``ping_timeout``, ``upgrade_timeout`` and
                 ``closing_grace`` in seconds; ``max_http_buffer_size``,
                 ``allow_upgrades``, ``transports``, ``protocol_versions``,
-                ``cors_allowed_origins``, ``cors_credentials``, ``http_compression``,
-                ``compression_threshold``, ``cookie`` (a name, a mapping of cookie
-                attributes or :class:`CookieOptions`), ``sid_generator``,
+                ``allowed_hosts``, ``cors_allowed_origins``, ``cors_credentials``,
+                ``http_compression``, ``compression_threshold``, ``cookie`` (a name,
+                a mapping of cookie attributes or :class:`CookieOptions`), ``sid_generator``,
                 ``allow_request``, ``handshake_headers``, ``max_send_buffer_size``,
                 ``max_send_buffer_packets``.
 
@@ -164,6 +173,12 @@ class ServerConfig:
             isinstance(o, str) for o in origins
         ):
             raise ConfigError("cors_allowed_origins must hold strings")
+        hosts = self.allowed_hosts
+        if hosts is not None and not callable(hosts):
+            if isinstance(hosts, str | bytes) or not all(isinstance(h, str) for h in hosts):
+                raise ConfigError("allowed_hosts must be None, a list of host names or a callable")
+            names = tuple(name for h in hosts if (name := h.lower().rstrip(".")))
+            object.__setattr__(self, "allowed_hosts", names)
         for name in ("sid_generator", "allow_request", "handshake_headers"):
             value = getattr(self, name)
             if value is not None and not callable(value):

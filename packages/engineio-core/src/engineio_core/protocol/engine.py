@@ -5,7 +5,8 @@ requests (:meth:`Engine.handle_request`), WebSocket frames
 (:meth:`Engine.receive_ws`) and the time (``now``, :meth:`Engine.handle_timer`),
 and reads back responses, channels to serve (:meth:`Engine.take_ready`, whose
 WebSocket frames come from :meth:`Engine.data_to_send`), application events
-(:meth:`Engine.events_received`) and the next deadline (:meth:`Engine.get_timer`).
+(:meth:`Engine.events_received`), the requests it refused
+(:meth:`Engine.refusals_received`) and the next deadline (:meth:`Engine.get_timer`).
 The engine never blocks, never reads a clock and never touches a socket.
 
 Each session is plain data (:class:`~engineio_core.protocol.session.Session`,
@@ -23,6 +24,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .config import ServerConfig
 from .errors import (
@@ -36,12 +38,13 @@ from .errors import (
     TransportUnknown,
     UnsupportedProtocolVersion,
 )
-from .events import Disconnect, DisconnectReason, Event, Message, Upgraded
+from .events import Disconnect, DisconnectReason, Event, Message, Refusal, Upgraded
 from .http import (
     Request,
     Response,
     cookie_header,
     error_response,
+    host_allowed,
     ok_response,
     origin_allowed,
     polling_response,
@@ -159,6 +162,7 @@ class Engine:
         self.config = config
         self._entries: dict[str, _Entry] = {}
         self._events: list[Event] = []
+        self._refusals: list[Refusal] = []
         self._ready: list[Channel] = []
         # (deadline, tie-breaker, session); stale once the session's armed_at differs
         self._timers: list[tuple[float, int, Session]] = []
@@ -175,6 +179,36 @@ class Engine:
         """Application events produced since the last call, in order."""
         events, self._events = self._events, []
         return events
+
+    def refusals_received(self) -> list[Refusal]:
+        """Requests refused since the last call, in order: one per error answer.
+
+        Only the calls that answer requests refuse (:meth:`handle_request`,
+        :meth:`handle_websocket`, :meth:`handle_body`, :meth:`body_too_large`,
+        :meth:`reject`, :meth:`refuse`), each with an error ``Response`` (status
+        400 or more); a WebSocket frame, a send, a close or the timer never does.
+        """
+        refusals, self._refusals = self._refusals, []
+        return refusals
+
+    def refuse(self, request: Request, error: ProtocolError, sid: str | None = None) -> Response:
+        """Answer ``request`` with ``error`` and record the refusal.
+
+        The engine's own refusals go through here; a runtime or framework adapter
+        that refuses a request itself calls it too, so that every refusal is
+        reported the same way.
+
+        Args:
+            request: the refused request.
+            error: the ``{"code", "message"}`` to answer with; its ``detail`` and
+                ``context`` go into the :class:`Refusal`.
+            sid: the session concerned (default: the request's ``sid`` parameter).
+        """
+        if sid is None:
+            sid = request.query.get("sid") or None
+        self._refusals.append(Refusal(request, error.status, error.code, error.message,
+                                      error.context, error.detail, sid))
+        return error_response(self.config, request, error)
 
     def has_output(self) -> bool:
         """Whether :meth:`take_ready` or :meth:`events_received` has something."""
@@ -315,7 +349,7 @@ class Engine:
         try:
             return self._handle_request(request, now)
         except ProtocolError as exc:
-            return error_response(self.config, request, exc)
+            return self.refuse(request, exc)
 
     def handle_websocket(self, request: Request, now: float) -> Response | Handshake | Channel:
         """Handle a WebSocket upgrade request before it is accepted.
@@ -327,16 +361,19 @@ class Engine:
         """
         try:
             self._check_common(request)
-            if request.query.get("transport") != "websocket":
-                raise TransportUnknown(detail="a WebSocket request must say transport=websocket")
+            transport = request.query.get("transport")
+            if transport != "websocket":
+                raise TransportUnknown(detail="a WebSocket request must say transport=websocket",
+                                       context={"transport": transport})
             sid = request.query.get("sid")
             if not sid:
                 return self._new_handshake(request, websocket=True)
             entry = self._entries.get(sid)
             if entry is None or not entry.session.live:
-                raise SessionUnknown
+                raise _unknown_sid(sid)
             if not self.config.allow_upgrades:
-                raise BadRequest(detail="upgrades are disabled")
+                raise BadRequest(detail="upgrades are disabled",
+                                 context={"name": "UPGRADES_DISABLED"})
             session = entry.session
             if session.state is not State.OPEN or session.transport != "polling":
                 # Already on (or moving to) WebSocket: accept, then close at once,
@@ -350,42 +387,68 @@ class Engine:
             self._arm(session)
             return probe
         except ProtocolError as exc:
-            return error_response(self.config, request, exc)
+            return self.refuse(request, exc)
+
+    def _check_host(self, request: Request) -> None:
+        host = request.headers.get("host")
+        try:
+            allowed = host_allowed(self.config, request)
+        except Exception as exc:
+            raise BadRequest(detail=f"allowed_hosts failed: {exc!r}",
+                             context={"name": "HOST_NOT_ALLOWED", "host": host,
+                                      "error": exc}) from exc
+        if not allowed:
+            raise BadRequest(detail=f"host {host!r} is not allowed",
+                             context={"name": "HOST_NOT_ALLOWED", "host": host})
 
     def _check_common(self, request: Request) -> None:
-        if request.query.get("transport") not in self.config.transports:
-            raise TransportUnknown
+        if self.config.allowed_hosts is not None:
+            self._check_host(request)
+        transport = request.query.get("transport")
+        if transport not in self.config.transports:
+            raise TransportUnknown(detail=f"transport {transport!r} is not served",
+                                   context={"transport": transport})
         origin = request.headers.get("origin")
         if origin is not None:
             if not origin.isprintable():
-                raise BadRequest(detail="invalid characters in Origin")
+                raise BadRequest(detail="invalid characters in Origin",
+                                 context={"name": "INVALID_ORIGIN", "origin": origin})
             if not origin_allowed(self.config, request):
-                raise BadRequest(detail=f"origin {origin!r} is not allowed")
+                raise BadRequest(detail=f"origin {origin!r} is not allowed",
+                                 context={"name": "ORIGIN_NOT_ALLOWED", "origin": origin})
 
     def _handle_request(self, request: Request, now: float) -> Outcome:
         if request.method == "OPTIONS":
+            if self.config.allowed_hosts is not None:
+                self._check_host(request)
             return preflight_response(self.config, request)
         self._check_common(request)
         sid = request.query.get("sid")
         if not sid:
             if request.method != "GET":
-                raise BadHandshakeMethod
+                raise BadHandshakeMethod(detail=f"a handshake by {request.method}",
+                                         context={"method": request.method})
             if request.query.get("transport") != "polling":
-                raise BadRequest(detail="WebSocket handshake without Upgrade")
+                raise BadRequest(detail="WebSocket handshake without Upgrade",
+                                 context={"name": "TRANSPORT_HANDSHAKE_ERROR"})
             return self._new_handshake(request, websocket=False)
         entry = self._entries.get(sid)
         if entry is None or entry.session.state is State.CONNECTING:
-            raise SessionUnknown
+            raise _unknown_sid(sid)
         session = entry.session
         if session.state is State.CLOSING and request.method != "GET":
-            raise SessionUnknown
-        if session.transport != "polling" or request.query.get("transport") != "polling":
-            raise BadRequest(detail="transport mismatch")
+            raise _unknown_sid(sid, "the session is closing")
+        transport = request.query.get("transport")
+        if session.transport != "polling" or transport != "polling":
+            raise BadRequest(detail="transport mismatch",
+                             context={"name": "TRANSPORT_MISMATCH", "transport": transport,
+                                      "previous_transport": session.transport})
         if request.method == "GET":
             return self._poll(entry, request, now)
         if request.method == "POST":
             return self._admit_post(session, request, now)
-        raise BadRequest(detail=f"method {request.method} not allowed")
+        raise BadRequest(detail=f"method {request.method} not allowed",
+                         context={"name": "METHOD_NOT_ALLOWED", "method": request.method})
 
     def _new_handshake(self, request: Request, *, websocket: bool) -> Handshake:
         hook = self.config.allow_request
@@ -393,19 +456,25 @@ class Engine:
             try:
                 verdict = hook(request)
             except Exception as exc:
-                raise BadRequest(detail=f"allow_request failed: {exc!r}") from exc
+                raise BadRequest(detail=f"allow_request failed: {exc!r}",
+                                 context={"name": "ALLOW_REQUEST_FAILED", "error": exc}) from exc
             if verdict is not True:
-                raise Forbidden(verdict if isinstance(verdict, str) else None)
+                message = verdict if isinstance(verdict, str) else None
+                raise Forbidden(message, detail=f"allow_request returned {verdict!r}",
+                                context={"name": "ALLOW_REQUEST_REFUSED", "message": message})
         raw_version = request.query.get("EIO", "")
         version = int(raw_version) if raw_version.isdigit() else 0
         if version not in self.config.protocol_versions:
-            raise UnsupportedProtocolVersion(detail=f"EIO={raw_version!r}")
+            raise UnsupportedProtocolVersion(detail=f"EIO={raw_version!r} is not served",
+                                             context={"protocol": raw_version})
         try:
             sid = self._sid_generator(request)
         except Exception as exc:
-            raise BadRequest(detail=f"sid generator failed: {exc!r}") from exc
+            raise BadRequest(detail=f"sid generator failed: {exc!r}",
+                             context={"name": "ID_GENERATION_ERROR", "error": exc}) from exc
         if not isinstance(sid, str) or not sid or sid in self._entries:
-            raise BadRequest(detail="sid generator returned an unusable id")
+            raise BadRequest(detail="sid generator returned an unusable id",
+                             context={"name": "ID_GENERATION_ERROR", "sid": sid})
         transport: TransportName = "websocket" if websocket else "polling"
         session = Session(sid, TRAITS[version], transport, b64=_b64(request))
         self._entries[sid] = _Entry(session)
@@ -456,18 +525,31 @@ class Engine:
         )
         return polling_response(config, handshake.request, body, content_type, extra)
 
-    def reject(self, handshake: Handshake, message: str | None = None) -> Response:
-        """Refuse the handshake (403, code 4) and forget the session."""
+    def reject(self, handshake: Handshake, message: str | None = None, *,
+               detail: str | None = None, context: dict[str, Any] | None = None) -> Response:
+        """Refuse the handshake (403, code 4) and forget the session.
+
+        Args:
+            handshake: the handshake the application refused.
+            message: the message of the answer (default ``"Forbidden"``).
+            detail: why, in words, for the :class:`Refusal` (logs).
+            context: the refusal's context (default ``{"name": "CONNECT_REFUSED",
+                "message": message}``).
+        """
         entry = self._entries.get(handshake.sid)
         if entry is not None and entry.session.state is State.CONNECTING:
             self._forget(entry.session)
-        return error_response(self.config, handshake.request, Forbidden(message))
+        if context is None:
+            context = {"name": "CONNECT_REFUSED", "message": message}
+        return self.refuse(handshake.request, Forbidden(message, detail=detail, context=context),
+                           handshake.sid)
 
     def _poll(self, entry: _Entry, request: Request, now: float) -> Response | Channel:
         session = entry.session
         if entry.poll is not None:
             self._close(entry, DisconnectReason.TRANSPORT_ERROR, "duplicate GET", now)
-            raise BadRequest(detail="overlapping GET requests")
+            raise BadRequest(detail="overlapping GET requests",
+                             context={"name": "OVERLAPPING_GET"})
         if session.state is State.CLOSING:
             packets = session.take_outbox()
             self._forget(session)
@@ -509,7 +591,8 @@ class Engine:
         if session.post_in_progress:
             self._close(self._entries[session.sid], DisconnectReason.TRANSPORT_ERROR,
                         "overlapping POST", now)
-            raise BadRequest(detail="overlapping POST requests")
+            raise BadRequest(detail="overlapping POST requests",
+                             context={"name": "OVERLAPPING_POST"})
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self._max:
             return self.body_too_large(PostBody(session.sid, request, self._max), now)
@@ -529,14 +612,15 @@ class Engine:
         if entry is not None:
             entry.session.end_post()
             self._close(entry, DisconnectReason.TRANSPORT_ERROR, "payload too large", now)
-        return error_response(self.config, post.request, PayloadTooLarge())
+        return self.refuse(post.request, PayloadTooLarge(
+            detail=f"a body over {self._max} bytes", context={"limit": self._max}), post.sid)
 
     def handle_body(self, post: PostBody, body: bytes, now: float) -> Response:
         """Process the complete body of an admitted POST."""
         request = post.request
         entry = self._entries.get(post.sid)
         if entry is None or not entry.session.live:
-            return error_response(self.config, request, SessionUnknown())
+            return self.refuse(request, _unknown_sid(post.sid, "the session closed"), post.sid)
         session = entry.session
         session.end_post()
         if len(body) > self._max:
@@ -545,7 +629,8 @@ class Engine:
         binary = content_type.startswith("application/octet-stream")
         if binary and session.traits.version == 4:
             self._close(entry, DisconnectReason.TRANSPORT_ERROR, "binary POST body", now)
-            return error_response(self.config, request, BadRequest(detail="binary POST body"))
+            return self.refuse(request, BadRequest(
+                detail="binary POST body", context={"name": "BINARY_POST"}), post.sid)
         try:
             packets = session.traits.decode_poll(
                 body,
@@ -554,7 +639,8 @@ class Engine:
             )
         except ParseError as exc:
             self._close(entry, DisconnectReason.PARSE_ERROR, str(exc), now)
-            return error_response(self.config, request, BadRequest(detail=str(exc)))
+            return self.refuse(request, BadRequest(
+                detail=str(exc), context={"name": "PARSE_ERROR", "error": exc}), post.sid)
         for packet in packets:
             self._on_packet(entry, packet, now)
             if not session.live:
@@ -862,6 +948,10 @@ class Engine:
         if entry is None or entry.session.state is State.CLOSING:
             raise SessionUnknown(detail=sid)
         return entry.session
+
+
+def _unknown_sid(sid: str, why: str = "no such session") -> SessionUnknown:
+    return SessionUnknown(detail=why, context={"sid": sid})
 
 
 def _b64(request: Request) -> bool:

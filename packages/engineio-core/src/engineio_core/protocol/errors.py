@@ -8,6 +8,9 @@ lookup table of its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "BadHandshakeMethod",
     "BadRequest",
@@ -43,15 +46,22 @@ class ProtocolError(EngineIOError):
         status: the HTTP status of the response.
         message: the human readable message sent in the JSON body.
         detail: an optional longer explanation, for logs only.
+        context: what a refusal reports besides the code (see
+            :class:`~engineio_core.protocol.events.Refusal`): ``name``, a stable
+            identifier of the cause (the class's :attr:`name` unless given), and
+            the values involved (``transport``, ``sid``, ``origin``, ``host``...).
     """
 
     code: int = 3
     status: int = 400
     default_message: str = "Bad request"
+    name: str = "BAD_REQUEST"
 
-    def __init__(self, message: str | None = None, *, detail: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, detail: str | None = None,
+                 context: Mapping[str, Any] | None = None) -> None:
         self.message = message if message is not None else self.default_message
         self.detail = detail
+        self.context: dict[str, Any] = {"name": self.name, **(context or {})}
         super().__init__(self.message if detail is None else f"{self.message}: {detail}")
 
 
@@ -60,6 +70,7 @@ class TransportUnknown(ProtocolError):
 
     code = 0
     default_message = "Transport unknown"
+    name = "UNKNOWN_TRANSPORT"
 
 
 class SessionUnknown(ProtocolError):
@@ -67,6 +78,7 @@ class SessionUnknown(ProtocolError):
 
     code = 1
     default_message = "Session ID unknown"
+    name = "UNKNOWN_SID"
 
 
 class BadHandshakeMethod(ProtocolError):
@@ -74,6 +86,7 @@ class BadHandshakeMethod(ProtocolError):
 
     code = 2
     default_message = "Bad handshake method"
+    name = "BAD_HANDSHAKE_METHOD"
 
 
 class BadRequest(ProtocolError):
@@ -89,6 +102,7 @@ class Forbidden(ProtocolError):
     code = 4
     status = 403
     default_message = "Forbidden"
+    name = "FORBIDDEN"
 
 
 class UnsupportedProtocolVersion(ProtocolError):
@@ -96,6 +110,7 @@ class UnsupportedProtocolVersion(ProtocolError):
 
     code = 5
     default_message = "Unsupported protocol version"
+    name = "UNSUPPORTED_PROTOCOL_VERSION"
 
 
 class PayloadTooLarge(ProtocolError):
@@ -104,3 +119,4 @@ class PayloadTooLarge(ProtocolError):
     code = 3
     status = 413
     default_message = "Payload too large"
+    name = "PAYLOAD_TOO_LARGE"

@@ -24,6 +24,8 @@ __all__ = [
     "Response",
     "cors_headers",
     "error_response",
+    "host_allowed",
+    "host_name",
     "origin_allowed",
     "parse_query",
 ]
@@ -88,6 +90,44 @@ def parse_query(query_string: str | bytes) -> dict[str, str]:
             if key not in out:
                 out[key] = value
     return out
+
+
+def host_name(host: str) -> str:
+    """The host name of a ``Host`` value: lower case, without port or trailing dot.
+
+    ``"Example.COM:8000"`` is ``"example.com"``, ``"[::1]:8000"`` is ``"[::1]"``;
+    a value with a non-numeric port is ``""`` (it names no host).
+    """
+    if host.startswith("["):
+        end = host.find("]")
+        rest = host[end + 1:] if end > 0 else "?"
+        if rest and not (rest[0] == ":" and rest[1:].isdigit()):
+            return ""
+        name = host[:end + 1]
+    else:
+        name, colon, port = host.rpartition(":")
+        if not colon:
+            name = host
+        elif not port.isdigit():
+            return ""
+    return name.lower().rstrip(".")
+
+
+def host_allowed(config: ServerConfig, request: Request) -> bool:
+    """Whether the request's ``Host`` is one this server answers to (``allowed_hosts``)."""
+    allowed = config.allowed_hosts
+    if allowed is None:
+        return True
+    if callable(allowed):
+        return bool(allowed(request))
+    name = host_name(request.headers.get("host", ""))
+    if not name:
+        return False
+    for entry in allowed:
+        if entry == name or entry == "*" or (
+                entry[0] == "." and (name.endswith(entry) or name == entry[1:])):
+            return True
+    return False
 
 
 def origin_allowed(config: ServerConfig, request: Request) -> bool:
