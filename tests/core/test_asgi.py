@@ -211,3 +211,56 @@ def test_server_api_errors() -> None:
         asyncio.run(eio.send("nope", "x"))
     with pytest.raises(engineio_core.ConfigError, match="unknown option"):
         AsyncServer(ping_intervall=3)
+
+
+def test_server_transport_is_found_behind_the_shapes_servers_use() -> None:
+    import functools
+
+    from engineio_core.asgi import server_transport
+
+    class Transport:
+        def abort(self) -> None: ...
+
+    class TwistedTransport:
+        def abortConnection(self) -> None: ...
+
+    transport, twisted = Transport(), TwistedTransport()
+
+    class Protocol:  # uvicorn: send is a method of the connection's protocol
+        def __init__(self) -> None:
+            self.transport = transport
+
+        async def asgi_send(self, message: object) -> None: ...
+
+    class Writer:
+        def __init__(self) -> None:
+            self.transport = transport
+
+    class TCPServer:  # hypercorn: stream -> protocol -> server -> writer.transport
+        def __init__(self) -> None:
+            self.writer = Writer()
+
+        async def protocol_send(self, event: object) -> None: ...
+
+    class H11:
+        def __init__(self) -> None:
+            self.send = TCPServer().protocol_send
+
+        async def stream_send(self, event: object) -> None: ...
+
+    class Stream:
+        def __init__(self) -> None:
+            self.send = H11().stream_send
+
+        async def app_send(self, message: object) -> None: ...
+
+    class AutobahnProtocol:  # daphne: functools.partial(server.handle_reply, protocol)
+        def __init__(self) -> None:
+            self.transport = twisted
+
+    async def handle_reply(protocol: object, message: object) -> None: ...
+
+    assert server_transport(Protocol().asgi_send) is transport
+    assert server_transport(Stream().app_send) is transport
+    assert server_transport(functools.partial(handle_reply, AutobahnProtocol())) is twisted
+    assert server_transport(handle_reply) is None

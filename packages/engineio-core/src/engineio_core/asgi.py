@@ -163,14 +163,26 @@ class ASGIApp:
 
 
 class ASGIWebSocket:
-    """:class:`AsyncWebSocket` over an ASGI ``websocket`` scope."""
+    """:class:`AsyncWebSocket` over an ASGI ``websocket`` scope.
 
-    __slots__ = ("_receive", "_send", "scope")
+    ASGI gives an application no way to drop a connection or to see how much
+    its server still has to write. Where the server's ``send`` is a method or
+    a partial of the connection's protocol object (uvicorn, hypercorn, daphne),
+    the connection's transport is found behind it (:func:`server_transport`):
+    :meth:`abort` resets it, and under daphne, whose ``send`` never waits,
+    :meth:`send` waits while Twisted holds more than :data:`TWISTED_HIGH_WATER`
+    bytes for the peer, so that a client that does not read fills the engine's
+    send buffer (which is bounded) instead of daphne's (which is not).
+    """
+
+    __slots__ = ("_receive", "_send", "_transport", "_twisted", "scope")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self._receive = receive
         self._send = send
+        self._transport: Any = _UNKNOWN
+        self._twisted: bool | None = None  # the transport is Twisted's (daphne)
 
     async def accept(self) -> None:
         message = await self._receive()
@@ -203,6 +215,11 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.send", "text": data})
         else:
             await self._send({"type": "websocket.send", "bytes": data})
+        twisted = self._twisted
+        if twisted is None:
+            twisted = self._twisted = hasattr(self._find_transport(), "abortConnection")
+        if twisted and _twisted_backlog(self._transport) > TWISTED_HIGH_WATER:
+            await _twisted_drained(self._transport)
 
     async def close(self, code: int) -> None:
         try:
@@ -214,18 +231,22 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.close", "code": 1000})
 
     def abort(self) -> None:
-        """Drop the connection at once where the server lets us, else close it.
+        """Reset the connection now where the server's transport can be found, else
+        close it in the background (the server then drops the connection when its
+        own close timeout expires)."""
+        transport = self._find_transport()
+        if transport is not None:
+            abort_transport(transport)
+            return
+        task = asyncio.ensure_future(self._close_quietly())
+        _aborting.add(task)
+        task.add_done_callback(_aborting.discard)
 
-        ASGI has no way to drop a connection: under uvicorn (its ``send`` is a
-        method of the connection's protocol) the connection's transport is
-        reset; under other servers a close is sent in the background, and the
-        server drops the connection when its own close timeout expires.
-        """
-        transport = getattr(getattr(self._send, "__self__", None), "transport", None)
-        if not abort_transport(transport):
-            task = asyncio.ensure_future(self._close_quietly())
-            _aborting.add(task)
-            task.add_done_callback(_aborting.discard)
+    def _find_transport(self) -> Any:
+        transport = self._transport
+        if transport is _UNKNOWN:
+            transport = self._transport = server_transport(self._send)
+        return transport
 
     async def _close_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -233,6 +254,55 @@ class ASGIWebSocket:
 
 
 _aborting: set[asyncio.Task[None]] = set()
+_UNKNOWN: Any = object()
+
+TWISTED_HIGH_WATER = 256 * 1024
+"""Bytes daphne's Twisted transport may hold for a peer before :meth:`ASGIWebSocket.send`
+waits for it to drain (to :data:`TWISTED_LOW_WATER`)."""
+TWISTED_LOW_WATER = 64 * 1024
+
+
+def server_transport(send: Any, depth: int = 6) -> Any:
+    """The transport of the connection behind an ASGI ``send`` callable, or ``None``.
+
+    Follows bound methods (``__self__``), partials (``args``) and the protocol
+    objects' own ``send``/``writer`` to the first object with a ``transport``
+    that can be aborted: an asyncio transport (uvicorn, hypercorn) or a
+    Twisted one (daphne). Nothing here is ASGI: it only works where a server
+    happens to be built that way, and finds nothing elsewhere.
+    """
+    todo = [send]
+    for _ in range(depth):
+        found = []
+        for obj in todo:
+            transport = getattr(obj, "transport", None)
+            if transport is None:
+                transport = getattr(getattr(obj, "writer", None), "transport", None)
+            if transport is not None and (hasattr(transport, "abort")
+                                          or hasattr(transport, "abortConnection")):
+                return transport
+            found += [getattr(obj, "__self__", None), getattr(obj, "send", None),
+                      *getattr(obj, "args", ())]
+        todo = [obj for obj in found if obj is not None]
+    return None
+
+
+def _twisted_backlog(transport: Any) -> int:
+    """Bytes a Twisted transport holds unwritten (0 for any other transport)."""
+    buffer = getattr(transport, "dataBuffer", None)
+    if buffer is None:
+        return 0
+    try:
+        return len(buffer) - int(transport.offset) + int(transport._tempDataLen)
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+async def _twisted_drained(transport: Any) -> None:
+    """Wait until a Twisted transport has written down to the low-water mark, or closed."""
+    while _twisted_backlog(transport) > TWISTED_LOW_WATER and not getattr(
+            transport, "disconnected", True):
+        await asyncio.sleep(0.01)
 
 
 def to_engine_request(scope: Scope) -> Request:

@@ -42,15 +42,22 @@ def reset_on_close(sock: Any) -> None:
 
 
 def abort_transport(transport: Any) -> bool:
-    """Reset an asyncio transport's connection now (its buffered data is dropped).
+    """Reset a transport's connection now (its buffered data is dropped): an asyncio
+    transport (``abort()``) or a Twisted one (``abortConnection()``).
 
-    Returns ``False`` when ``transport`` is not one (``None``, or without ``abort``).
+    Returns ``False`` when ``transport`` is neither (``None`` included).
     """
     abort = getattr(transport, "abort", None)
-    if abort is None:
-        return False
-    get_extra_info = getattr(transport, "get_extra_info", None)
-    if get_extra_info is not None:
-        reset_on_close(get_extra_info("socket"))
+    if abort is not None:
+        get_extra_info = getattr(transport, "get_extra_info", None)
+        if get_extra_info is not None:
+            reset_on_close(get_extra_info("socket"))
+    else:
+        abort = getattr(transport, "abortConnection", None)
+        if abort is None:
+            return False
+        get_handle = getattr(transport, "getHandle", None)
+        if get_handle is not None:
+            reset_on_close(get_handle())
     abort()
     return True
