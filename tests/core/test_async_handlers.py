@@ -55,10 +55,10 @@ def slow_server(async_handlers: bool) -> tuple[AsyncServer, queue.Queue[Any]]:
     return eio, seen
 
 
-def test_slow_handler_keeps_the_session_and_the_order() -> None:
-    # WebSocket only: a polling POST's message handler runs on the POST's path
-    # (README, "Not done yet").
-    transport = "websocket"
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_slow_handler_keeps_the_session_and_the_order(transport: str) -> None:
+    # Over polling the handler runs on its POST's path, and the session's
+    # heartbeat waits for that POST's answer (the client sends one POST at a time).
     eio, seen = slow_server(async_handlers=True)
     with serve(ASGIApp(eio)) as port:
         peer = Peer(port, TRANSPORTS[transport])
@@ -78,8 +78,8 @@ def test_slow_handler_keeps_the_session_and_the_order() -> None:
             peer.close()
 
 
-@pytest.mark.parametrize("transport", list(TRANSPORTS))
-def test_without_async_handlers_a_slow_handler_times_the_session_out(transport: str) -> None:
+def test_without_async_handlers_a_slow_handler_times_the_session_out() -> None:
+    transport = "websocket"  # over polling the heartbeat waits for the POST's answer
     eio, seen = slow_server(async_handlers=False)
     with serve(ASGIApp(eio)) as port:
         peer = Peer(port, TRANSPORTS[transport])

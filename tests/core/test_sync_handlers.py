@@ -87,8 +87,8 @@ def test_slow_handler_keeps_the_session_and_the_order(transport: str) -> None:
             peer.close()
 
 
-@pytest.mark.parametrize("transport", list(TRANSPORTS))
-def test_without_async_handlers_a_slow_handler_times_the_session_out(transport: str) -> None:
+def test_without_async_handlers_a_slow_handler_times_the_session_out() -> None:
+    transport = "websocket"  # over polling the heartbeat waits for the POST's answer
     eio, seen = slow_server(async_handlers=False)
     with serve(eio) as port:
         peer = Peer(port, TRANSPORTS[transport])
