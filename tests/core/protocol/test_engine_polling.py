@@ -17,6 +17,7 @@ from tests.core.protocol.peers import (
     text_messages,
 )
 
+from engineio_core.protocol.engine import CLIENT_CLOSE_GET_GRACE
 from engineio_core.protocol.errors import SessionUnknown
 from engineio_core.protocol.events import Disconnect, DisconnectReason, Message
 from engineio_core.protocol.http import Response
@@ -241,9 +242,23 @@ def test_client_close_without_pending_get(version: int) -> None:
     server, client = opened(version)
     assert client.post(CLOSE).status == 200
     one_disconnect(server, client.sid, DisconnectReason.CLIENT_DISCONNECT)
+    server.advance(CLIENT_CLOSE_GET_GRACE + 0.01)
     assert_unknown(client)
     with pytest.raises(SessionUnknown):
         server.engine.send(client.sid or "", "late")
+
+
+@VERSIONS
+def test_a_get_sent_along_with_the_close_gets_its_noop(version: int) -> None:
+    """The client sent its GET and its close at once and the close was read first:
+    the GET gets the noop it would have got the other way round; the next is 400."""
+    server, client = opened(version)
+    assert client.post(CLOSE).status == 200
+    one_disconnect(server, client.sid, DisconnectReason.CLIENT_DISCONNECT)
+    server.advance(CLIENT_CLOSE_GET_GRACE / 2)
+    assert client.poll() == [Packet(PacketType.NOOP)]
+    assert_unknown(client)
+    assert server.engine.session_count() == 0  # nothing of it is counted meanwhile
 
 
 @VERSIONS

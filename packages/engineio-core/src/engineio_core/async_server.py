@@ -91,7 +91,7 @@ class _Writer:
     """
 
     __slots__ = ("busy", "channel", "close_task", "closed", "ended", "helper", "idle",
-                 "pending", "reader", "send_many", "take", "task", "ws")
+                 "pending", "reader", "reading", "send_many", "take", "task", "ws")
 
     def __init__(self, ws: AsyncWebSocket, channel: Channel,
                  take: Callable[[Channel], list[str | bytes]]) -> None:
@@ -107,6 +107,7 @@ class _Writer:
         self.idle: asyncio.Future[bool] | None = None  # the own task waits to read again
         self.ended = False  # reading is over: the channel is closed in the engine
         self.pending = False  # a deferred flush is scheduled
+        self.reading = False  # the reader waits in receive(): it has fed the engine all it got
         # WebSockets that write several messages at once cheaply offer send_many().
         self.send_many: Callable[[list[str | bytes]], Awaitable[None]] | None = getattr(
             ws, "send_many", None)
@@ -162,6 +163,28 @@ def _spawn_close(ws: AsyncWebSocket, code: int, unresponsive: bool) -> asyncio.T
     _closing.add(task)
     task.add_done_callback(_closing.discard)
     return task
+
+
+PROBE_CATCH_UP = 0.05
+"""Seconds a GET of a session with a probe WebSocket may wait for that socket's
+reader to feed the engine what has already arrived on it."""
+
+
+async def _caught_up(probe: _Writer) -> None:
+    """Let a probe's reader process the frames that arrived before a GET of its session.
+
+    A client may send ``2probe`` and ``5`` and then a GET at once; the GET must
+    find the upgrade done (400), as it does when frames are read in the order
+    they arrive, whatever order the server's sockets are served in. Waits a few
+    loop turns (the socket's pending reads run), then until its reader waits in
+    ``receive()`` again, for at most :data:`PROBE_CATCH_UP`.
+    """
+    loop = asyncio.get_running_loop()
+    until = loop.time() + PROBE_CATCH_UP
+    for _ in range(3):
+        await asyncio.sleep(0)
+    while not probe.reading and not probe.closed and loop.time() < until:
+        await asyncio.sleep(0)
 
 
 def _abort(ws: AsyncWebSocket) -> None:
@@ -220,6 +243,7 @@ class AsyncServer(BaseServer):
         self._flushes: set[asyncio.Task[None]] = set()  # deferred WebSocket writes
         self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
         self._waiters: dict[Channel, asyncio.Future[Response]] = {}  # the held GETs
+        self._probes: dict[str, _Writer] = {}  # sid -> the WebSocket it is upgrading to
 
     # ------------------------------------------------------------------ public API
     async def send(self, sid: str, data: str | bytes) -> None:
@@ -288,6 +312,10 @@ class AsyncServer(BaseServer):
         """
         engine = self.engine
         run = self._run
+        if self._probes and request.method == "GET":
+            probe = self._probes.get(request.query.get("sid", ""))
+            if probe is not None:
+                await _caught_up(probe)
         outcome = await run(engine.handle_request, request, self._now())
         if isinstance(outcome, Response):
             if outcome.status >= 400:
@@ -371,6 +399,9 @@ class AsyncServer(BaseServer):
             channel = outcome
         writer = _Writer(ws, channel, engine.data_to_send)
         self._writers[channel] = writer
+        probing = not isinstance(outcome, Handshake)  # an upgrade of a polling session
+        if probing:
+            self._probes[channel.sid] = writer
         try:
             try:
                 await ws.accept()
@@ -381,6 +412,8 @@ class AsyncServer(BaseServer):
             await self._receive(channel, writer)
         finally:
             del self._writers[channel]
+            if probing and self._probes.get(channel.sid) is writer:
+                del self._probes[channel.sid]
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
@@ -452,11 +485,14 @@ class AsyncServer(BaseServer):
         handed = False
         try:
             while not writer.closed:
+                writer.reading = True
                 try:
                     data = await receive()
                 except MessageTooLarge:
+                    writer.reading = False
                     await run(engine.ws_too_large, channel, loop.time())
                     break
+                writer.reading = False
                 if data is None:
                     break
                 # _run inlined for the hot path: a frame that is an application

@@ -53,7 +53,7 @@ from .http import (
 from .jsonp import sanitize_jsonp_index
 from .packets import Packet, PacketType, decode_ws, encode_ws
 from .session import Channel, Session, State, TransportName
-from .versions import TRAITS
+from .versions import TRAITS, VersionTraits
 
 __all__ = ["Engine", "Handshake", "Outcome", "PostBody", "SessionInfo", "SessionSnapshot"]
 
@@ -64,6 +64,13 @@ CLOSE_TOO_LARGE = 1009
 _CLOSE = Packet(PacketType.CLOSE)
 _NOOP = Packet(PacketType.NOOP)
 _PONG_PROBE = "3probe"
+CLIENT_CLOSE_GET_GRACE = 1.0
+"""Seconds after a client closed its polling session (a POST with ``1``, no GET
+held) during which one GET of that sid still gets the noop it would have got had it
+arrived first: a client may send its GET and its close at once, and the answer
+must not depend on which of the two the server reads first. Later: 400."""
+_CLIENT_CLOSED_MAX = 1024  # sids remembered at most for that (the oldest go first)
+
 # A WebSocket closed for these is not read by its peer: drop its frames and the connection.
 _UNRESPONSIVE = (DisconnectReason.PING_TIMEOUT, DisconnectReason.SEND_BUFFER_FULL)
 
@@ -171,6 +178,8 @@ class Engine:
         self._interval = config.ping_interval_ms / 1000
         self._timeout = config.ping_timeout_ms / 1000
         self._max = config.max_http_buffer_size
+        # sid -> (until when, traits): polling sessions the client just closed
+        self._client_closed: dict[str, tuple[float, VersionTraits]] = {}
         self._max_send = config.max_send_buffer_size
         self._max_packets = config.max_send_buffer_packets
 
@@ -434,6 +443,12 @@ class Engine:
             return self._new_handshake(request, websocket=False)
         entry = self._entries.get(sid)
         if entry is None or entry.session.state is State.CONNECTING:
+            if entry is None and request.method == "GET" and sid in self._client_closed:
+                until, traits = self._client_closed.pop(sid)
+                if now <= until:  # sent with the close: answered as if it came first
+                    body, content_type = traits.encode_poll(
+                        [_NOOP], binary_ok=not _b64(request), jsonp=_jsonp(request))
+                    return polling_response(self.config, request, body, content_type)
             raise _unknown_sid(sid)
         session = entry.session
         if session.state is State.CLOSING and request.method != "GET":
@@ -919,6 +934,8 @@ class Engine:
         elif server_side and session.state is not State.CONNECTING:
             session.queue(_CLOSE) if session.outbox else session.queue(_NOOP, _CLOSE)
             drain = True
+        elif reason is DisconnectReason.CLIENT_DISCONNECT and now is not None:
+            self._remember_client_close(session, now)
         if session.state is not State.CONNECTING:  # the application never saw it
             self._events.append(Disconnect(session.sid, reason, detail))
         if drain:
@@ -927,6 +944,15 @@ class Engine:
             self._arm(session)
         else:
             self._forget(session)
+
+    def _remember_client_close(self, session: Session, now: float) -> None:
+        closed = self._client_closed
+        if len(closed) >= _CLIENT_CLOSED_MAX:
+            for sid in [sid for sid, (until, _) in closed.items() if until < now]:
+                del closed[sid]
+            while len(closed) >= _CLIENT_CLOSED_MAX:
+                del closed[next(iter(closed))]
+        closed[session.sid] = (now + CLIENT_CLOSE_GET_GRACE, session.traits)
 
     def _forget(self, session: Session) -> None:
         session.close()
