@@ -380,7 +380,7 @@ class Engine:
             if verdict is not True:
                 raise Forbidden(verdict if isinstance(verdict, str) else None)
         raw_version = request.query.get("EIO", "")
-        version = int(raw_version) if raw_version.isdigit() else 0
+        version = int(raw_version) if raw_version.isascii() and raw_version.isdigit() else 0
         if version not in self.config.protocol_versions:
             raise UnsupportedProtocolVersion(detail=f"EIO={raw_version!r}")
         try:
@@ -496,7 +496,8 @@ class Engine:
                         "overlapping POST", now)
             raise BadRequest(detail="overlapping POST requests")
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self._max:
+        if (length is not None and length.isascii() and length.isdigit()
+                and int(length) > self._max):
             return self.body_too_large(PostBody(session.sid, request, self._max), now)
         session.begin_post()
         return PostBody(session.sid, request, self._max)
