@@ -26,6 +26,9 @@ ASGICallable = Callable[[Scope, Receive, Send], Awaitable[None]]
 Hook = Callable[[], Any]
 
 
+class _ClientGone(ConnectionError):
+    """The client went away before its request body was complete: nobody to answer."""
+
 
 class ASGIApp:
     """An ASGI application serving an :class:`AsyncServer`.
@@ -95,7 +98,7 @@ class ASGIApp:
             while more:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    raise ConnectionError("the client went away while sending the body")
+                    raise _ClientGone("the client went away while sending the body")
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
@@ -104,7 +107,10 @@ class ASGIApp:
                 more = message.get("more_body", False)
             return b"".join(chunks)
 
-        response = await self.server.handle_http(request, read_body)
+        try:
+            response = await self.server.handle_http(request, read_body)
+        except _ClientGone:
+            return  # the engine dropped the POST; the ASGI server expects no response now
         await _send_response(send, response)
 
     async def _static(self, path: str, send: Send) -> bool:
