@@ -1268,7 +1268,45 @@ def case_garbage(case: Case) -> str:
     return f"garbage/{what}"
 
 
+def case_havoc(case: Case) -> str:
+    """A valid request (or a WebSocket's first frames) with a few random byte edits."""
+    rng = case.rng
+    kind = rng.choice(["handshake", "post", "post-v3", "upgrade", "frames"])
+    if kind == "frames":
+        wire = case.websocket(rng.choice([4, 3]))
+        if wire is None:
+            return "havoc/frames/not-opened"
+        data = b"".join([ws_frame(1, b"4hello", mask=rng.randbytes(4)),
+                         ws_frame(2, b"\x01\x02", mask=rng.randbytes(4)),
+                         ws_frame(9, b"p"), ws_frame(1, "4é".encode())])
+    else:
+        wire = case.connect()
+        if kind == "handshake":
+            data = case.request(b"GET", query(rng.choice([4, 3]), extra=b"&t=hv"))
+        elif kind == "upgrade":
+            data = case.request(b"GET", query(4, b"websocket"), case.upgrade_headers())
+        else:
+            eio = 4 if kind == "post" else 3
+            sid = case.handshake(eio) or "nosid"
+            body = b"4hello\x1e4w" if eio == 4 else b"6:4hello1:6"
+            data = case.request(b"POST", query(eio, sid=sid),
+                                [(b"Host", case.host()), (b"Content-Type", b"text/plain")], body)
+    ops = []
+    for _ in range(rng.randint(1, 4)):
+        data, op = mangle(rng, data)
+        ops.append(op)
+    case.send(wire, data)
+    if wire.http().upgraded:
+        wire.pump(wire.ws_closed, LINGER)
+        case.ws_end(wire)
+    else:
+        wire.responses(patience=0.5)
+        wire.close(rng.choice(["close", "shut"]))
+    return f"havoc/{kind}/" + ",".join(ops)
+
+
 CASES: list[tuple[int, Callable[[Case], str]]] = [
+    (8, case_havoc),
     (10, case_request_line),
     (14, case_query),
     (16, case_headers),
@@ -1299,7 +1337,7 @@ class Outcome:
     def problem(self, known: Iterable[Known] = ()) -> str | None:
         """Why this outcome fails the run, or ``None``."""
         bad = [s for s in self.statuses
-               if s >= 500 and not any(k.allows_status(self.name, s) for k in known)]
+               if s >= 500 and not any(k.allows_status(self.sent, s) for k in known)]
         if bad:
             return f"answered {bad}"
         if 1011 in self.close_codes:

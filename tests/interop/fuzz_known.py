@@ -1,9 +1,10 @@
 """What third-party servers do wrong on their own, before our code is reached (or around
 it), that the wire fuzzer (``fuzz.py``) accepts: one narrow entry per finding.
 
-Each :class:`Known` says why, and matches either a 5xx answered to a case (by the
-case's name and the status) or an error block of the server's log (a traceback
-with its lines, by a regex that names the third-party code at fault). Anything
+Each :class:`Known` says why, and matches either a 5xx answered to some input (by
+a regex on the bytes the case sent, which names the offending header or line, and
+the status) or an error block of the server's log (a traceback with its lines, by
+a regex that names the third-party code at fault). Anything
 else a run sees is a failure. Every entry was reproduced by hand (``--case``
 replays) before it was added.
 """
@@ -21,23 +22,23 @@ class Known:
     """One known misbehaviour of a third-party server."""
 
     why: str
-    case: str | None = None
-    """Regex on the case name: a 5xx in ``statuses`` answered to it is accepted."""
+    sent: bytes | None = None
+    """Regex on what the case sent: a 5xx in ``statuses`` answered to such input is accepted."""
     statuses: tuple[int, ...] = (500,)
     log: str | None = None
     """Regex (DOTALL, MULTILINE) on an error block of the log: the block is accepted."""
-    _case: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _sent: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False, default=None)
     _log: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        if self.case is not None:
-            object.__setattr__(self, "_case", re.compile(self.case))
+        if self.sent is not None:
+            object.__setattr__(self, "_sent", re.compile(self.sent, re.S))
         if self.log is not None:
             object.__setattr__(self, "_log", re.compile(self.log, re.S | re.M))
 
-    def allows_status(self, case: str, status: int) -> bool:
-        return self._case is not None and status in self.statuses and bool(
-            self._case.search(case))
+    def allows_status(self, sent: bytes, status: int) -> bool:
+        return self._sent is not None and status in self.statuses and bool(
+            self._sent.search(sent))
 
     def allows_log(self, block: str) -> bool:
         return self._log is not None and bool(self._log.search(block))
@@ -61,7 +62,7 @@ UVICORN = [
 HYPERCORN = [
     Known("h11 answers 501 to a Transfer-Encoding other than chunked (RFC 9112 6.1 says a "
           "server SHOULD)",
-          case=r"^headers/[^/]+/transfer-encoding:", statuses=(501,)),
+          sent=rb"(?i)\r\ntransfer-encoding:(?! ?chunked\r\n)", statuses=(501,)),
     Known("hypercorn's WebSocket handshake decodes Sec-WebSocket-Extensions as ASCII "
           "(wsproto.utilities.split_comma_header) and the UnicodeDecodeError escapes its "
           "connection task, which asyncio logs",
@@ -72,7 +73,7 @@ HYPERCORN = [
 DAPHNE = [
     Known("daphne decodes Sec-WebSocket-Protocol as ASCII in onConnect: a non-ASCII value "
           "is a 500 and a traceback",
-          case=r"^ws-handshake/v\d/protocol:\\xff$"),
+          sent=rb"\r\nSec-WebSocket-Protocol: [^\r\n]*[\x80-\xff]"),
     Known("(the same) daphne's traceback for a non-ASCII Sec-WebSocket-Protocol",
           log=r'daphne/ws_protocol\.py", line \d+, in onConnect\n.*UnicodeDecodeError'),
 ]
@@ -86,7 +87,7 @@ AIOHTTP = [
     Known("aiohttp's default Expect handler answers an unknown Expect with a 417 whose text "
           "repeats the value; a non-ASCII value cannot be encoded: 500 and a traceback, "
           "before our handler runs",
-          case=r"^headers/[^/]+/expect:\\x"),
+          sent=rb"\r\nExpect: [^\r\n]*[\x80-\xff]"),
     Known("(the same) aiohttp's traceback for a non-ASCII Expect",
           log=r'in _default_expect_handler\n.*HTTPExpectationFailed.*UnicodeEncodeError'),
     Known("after our 400 to a body aiohttp cannot decode, its lingering read drains the "
@@ -99,7 +100,7 @@ AIOHTTP = [
 SANIC = [
     Known("Sanic fails to render its own error page for a non-ASCII Expect or method "
           "(\"An error occurred while handling an error\"), before our handler runs",
-          case=r"^(headers/[^/]+/expect:\\x|request-line/method:\\x)"),
+          sent=rb"(\r\nExpect: [^\r\n]*[\x80-\xff]|(\A|\r\n\r\n)[^ \r\n]*[\x80-\xff])"),
     Known("Sanic logs a traceback for a request target httptools rejects (no leading "
           "slash, a control character), and may fail to build its error response for it",
           log=r"\AT.*HttpParserInvalidURLError: invalid url .*"
@@ -113,7 +114,7 @@ SANIC = [
 # ----------------------------------------------------------------------------- gunicorn
 GUNICORN = [
     Known("gunicorn answers 501 to a Transfer-Encoding it does not support (RFC 9112 6.1)",
-          case=r"^headers/[^/]+/transfer-encoding:", statuses=(501,)),
+          sent=rb"(?i)\r\ntransfer-encoding:(?! ?chunked\r\n)", statuses=(501,)),
 ]
 
 # ----------------------------------------------------------------------------- gevent
@@ -131,9 +132,10 @@ GEVENT = [
 ]
 GEVENT_WS = [
     *GEVENT,
-    Known("gevent-websocket base64-decodes a non-ASCII Sec-WebSocket-Key: ValueError, 500",
-          case=r"^ws-handshake/v\d/key:(\\xff)+$"),
-    Known("(the same) gevent-websocket's traceback for a non-ASCII Sec-WebSocket-Key",
+    Known("gevent-websocket base64-decodes Sec-WebSocket-Key catching only TypeError: a "
+          "key that is not base64 (non-ASCII, bad padding) is a ValueError, a 500",
+          sent=rb"\r\nSec-WebSocket-Key: (?![A-Za-z0-9+/]{22}==\r\n)"),
+    Known("(the same) gevent-websocket's traceback for a key that is not base64",
           log=r'geventwebsocket/handler\.py", line \d+, in upgrade_connection\n.*b64decode'),
     Known("gevent-websocket (0.10.1) refuses a bad upgrade (version, key) with a str body, "
           "which gevent cannot write after the 400 head: TypeError, logged",
