@@ -51,19 +51,22 @@ def register_async(eio: engineio_core.AsyncServer) -> set[str]:
     @eio.on("message")
     async def message(sid: str, data: str | bytes) -> None:
         command = _command(data)
-        if command is None:
-            await eio.send(sid, data)
-        elif command[0] == "broadcast":
-            for other in list(clients):
-                with contextlib.suppress(engineio_core.SessionUnknown):
-                    await eio.send(other, command[1])
-        elif command[0] == "count":
-            await eio.send(sid, f"count:{len(clients)}")
-        elif command[0] == "sleep":
-            await eio.sleep(int(command[1]) / 1000)  # the handler itself waits
-            await eio.send(sid, f"slept:{command[1]}")
-        else:
-            await eio.disconnect(sid)
+        try:
+            if command is None:
+                await eio.send(sid, data)
+            elif command[0] == "broadcast":
+                for other in list(clients):
+                    with contextlib.suppress(engineio_core.SessionUnknown):
+                        await eio.send(other, command[1])
+            elif command[0] == "count":
+                await eio.send(sid, f"count:{len(clients)}")
+            elif command[0] == "sleep":
+                await eio.sleep(int(command[1]) / 1000)  # the handler itself waits
+                await eio.send(sid, f"slept:{command[1]}")
+            else:
+                await eio.disconnect(sid)
+        except engineio_core.SessionUnknown:
+            pass  # closed meanwhile: a POST of `4hi<RS>1` delivers `hi` after its close
 
     return clients
 
@@ -83,19 +86,22 @@ def register_sync(eio: engineio_core.Server) -> set[str]:
     @eio.on("message")
     def message(sid: str, data: str | bytes) -> None:
         command = _command(data)
-        if command is None:
-            eio.send(sid, data)
-        elif command[0] == "broadcast":
-            for other in list(clients):
-                with contextlib.suppress(engineio_core.SessionUnknown):
-                    eio.send(other, command[1])
-        elif command[0] == "count":
-            eio.send(sid, f"count:{len(clients)}")
-        elif command[0] == "sleep":
-            eio.sleep(int(command[1]) / 1000)  # the handler itself waits (blocks its thread)
-            eio.send(sid, f"slept:{command[1]}")
-        else:
-            eio.disconnect(sid)
+        try:
+            if command is None:
+                eio.send(sid, data)
+            elif command[0] == "broadcast":
+                for other in list(clients):
+                    with contextlib.suppress(engineio_core.SessionUnknown):
+                        eio.send(other, command[1])
+            elif command[0] == "count":
+                eio.send(sid, f"count:{len(clients)}")
+            elif command[0] == "sleep":
+                eio.sleep(int(command[1]) / 1000)  # the handler itself waits (blocks its thread)
+                eio.send(sid, f"slept:{command[1]}")
+            else:
+                eio.disconnect(sid)
+        except engineio_core.SessionUnknown:
+            pass  # closed meanwhile: a POST of `4hi<RS>1` delivers `hi` after its close
 
     return clients
 

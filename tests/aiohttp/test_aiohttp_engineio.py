@@ -38,6 +38,7 @@ class Recorder:
         self.server = server
         self.requests: dict[str, Request] = {}
         self.disconnects: asyncio.Queue[tuple[str, DisconnectReason]] = asyncio.Queue()
+        self.connects: asyncio.Queue[str] = asyncio.Queue()
         self.refuse = False
         server.on("connect", self.connect)
         server.on("message", self.message)
@@ -45,6 +46,7 @@ class Recorder:
 
     def connect(self, sid: str, request: Request) -> bool:
         self.requests[sid] = request
+        self.connects.put_nowait(sid)
         return not self.refuse
 
     async def message(self, sid: str, data: str | bytes) -> None:
@@ -55,6 +57,9 @@ class Recorder:
 
     async def next_disconnect(self) -> tuple[str, DisconnectReason]:
         return await asyncio.wait_for(self.disconnects.get(), WAIT)
+
+    async def next_connect(self) -> str:
+        return await asyncio.wait_for(self.connects.get(), WAIT)
 
 
 def echo_app(**options: Any) -> tuple[web.Application, Recorder]:
@@ -455,3 +460,84 @@ async def test_pipelined_answers_leave_corked_together(aiohttp_client: AiohttpCl
         writer.close()
     # Whether the five arrive in one read is up to TCP; on loopback with one write they do.
     assert corked == [1, 1, 1, 1, 1, 0]
+
+
+# --------------------------------------------------------------------------- bad input
+# Found by the wire fuzzer (tests/interop/fuzz.py): each was a 500 and a traceback.
+
+
+async def _raw_exchange(client: Client, request: bytes) -> bytes:
+    """Send ``request`` on a new connection; return the response head."""
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    try:
+        writer.write(request)
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+    finally:
+        writer.close()
+
+
+async def test_body_that_cannot_be_decoded_is_400(aiohttp_client: AiohttpClient) -> None:
+    app, recorder = echo_app()
+    client = await aiohttp_client(app)
+    sid = (await handshake(client))["sid"]
+    async with client.post(f"/engine.io/?EIO=4&transport=polling&sid={sid}", data=b"4not gzip",
+                           headers={**TEXT, "Content-Encoding": "gzip"}) as resp:
+        assert resp.status == 400
+    assert await recorder.next_disconnect() == (sid, DisconnectReason.TRANSPORT_ERROR)
+
+
+async def test_client_gone_in_the_middle_of_a_body() -> None:
+    """The handler ends without an exception (aiohttp logged ConnectionResetError).
+
+    Served as ``web.run_app`` serves (no handler cancellation, unlike the test
+    server, which cancels the handler when the client goes away)."""
+    ended: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+
+    @web.middleware
+    async def watch(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except BaseException as exc:
+            ended.set_result(exc)
+            raise
+        if request.method == "POST":
+            ended.set_result(None)
+        return response
+
+    app = web.Application(middlewares=[watch])
+    recorder = Recorder(aiohttp_engineio.setup(app))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"}"), WAIT)
+        sid = await recorder.next_connect()
+        writer.write(f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+                     f"Host: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n4part\r\n".encode())
+        await writer.drain()
+        writer.write_eof()  # gone before the last chunk
+        assert await asyncio.wait_for(ended, WAIT) is None
+        assert await recorder.next_disconnect() == (sid, DisconnectReason.TRANSPORT_ERROR)
+        writer.close()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("header", [b"Sec-WebSocket-Key: " + b"\xff" * 24,
+                                    b"Upgrade: \xff"])
+async def test_upgrade_aiohttp_cannot_decode_is_400(aiohttp_client: AiohttpClient,
+                                                    header: bytes) -> None:
+    app, _ = echo_app()
+    client = await aiohttp_client(app)
+    headers = {b"Upgrade": b"Upgrade: websocket", b"Sec-WebSocket-Key": b"Sec-WebSocket-Key: "
+               b"dGhlIHNhbXBsZSBub25jZQ=="}
+    headers[header.split(b":")[0]] = header
+    head = await _raw_exchange(client, b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                               b"Host: x\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                               + b"\r\n".join(headers.values()) + b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head

@@ -264,3 +264,43 @@ def test_server_transport_is_found_behind_the_shapes_servers_use() -> None:
     assert server_transport(Stream().app_send) is transport
     assert server_transport(functools.partial(handle_reply, AutobahnProtocol())) is twisted
     assert server_transport(handle_reply) is None
+
+
+def test_client_gone_while_sending_a_body_is_no_error() -> None:
+    """A client that went away in the middle of a POST body (``http.disconnect``):
+    the app returns without a response and the session ends, instead of raising
+    ConnectionError (uvicorn logged "Exception in ASGI application"; the wire fuzzer
+    found it)."""
+
+    async def test() -> None:
+        eio = AsyncServer()
+        gone: list[tuple[str, engineio_core.DisconnectReason]] = []
+        eio.on("disconnect", lambda sid, reason: gone.append((sid, reason)))
+        app = ASGIApp(eio)
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        def scope(method: str, query: str) -> Scope:
+            return {"type": "http", "method": method, "path": "/engine.io/",
+                    "query_string": query.encode(), "headers": []}
+
+        async def no_body() -> MutableMapping[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await app(scope("GET", "EIO=4&transport=polling"), no_body, send)
+        sid = json.loads(sent[1]["body"][1:])["sid"]
+        sent.clear()
+        messages: Iterator[MutableMapping[str, Any]] = iter([
+            {"type": "http.request", "body": b"4he", "more_body": True},
+            {"type": "http.disconnect"}])
+
+        async def receive() -> MutableMapping[str, Any]:
+            return next(messages)
+
+        await app(scope("POST", f"EIO=4&transport=polling&sid={sid}"), receive, send)
+        assert sent == []
+        assert gone == [(sid, engineio_core.DisconnectReason.TRANSPORT_ERROR)]
+
+    asyncio.run(test())

@@ -96,3 +96,28 @@ def test_no_data_after_close(pair: tuple[WebSocket, socket.socket]) -> None:
     assert isinstance(events[0], CloseConnection)
     assert events[0].code == 1000
     assert not any(isinstance(e, TextMessage | BytesMessage) for e in events)
+
+
+def test_a_close_right_behind_a_message_is_answered_with_its_code(
+        pair: tuple[WebSocket, socket.socket]) -> None:
+    """The peer's message and close frame arrive in one read: answering the message
+    fails (the peer is closing), and the close that follows echoes the peer's 1000
+    (the wire fuzzer saw 1011 here)."""
+    ws, client = pair
+    _read_until(client, b"\r\n\r\n")
+    peer = Connection(ConnectionType.CLIENT)
+    client.sendall(peer.send(TextMessage(data="4hello")) + peer.send(CloseConnection(code=1000)))
+    assert ws.receive() == "4hello"
+    with pytest.raises(ConnectionError):
+        ws.send("4hello")
+    ws.close(1011)  # what the server does when a send fails
+    assert ws.receive() is None
+    client.settimeout(5)
+    rest = b""
+    while chunk := client.recv(65536):
+        rest += chunk
+    peer.receive_data(rest)
+    events = list(peer.events())
+    assert [type(e) for e in events] == [CloseConnection]
+    assert isinstance(events[0], CloseConnection)
+    assert events[0].code == 1000

@@ -11,6 +11,7 @@ import http.client
 import io
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -457,3 +458,21 @@ def test_mounted_under_a_script_name(serve: Serve) -> None:
     request = running.requests.get(timeout=WAIT)
     assert (request.path, request.client, request.scheme) == ("/chat/engine.io",
                                                               ("10.0.0.1", 4321), "https")
+
+
+@pytest.mark.parametrize("chunks", [b"zz\r\n4hi\r\n0\r\n\r\n", b"3\r\n4hiXX0\r\n\r\n",
+                                    b"-3\r\n4hi\r\n0\r\n\r\n"])
+def test_malformed_chunked_body_is_400(serve: Serve, chunks: bytes) -> None:
+    """Werkzeug's chunked decoder raises OSError from ``wsgi.input``: the client's
+    fault, answered 400 and the session closed (the wire fuzzer saw a 500)."""
+    running = serve()
+    sid = running.handshake()
+    head = (f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", running.port), timeout=WAIT) as sock:
+        sock.sendall(head + chunks)
+        reply = b""
+        while b"\r\n\r\n" not in reply and (chunk := sock.recv(65536)):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 "), reply
+    assert running.disconnects.get(timeout=WAIT) == (sid, DisconnectReason.TRANSPORT_ERROR)

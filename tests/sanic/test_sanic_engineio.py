@@ -476,3 +476,29 @@ def test_served_again_on_a_new_event_loop(app: AnyApp) -> None:
             client.post(url, content=b"4again")
             _, response = client.get(url)
             assert response.text == "4again"
+
+
+@pytest.mark.parametrize("header", [b"X-Val: \xff\xfe", b"Sec-WebSocket-Key: " + b"\xff" * 24])
+def test_upgrade_the_websockets_handshake_cannot_take_is_400(app: AnyApp, header: bytes) -> None:
+    """Sanic answers 500 to whatever its websockets handshake raises (here: header
+    values that are not ASCII); the client's upgrade request is what is wrong: 400
+    (the wire fuzzer saw the 500)."""
+    echo_app(app)
+    headers = {b"sec-websocket-key": b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="}
+    headers[header.split(b":")[0].lower()] = header
+    request = (b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+               b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+               + b"\r\n".join(headers.values()) + b"\r\n\r\n")
+
+    async def exchange(port: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(request)
+            return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        finally:
+            writer.close()
+
+    with running(app) as client:
+        # The server runs only while the client's loop does: run the exchange on it.
+        reply = client._run(exchange(client.port))
+    assert reply.startswith(b"HTTP/1.1 400 "), reply

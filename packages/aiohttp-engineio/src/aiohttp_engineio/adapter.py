@@ -32,7 +32,8 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
 from engineio_core import AsyncServer, Request, Response
 from engineio_core.base_server import BodyTooLarge, MessageTooLarge
-from engineio_core.protocol.http import parse_query
+from engineio_core.protocol.errors import BadRequest
+from engineio_core.protocol.http import error_response, parse_query
 from engineio_core.tcp import CORK_AVAILABLE, abort_transport, set_cork
 
 __all__ = [
@@ -65,15 +66,22 @@ def make_handler(server: AsyncServer) -> Handler:
     async def engineio_handler(request: web.Request) -> web.StreamResponse:
         if "Upgrade" in request.headers:
             ws = web.WebSocketResponse(compress=False, max_msg_size=limit + 1)
-            if ws.can_prepare(request).ok:
+            if _can_prepare(ws, request):
                 socket = AiohttpWebSocket(request, ws)
                 await handle_websocket(to_engine_request(request), socket)
                 if socket.response is ws and not ws.prepared:  # the upgrade itself failed
                     return web.Response(status=400, text="WebSocket upgrade failed")
                 return socket.response
             # Not a valid upgrade: the engine answers it as plain HTTP (400).
-        response = await handle_http(to_engine_request(request), _body_reader(request),
-                                     partial(_disconnected, request))
+        eio_request = to_engine_request(request)
+        try:
+            response = await handle_http(eio_request, _body_reader(request),
+                                         partial(_disconnected, request))
+        except _BodyUnreadable:
+            # The engine dropped the POST; nothing more can be read on this connection.
+            response = error_response(server.config, eio_request,
+                                      BadRequest(detail="malformed request body"))
+            response.headers.append(("Connection", "close"))
         return to_aiohttp_response(response)
 
     return engineio_handler
@@ -88,6 +96,17 @@ async def _disconnected(request: web.BaseRequest) -> None:
     """Returns once the request's connection is closing (checked every second)."""
     while (transport := request.transport) is not None and not transport.is_closing():
         await asyncio.sleep(DISCONNECT_CHECK_INTERVAL)
+
+
+def _can_prepare(ws: web.WebSocketResponse, request: web.Request) -> bool:
+    """Whether aiohttp would accept this upgrade (a header it cannot decode: no)."""
+    try:
+        return ws.can_prepare(request).ok
+    except ValueError:
+        # aiohttp's handshake check raises for non-ASCII header values (base64 of a
+        # Sec-WebSocket-Key of b"\xff"..., an error text with an Upgrade of b"\xff")
+        # instead of reporting "not ready": the engine answers 400 instead.
+        return False
 
 
 def to_engine_request(request: web.BaseRequest) -> Request:
@@ -119,6 +138,10 @@ def _client(request: web.BaseRequest) -> tuple[str, int] | None:
     return remote, 0
 
 
+class _BodyUnreadable(Exception):
+    """The body could not be read: malformed (chunks, content encoding) or the client left."""
+
+
 def _body_reader(request: web.BaseRequest) -> Callable[[int], Awaitable[bytes]]:
     async def read_body(limit: int) -> bytes:
         declared = request.content_length
@@ -127,11 +150,14 @@ def _body_reader(request: web.BaseRequest) -> Callable[[int], Awaitable[bytes]]:
         content = request.content
         chunks: list[bytes] = []
         size = 0
-        while chunk := await content.readany():
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge
-            chunks.append(chunk)
+        try:
+            while chunk := await content.readany():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+        except (web.RequestPayloadError, ConnectionError) as exc:
+            raise _BodyUnreadable(str(exc)) from exc
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     return read_body

@@ -29,6 +29,9 @@ ASGICallable = Callable[[Scope, Receive, Send], Awaitable[None]]
 Hook = Callable[[], Any]
 
 
+class _ClientGone(ConnectionError):
+    """The client went away before its request body was complete: nobody to answer."""
+
 
 class ASGIApp:
     """An ASGI application serving an :class:`AsyncServer`.
@@ -98,7 +101,7 @@ class ASGIApp:
             while more:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    raise ConnectionError("the client went away while sending the body")
+                    raise _ClientGone("the client went away while sending the body")
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
@@ -111,7 +114,10 @@ class ASGIApp:
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        response = await self.server.handle_http(request, read_body, disconnected)
+        try:
+            response = await self.server.handle_http(request, read_body, disconnected)
+        except _ClientGone:
+            return  # the engine dropped the POST; the ASGI server expects no response now
         await _send_response(send, response)
 
     async def _static(self, path: str, send: Send) -> bool:

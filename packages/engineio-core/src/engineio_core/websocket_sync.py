@@ -95,6 +95,7 @@ class WebSocket:
         self._write_lock = lock()  # one writer at a time: frames stay whole and ordered
         self._proto_lock = lock()  # guards the wsproto state, held only briefly
         self._done = False  # receive() has reported the end
+        self._peer_close: int | None = None  # the code of the peer's close frame, once read
 
     def accept(self, headers: Iterable[tuple[str, str]] = ()) -> None:
         """Write the ``101 Switching Protocols`` answer to the upgrade request.
@@ -158,6 +159,10 @@ class WebSocket:
                     self._done = True
                     return None
                 self._events.extend(self._conn.events())
+                if self._peer_close is None and (
+                        self._conn.state is ConnectionState.REMOTE_CLOSING):
+                    self._peer_close = next(e.code for e in reversed(self._events)
+                                            if isinstance(e, CloseConnection))
         return None
 
     def send(self, data: str | bytes) -> None:
@@ -181,9 +186,14 @@ class WebSocket:
     def close(self, code: int = CLOSE_NORMAL) -> None:
         """Send a close frame with ``code`` (unless one was sent) and shut the socket down.
 
+        Once the peer's close frame has been read, ours is the answer to it and
+        echoes its code (RFC 6455, 5.5.1) whatever ``code`` says: the peer may close
+        right behind a message, so that the answer to that message cannot be sent.
         The socket is shut down at once rather than after the peer's answer, so
         that a dead peer cannot hold the receiving thread.
         """
+        if self._peer_close is not None:
+            code = self._peer_close
         try:
             self._send_event(CloseConnection(code=code))
         finally:

@@ -34,7 +34,7 @@ from typing import Any
 
 from .base_server import BodyTooLarge
 from .protocol.errors import BadRequest
-from .protocol.http import Request, Response
+from .protocol.http import Request, Response, error_response
 from .server import Server
 from .static import StaticFiles, static_file
 from .websocket_sync import WebSocket, valid_key
@@ -47,6 +47,10 @@ StartResponse = Callable[..., Any]
 WSGICallable = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _CHUNK = 65536
+
+
+class _BodyUnreadable(Exception):
+    """The WSGI server's input failed while the body was read (a malformed chunked body)."""
 
 
 class WSGIApp:
@@ -87,7 +91,13 @@ class WSGIApp:
                     return []  # the WebSocket was served; nothing more to write
             else:
                 _no_delay(_gevent_socket(environ))
-                response = self.server.handle_http(request, _body_reader(environ))
+                try:
+                    response = self.server.handle_http(request, _body_reader(environ))
+                except _BodyUnreadable:
+                    # The engine dropped the POST; what is left on the connection is garbage.
+                    response = error_response(self.server.config, request,
+                                              BadRequest(detail="malformed request body"))
+                    response.headers.append(("Connection", "close"))
             return _respond(start_response, response)
         static = self._static(path) if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else None
         if static is not None:
@@ -234,24 +244,30 @@ def _raw_socket(environ: Environ) -> tuple[socket.socket, Callable[[int], bytes]
 
 
 def _body_reader(environ: Environ) -> Callable[[int], bytes]:
+    def read(size: int) -> bytes:
+        try:
+            chunk: bytes = environ["wsgi.input"].read(size)
+        except Exception as exc:  # each server's own error: OSError, ValueError, ...
+            raise _BodyUnreadable(str(exc)) from exc
+        return chunk
+
     def read_body(limit: int) -> bytes:
-        stream = environ["wsgi.input"]
         length = environ.get("CONTENT_LENGTH") or ""
         chunks: list[bytes] = []
         size = 0
-        if length.isdigit():
+        if length.isascii() and length.isdigit():
             remaining = int(length)
             if remaining > limit:
                 raise BodyTooLarge
             while remaining > 0:
-                chunk = stream.read(min(remaining, _CHUNK))
+                chunk = read(min(remaining, _CHUNK))
                 if not chunk:
                     break
                 chunks.append(chunk)
                 remaining -= len(chunk)
         elif environ.get("wsgi.input_terminated"):
             # No length (chunked): the server ends the stream at the end of the body.
-            while chunk := stream.read(_CHUNK):
+            while chunk := read(_CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise BodyTooLarge

@@ -70,7 +70,13 @@ class SanicWebSocket:
         try:
             self._ws = await protocol.websocket_handshake(self._request, None)
         except SanicException as exc:
-            self.refusal = _plain(exc.status_code, str(exc))
+            if exc.status_code >= 500:
+                # Sanic answers 500 to anything the websockets handshake raises, and
+                # the handshake only reads the client's request (header values it
+                # cannot take: non-ASCII, a bare LF...): the client's fault.
+                self.refusal = _plain(400, "Bad WebSocket upgrade request")
+            else:
+                self.refusal = _plain(exc.status_code, str(exc))
             raise ConnectionError("the WebSocket handshake failed") from exc
 
     async def refuse(self, response: Response) -> None:

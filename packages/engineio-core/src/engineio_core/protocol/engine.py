@@ -478,7 +478,7 @@ class Engine:
                 raise Forbidden(message, detail=f"allow_request returned {verdict!r}",
                                 context={"name": "ALLOW_REQUEST_REFUSED", "message": message})
         raw_version = request.query.get("EIO", "")
-        version = int(raw_version) if raw_version.isdigit() else 0
+        version = int(raw_version) if raw_version.isascii() and raw_version.isdigit() else 0
         if version not in self.config.protocol_versions:
             raise UnsupportedProtocolVersion(detail=f"EIO={raw_version!r} is not served",
                                              context={"protocol": raw_version})
@@ -609,7 +609,8 @@ class Engine:
             raise BadRequest(detail="overlapping POST requests",
                              context={"name": "OVERLAPPING_POST"})
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self._max:
+        if (length is not None and length.isascii() and length.isdigit()
+                and int(length) > self._max):
             return self.body_too_large(PostBody(session.sid, request, self._max), now)
         session.begin_post()
         return PostBody(session.sid, request, self._max)
