@@ -78,3 +78,10 @@ def test_websocket_echo_and_upgrade(port: int) -> None:
         assert ws.recv() == "4upgraded"
     finally:
         ws.close()
+
+
+def test_other_websocket_paths_are_refused(port: int) -> None:
+    """Not a 500 from Channels' "No route found" (the wire fuzzer sent ``/engine.\\x7fio/``)."""
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(f"ws://127.0.0.1:{port}/other/", timeout=5)
+    assert refused.value.status_code == 403
