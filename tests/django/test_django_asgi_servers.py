@@ -107,3 +107,10 @@ def test_allowed_hosts_is_enforced(port: int) -> None:
         assert ws.recv() == "3probe"
     finally:
         ws.close()
+
+
+def test_other_websocket_paths_are_refused(port: int) -> None:
+    """Not a 500 from Channels' "No route found" (the wire fuzzer sent ``/engine.\\x7fio/``)."""
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(f"ws://127.0.0.1:{port}/other/", timeout=5)
+    assert refused.value.status_code == 403

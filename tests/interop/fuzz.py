@@ -1621,6 +1621,7 @@ def run_fuzz(port: int, *, seed: int, seconds: float, server: RunningServer | No
                            f"sent {outcome.sent[:300]!r}")
             stop.set()
         if progress and report.cases % 500 == 0:
+            report.elapsed = time.monotonic() - started
             progress(report.summary())
 
     def work() -> None:
