@@ -22,8 +22,13 @@ def masked_text_frame(text: str, mask: bytes = b"\x01\x02\x03\x04") -> bytes:
 
 def assert_websocket_echo(port: int) -> None:
     """Open an EIO 4 WebSocket session on 127.0.0.1:``port`` and check it echoes a message."""
-    ws = websocket.create_connection(
-        f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket", timeout=5)
+    assert_echoes(websocket.create_connection(
+        f"ws://127.0.0.1:{port}/engine.io/?EIO=4&transport=websocket", timeout=5))
+
+
+def assert_echoes(ws: websocket.WebSocket) -> None:
+    """Check that a fresh EIO 4 WebSocket session sends its open packet and echoes
+    a message; closes ``ws``."""
     try:
         opened = ws.recv()
         assert isinstance(opened, str)

@@ -5,7 +5,7 @@ a peer that stops reading never holds up the task that sends to it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -45,13 +45,17 @@ class RecordingWebSocket:
         self.inbox.put_nowait(None)
 
 
-async def _connect(server: AsyncServer,
-                   peers: Sequence[RecordingWebSocket]) -> list[asyncio.Task[None]]:
+async def _connect(server: AsyncServer, peers: Sequence[RecordingWebSocket],
+                   opened: Callable[[], bool] | None = None) -> list[asyncio.Task[None]]:
+    """Connect the peers; wait until each has its open packet (or ``opened()``)."""
     request = Request(method="GET", query={"EIO": "4", "transport": "websocket"},
                       headers={"upgrade": "websocket"})
     tasks = [asyncio.ensure_future(server.handle_websocket(request, p)) for p in peers]
+    if opened is None:
+        def opened() -> bool:
+            return all(p.writes for p in peers)
     async with asyncio.timeout(WAIT):
-        while any(not p.writes for p in peers):  # the open packet
+        while not opened():
             await asyncio.sleep(0)
     for peer in peers:
         peer.writes.clear()
@@ -170,19 +174,10 @@ async def test_a_stalled_peer_never_holds_up_the_sender(batching: bool) -> None:
 async def test_an_unresponsive_peer_is_dropped_when_its_close_cannot_be_written() -> None:
     server = AsyncServer(ping_interval=0.05, ping_timeout=0.05)
     stalled = StalledWebSocket(batching=False, room=0)  # not even the open packet
-    [task] = await _connect_without_open(server, [stalled])
+    [task] = await _connect(server, [stalled], opened=lambda: server.session_count() == 1)
     async with asyncio.timeout(WAIT):
         await stalled.aborted.wait()  # ping timeout: dropped, not waited for
         await task
     assert server.session_count() == 0
 
 
-async def _connect_without_open(server: AsyncServer,
-                                peers: Sequence[RecordingWebSocket]) -> list[asyncio.Task[None]]:
-    request = Request(method="GET", query={"EIO": "4", "transport": "websocket"},
-                      headers={"upgrade": "websocket"})
-    tasks = [asyncio.ensure_future(server.handle_websocket(request, p)) for p in peers]
-    async with asyncio.timeout(WAIT):
-        while server.session_count() < len(peers):
-            await asyncio.sleep(0)
-    return tasks

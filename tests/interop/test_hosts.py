@@ -14,6 +14,7 @@ import json
 
 import pytest
 import websocket
+from tests.helpers import assert_echoes
 
 from .conftest import ServerPool
 from .harness import RunningServer, selected_servers
@@ -80,12 +81,4 @@ def test_a_bad_host_is_refused_everywhere(django_server: RunningServer) -> None:
 
 
 def test_a_good_host_opens_websocket_sessions(django_server: RunningServer) -> None:
-    ws = upgrade(django_server, WEBSOCKET, f"127.0.0.1:{django_server.port}")
-    try:
-        opened = ws.recv()
-        assert isinstance(opened, str)
-        assert opened.startswith("0{")
-        ws.send("4hello")
-        assert ws.recv() == "4hello"
-    finally:
-        ws.close()
+    assert_echoes(upgrade(django_server, WEBSOCKET, f"127.0.0.1:{django_server.port}"))
