@@ -2,7 +2,7 @@
 
 Runs (with the ``uwsgi`` next to this interpreter, from the repository root)::
 
-    uwsgi --http 127.0.0.1:PORT --http-keepalive --http-buffer-size 65536 \\
+    uwsgi --http 127.0.0.1:PORT --http-keepalive \\
         --socket /tmp/engineio-uwsgi-PORT.sock --http-to /tmp/engineio-uwsgi-PORT.sock \\
         --gevent 6000 --http-websockets --master --vacuum \\
         --wsgi-file benchmarks/uwsgi_app.py --callable app
@@ -10,9 +10,6 @@ Runs (with the ``uwsgi`` next to this interpreter, from the repository root)::
 ``--socket`` + ``--http-to`` make uWSGI's HTTP router reach the worker over a
 UNIX socket instead of the TCP socket ``--http`` creates by itself: on polling
 that hop is most of the cost (2.5k -> 3.4k round trips/s here).
-``--http-buffer-size 65536``: with the default (one page) the router relays a
-64 KiB WebSocket message in 4 KiB pieces and a broadcast round trip took
-44 ms at the median; 0.3 ms with 64 KiB.
 
 Every WebSocket holds one of uWSGI's async cores (``--gevent N``), so N must
 exceed the number of concurrent sessions: 6000 here, for the benchmark's 5,000
@@ -39,7 +36,6 @@ def main() -> None:
     os.chdir(REPO)
     sock = os.path.join(tempfile.gettempdir(), f"engineio-uwsgi-{args.port}.sock")
     os.execv(uwsgi, [uwsgi, "--http", f"127.0.0.1:{args.port}", "--http-keepalive",
-                     "--http-buffer-size", "65536",
                      "--socket", sock, "--http-to", sock, "--vacuum",
                      "--gevent", "6000", "--http-websockets", "--master",
                      "--wsgi-file", "benchmarks/uwsgi_app.py", "--callable", "app",

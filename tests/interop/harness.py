@@ -80,7 +80,7 @@ SERVER_COMMANDS: dict[str, str] = {
     "django-gunicorn-eventlet": "{python} -m benchmarks.django_serve --server gunicorn-eventlet --port {port}",  # noqa: E501
     "flask-run": "{python} -m flask --app benchmarks.flask_app:app run --host 127.0.0.1 --port {port} --no-reload --no-debugger",  # noqa: E501
     "flask-gunicorn-eventlet": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k engineio_core.backends.gunicorn_eventlet.EventletWorker benchmarks.flask_app:app",  # noqa: E501
-    "flask-uwsgi": "{uwsgi} --http 127.0.0.1:{port} --http-keepalive --http-buffer-size 65536 --gevent 1000 --gevent-monkey-patch --http-websockets --master --module benchmarks.flask_app:app --disable-logging --die-on-term",  # noqa: E501
+    "flask-uwsgi": "{uwsgi} --http 127.0.0.1:{port} --http-keepalive --gevent 1000 --gevent-monkey-patch --http-websockets --master --module benchmarks.flask_app:app --disable-logging --die-on-term",  # noqa: E501
     "flask-gunicorn-gevent": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gevent benchmarks.flask_app:app",  # noqa: E501
     # the JS reference (engine.io 6, allowEIO3): proves each check passes on engine.io too
     "node-engine.io": "{node} " + str(JS_DIR / "reference_server.js") + " {port}",
