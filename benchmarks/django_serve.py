@@ -8,6 +8,9 @@
 
 Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT``
 (ms), ``EIO_MAX_PAYLOAD`` (bytes). CORS allows any origin; EIO 3 and 4 are served.
+SIGTERM closes every session first: under daphne (run in this process) through
+:func:`benchmarks.contract_app.run_daphne`, under gunicorn through the WSGI module
+(``django_project/wsgi.py``); uvicorn and hypercorn run ``python -m`` as is.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ ASGI = "benchmarks.django_project.asgi:application"
 WSGI = "benchmarks.django_project.wsgi:application"
 
 
-def command(server: str, port: int) -> list[str]:
-    """The command line serving the project with ``server`` on 127.0.0.1:``port``."""
+def command(server: str, port: int, threads: int = 64, connections: int = 1000) -> list[str]:
+    """The command line serving the project with ``server`` on 127.0.0.1:``port``
+    (gunicorn: ``connections`` open connections at most, each one a thread under gthread:
+    ``threads``)."""
     python = sys.executable
     if server == "daphne":
         return [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--verbosity", "0",
@@ -34,21 +39,35 @@ def command(server: str, port: int) -> list[str]:
     if server == "hypercorn":
         return [python, "-m", "hypercorn", "-b", f"127.0.0.1:{port}", "--backlog", "1024", ASGI]
     gunicorn = [python, "-m", "gunicorn", "-w", "1", "--no-control-socket", "--backlog", "1024",
-                "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2"]
+                "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
+                "--worker-connections", str(connections)]
     if server == "gunicorn-gthread":
-        return [*gunicorn, "-k", "gthread", "--threads", "64", WSGI]
+        return [*gunicorn, "-k", "gthread", "--threads", str(threads), WSGI]
     if server == "gunicorn-eventlet":
         return [*gunicorn, "-k", "engineio_core.backends.gunicorn_eventlet.EventletWorker", WSGI]
     raise SystemExit(f"unknown server {server!r}; choose from {SERVERS}")
 
 
 def main() -> None:
-    """Command line entry point: replaces this process with the server."""
+    """Command line entry point: runs daphne here, replaces this process with the others."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--server", choices=SERVERS, default="daphne")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "18050")))
+    parser.add_argument("--threads", type=int, default=64,
+                        help="gunicorn-gthread: worker threads (default 64)")
+    parser.add_argument("--worker-connections", type=int, default=1000,
+                        help="gunicorn: open connections at most (default 1000)")
     args = parser.parse_args()
-    argv = command(args.server, args.port)
+    argv = command(args.server, args.port, args.threads, args.worker_connections)
+    if args.server == "daphne":
+        # In this process, so that SIGTERM closes every session first (daphne has no
+        # lifespan: it would cancel the application instances and drop the connections).
+        from django_engineio import get_async_server
+
+        from .contract_app import run_daphne
+
+        run_daphne(["daphne", *argv[3:]], get_async_server)
+        return
     os.execv(argv[0], argv)
 
 

@@ -24,9 +24,9 @@ from typing import cast
 from flask import Flask
 
 import engineio_core
-from flask_engineio import FlaskEngineIO
+from flask_engineio import FlaskEngineIO, get_server
 
-from .contract_app import options, register_sync
+from .contract_app import close_sessions_on_exit, options, register_sync
 
 eio = FlaskEngineIO()
 # The contract handlers, registered before init_app through the extension (so they
@@ -50,6 +50,7 @@ def make_app() -> Flask:
 
 
 app = make_app()
+close_sessions_on_exit(get_server(app))  # SIGTERM (uWSGI: atexit) closes every session first
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log under flask run
 
 

@@ -8,7 +8,8 @@ One command per deployment::
 
 The process monkey-patches itself first, the way an application would (see
 docs/deployment.md); handlers and settings are those of
-:mod:`benchmarks.contract_app`.
+:mod:`benchmarks.contract_app`. SIGTERM closes every session
+(:func:`benchmarks.contract_app.close_sessions_on_exit`), then ends the process.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import os  # noqa: E402
 
 import engineio_core  # noqa: E402
 
-from .contract_app import options, register_sync  # noqa: E402
+from .contract_app import close_sessions_on_exit, options, register_sync  # noqa: E402
 
 MODES = ("eventlet", "gevent", "gevent-ws")
 
@@ -46,8 +47,10 @@ def make_app(mode: str) -> engineio_core.WSGIApp:
 
 
 def serve(mode: str, port: int) -> None:
-    """Serve the contract app on 127.0.0.1:``port`` until the process is killed."""
+    """Serve the contract app on 127.0.0.1:``port`` until SIGTERM (which closes every
+    session first, then ends the process)."""
     app = make_app(mode)
+    close_sessions_on_exit(app.server)
     if mode == "eventlet":
         import eventlet.wsgi
 

@@ -18,8 +18,9 @@ import sys  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import engineio_core  # noqa: E402
-from benchmarks.contract_app import options, register_sync  # noqa: E402
+from benchmarks.contract_app import close_sessions_on_exit, options, register_sync  # noqa: E402
 
 eio = engineio_core.Server(async_mode="gevent_uwsgi", **options())
 register_sync(eio)
+close_sessions_on_exit(eio)  # uwsgi.atexit: the worker closes every session as it stops
 app = engineio_core.WSGIApp(eio)

@@ -16,6 +16,11 @@ load the application, so this module does not. Each app is built on first access
 * ``auto_app``: ``async_mode=None``, which picks gevent under a gevent worker
   (monkey-patched) and threading otherwise.
 
+The app is built when gunicorn loads it in the worker (after the worker installed its
+signal handlers): SIGTERM then closes every session before gunicorn's own handler runs
+(:func:`benchmarks.contract_app.close_sessions_on_exit`), so the held polling GETs and
+WebSockets end at once instead of holding the worker for its graceful timeout.
+
 uWSGI has its own module, :mod:`benchmarks.uwsgi_app`.
 """
 
@@ -25,7 +30,7 @@ from typing import Any
 
 import engineio_core
 
-from .contract_app import options, register_sync
+from .contract_app import close_sessions_on_exit, options, register_sync
 
 _MODES = {"gevent_app": "gevent", "threading_app": "threading", "auto_app": None,
           "eventlet_app": "eventlet"}
@@ -36,6 +41,7 @@ def make_app(async_mode: str | None) -> engineio_core.WSGIApp:
     """The contract app on a sync server with ``async_mode``."""
     eio = engineio_core.Server(async_mode=async_mode, **options())
     register_sync(eio)
+    close_sessions_on_exit(eio)  # SIGTERM from the master: close them, then gunicorn's handler
     return engineio_core.WSGIApp(eio)
 
 

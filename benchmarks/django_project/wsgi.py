@@ -13,7 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.django_project.setti
 from django_engineio import get_sync_server
 from django_engineio.wsgi import get_wsgi_application
 
-from ..contract_app import register_sync
+from ..contract_app import close_sessions_on_exit, register_sync
 
 application = get_wsgi_application()
 register_sync(get_sync_server())
+close_sessions_on_exit(get_sync_server())  # SIGTERM in the worker: close every session first

@@ -121,3 +121,30 @@ def test_a_close_right_behind_a_message_is_answered_with_its_code(
     assert [type(e) for e in events] == [CloseConnection]
     assert isinstance(events[0], CloseConnection)
     assert events[0].code == 1000
+
+
+def test_reads_are_small_and_a_large_message_still_arrives_whole() -> None:
+    """Each read asks for at most 16 KiB: a 64 KiB read allocates a 64 KiB buffer per
+    call that is then shrunk to what arrived, and over 100,000 WebSocket sessions those
+    holes grew an eventlet server's RSS by 7 % (benchmarks/RESULTS.md, issue 14 item 7)."""
+    server_sock, client_sock = socket.socketpair()
+    asked: list[int] = []
+
+    def read(n: int) -> bytes:
+        asked.append(n)
+        return server_sock.recv(n)
+
+    ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==", read=read)
+    try:
+        ws.accept()
+        client = Connection(ConnectionType.CLIENT)
+        big = "4" + "x" * 100_000
+        client_sock.sendall(client.send(TextMessage(data=big)) +
+                            client.send(TextMessage(data="4after")))
+        assert ws.receive() == big
+        assert ws.receive() == "4after"
+    finally:
+        server_sock.close()
+        client_sock.close()
+    assert asked
+    assert max(asked) <= 16384

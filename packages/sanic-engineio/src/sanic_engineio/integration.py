@@ -273,6 +273,9 @@ async def _websocket(server: AsyncServer, request: SanicRequest[Any, Any],
         # WebSocket handlers, end here rather than answer on an upgraded socket.
         ws.end()
         return None
+    finally:
+        if ws.upgraded:
+            ws.finished()
     if ws.refusal is not None:
         return to_sanic(ws.refusal)
     return None

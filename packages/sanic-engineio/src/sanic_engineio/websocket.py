@@ -15,6 +15,8 @@ engine's plain HTTP 400/403 JSON answer instead of a WebSocket that closes.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import weakref
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -45,11 +47,12 @@ class SanicWebSocket:
             closes the session itself (1009, ``transport error``).
     """
 
-    __slots__ = ("_request", "_ws", "max_size", "refusal")
+    __slots__ = ("_cut_off", "_request", "_ws", "max_size", "refusal")
 
     def __init__(self, request: SanicRequest[Any, Any], max_size: int) -> None:
         self._request = request
         self._ws: WebsocketImplProtocol | None = None
+        self._cut_off: asyncio.TimerHandle | None = None
         self.max_size = max_size
         self.refusal: Response | None = None
         """The HTTP response to send instead of the upgrade, when there is one."""
@@ -116,7 +119,31 @@ class SanicWebSocket:
         if ws is None:
             return
         await ws.close(code)
-        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, _cut_off, ws, code)
+        # A weak reference, in an empty context (the handler's holds Sanic's current
+        # request): an open connection keeps ``ws`` alive anyway (through its transport),
+        # and a closed one has nothing left to cut off.
+        self._cut_off = asyncio.get_running_loop().call_later(
+            CLOSE_TIMEOUT, _cut_off, weakref.ref(ws), code, context=contextvars.Context())
+
+    def finished(self) -> None:
+        """The handler is done with the connection (Sanic closes it next, see
+        ``WebSocketProtocol.close()``): drop the timers that would keep the closed
+        connection's objects alive.
+
+        Sanic's ``WebSocketProtocol.close()`` does not cancel the connection's pending
+        ``check_timeouts`` call (``HttpProtocol.close()`` does), which holds the protocol
+        for up to half the request timeout (30 s by default): 1,000 WebSocket sessions a
+        second then kept 700 MB alive (benchmarks/RESULTS.md, 2026-12-06). The cut-off
+        timer of :meth:`close` is moot too: Sanic ends the connection itself now.
+        """
+        protocol: Any = self._request.transport.get_protocol()
+        check = getattr(protocol, "_callback_check_timeouts", None)
+        if check is not None:
+            check.cancel()
+            protocol._callback_check_timeouts = None
+        if self._cut_off is not None:
+            self._cut_off.cancel()
+            self._cut_off = None
 
     def end(self) -> None:
         """Drop the connection at once (the handler task is going away)."""
@@ -146,8 +173,9 @@ def asgi_websocket(request: SanicRequest[Any, Any],
     return ASGIWebSocket(scope, transport.receive, transport.send)
 
 
-def _cut_off(ws: Any, code: int) -> None:
-    if ws.ws_proto.state is not State.CLOSED:
+def _cut_off(ref: weakref.ref[Any], code: int) -> None:
+    ws = ref()
+    if ws is not None and ws.ws_proto.state is not State.CLOSED:
         ws.end_connection(code)
 
 
