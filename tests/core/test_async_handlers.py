@@ -13,6 +13,8 @@ a task-bound context (``asyncio.timeout``, ``TaskGroup``, an anyio cancel scope)
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import logging
 import queue
 import threading
@@ -55,10 +57,10 @@ def slow_server(async_handlers: bool) -> tuple[AsyncServer, queue.Queue[Any]]:
     return eio, seen
 
 
-def test_slow_handler_keeps_the_session_and_the_order() -> None:
-    # WebSocket only: a polling POST's message handler runs on the POST's path
-    # (README, "Not done yet").
-    transport = "websocket"
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_slow_handler_keeps_the_session_and_the_order(transport: str) -> None:
+    # Over polling the handler runs on its POST's path, and the session's
+    # heartbeat waits for that POST's answer (the client sends one POST at a time).
     eio, seen = slow_server(async_handlers=True)
     with serve(ASGIApp(eio)) as port:
         peer = Peer(port, TRANSPORTS[transport])
@@ -89,6 +91,24 @@ def test_without_async_handlers_a_slow_handler_times_the_session_out() -> None:
             assert ("disconnect", DisconnectReason.PING_TIMEOUT) in events
         finally:
             peer.close()
+
+
+def test_a_silent_polling_client_still_times_out_after_its_post() -> None:
+    """The heartbeat hold of a POST ends with its answer: a client that POSTs a
+    message and then goes silent is still closed by ping timeout."""
+    eio, seen = slow_server(async_handlers=True)
+    with serve(ASGIApp(eio)) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        try:
+            conn.request("GET", "/engine.io/?EIO=4&transport=polling")
+            opened = conn.getresponse().read()
+            sid = json.loads(opened[1:])["sid"]
+            conn.request("POST", f"/engine.io/?EIO=4&transport=polling&sid={sid}", body=b"4a")
+            assert conn.getresponse().read() == b"ok"
+            assert seen.get(timeout=WAIT) == "a"
+            assert seen.get(timeout=WAIT) == ("disconnect", DisconnectReason.PING_TIMEOUT)
+        finally:
+            conn.close()
 
 
 # ---------------------------------------------------------------------- in-memory WebSocket

@@ -62,9 +62,6 @@ STALL_CLOSE_DEADLINE_S = STALL_PING_INTERVAL_S + STALL_PING_TIMEOUT_S + 1.0
 #: broadcast: ~44-88 ms at the median, not asserted; a larger --http-buffer-size
 #: broke polling in CI). README, "Not done yet".
 ROUTER_HOLDS_CONNECTION = frozenset({"uwsgi-gevent", "flask-uwsgi"})
-#: AsyncServer runtimes (polling handlers run on the POST's path there)
-ASYNCIO_SERVERS = frozenset({"uvicorn", "hypercorn", "daphne", "tornado", "aiohttp", "sanic",
-                             "django-daphne"})
 #: how much longer we watch, to report when a late server closed it after all
 STALL_CLOSE_REPORT_S = 2.5
 BROADCAST_BYTES = 64 * 1024  # text, one broadcast
@@ -263,9 +260,6 @@ def test_slow_handler_keeps_the_session(make_server: MakeServer, mode: Mode) -> 
     meanwhile, stays open, and the reply and the echo come back in order."""
     server = make_server(SLOW_ENV)
     skip_on_js_reference(server, "the JS reference app has no cmd:sleep (it echoes it)")
-    if mode == "polling" and server.name in ASYNCIO_SERVERS:
-        pytest.skip("not done: on AsyncServer a polling POST's handler delays that "
-                    "POST's answer, so its client's pong (README, 'Not done yet')")
     steps = [
         s_open(),
         s_send(f"cmd:sleep:{SLEEP_MS}"),

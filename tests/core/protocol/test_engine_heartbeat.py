@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.core.protocol.peers import Client, Server, body_json
 
+from engineio_core.protocol.engine import PostBody
 from engineio_core.protocol.events import DisconnectReason
 from engineio_core.protocol.http import Response
 from engineio_core.protocol.packets import Packet, PacketType
@@ -257,3 +258,69 @@ def test_no_timer_left_after_every_session_is_gone() -> None:
     assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
     assert server.next_deadline() is None
     assert server.engine.session_count() == 0
+
+
+# ------------------------------------------ a POST's handlers hold its client's heartbeat
+
+
+def handling(client: Client, text: str) -> PostBody:
+    """POST a message whose handler is still running (``post_handled`` not called)."""
+    body, content_type = client.encode([text])
+    post = client.request("POST", headers={"content-type": content_type}, body=b"")
+    assert isinstance(post, PostBody)
+    response = client.engine.handle_body(post, body, client.server.now)
+    assert response.status == 200
+    client.server.pump()
+    return post
+
+
+@pytest.mark.parametrize("version", [4, 3])
+def test_a_heartbeat_due_while_a_post_is_handled_waits_for_its_answer(version: int) -> None:
+    server, client, _t0 = opened(version)
+    if version == 3:
+        client.post(PING)  # v3: the client pings; its next ping is due by interval + timeout
+    else:
+        server.advance(INTERVAL)
+        assert client.poll() == [PING]  # v4: the pong is due by t0 + interval + timeout
+    post = handling(client, "slow")
+    server.advance(10 * (INTERVAL + TIMEOUT))  # the handler runs long past every deadline
+    assert reasons(server) == []
+    if version == 4:  # the server kept pinging (every ping timeout): the client hears from it
+        assert client.poll().count(PING) >= 10
+    t1 = server.now
+    client.engine.post_handled(post, t1)  # answered: the client may send its heartbeat now
+    server.pump()
+    assert server.next_deadline() == pytest.approx(t1 + TIMEOUT)
+    client.post(PING if version == 3 else PONG)
+    server.advance(TIMEOUT + EPS)
+    assert reasons(server) == []
+
+
+@pytest.mark.parametrize("version", [4, 3])
+def test_after_the_answer_a_missing_heartbeat_still_times_out(version: int) -> None:
+    server, client, _t0 = opened(version)
+    if version == 4:
+        server.advance(INTERVAL)
+        assert client.poll() == [PING]
+    post = handling(client, "slow")
+    server.advance(10 * (INTERVAL + TIMEOUT))
+    t1 = server.now
+    client.engine.post_handled(post, t1)
+    server.pump()
+    server.advance_to(t1 + TIMEOUT - EPS)
+    assert reasons(server) == []
+    server.fire_next_timer()
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+
+
+def test_a_post_without_messages_does_not_hold_the_heartbeat() -> None:
+    server, client, t0 = opened(4)
+    server.advance(INTERVAL)
+    assert client.poll() == [PING]
+    body, content_type = client.encode([Packet(PacketType.NOOP)])
+    post = client.request("POST", headers={"content-type": content_type}, body=b"")
+    assert isinstance(post, PostBody)
+    client.engine.handle_body(post, body, server.now)  # its answer not yet sent
+    server.advance_to(t0 + INTERVAL + TIMEOUT)
+    server.pump()
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]

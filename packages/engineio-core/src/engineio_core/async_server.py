@@ -331,7 +331,10 @@ class AsyncServer(BaseServer):
             except BaseException:
                 await run(engine.post_dropped, outcome, self._now())
                 raise
-            response = await run(engine.handle_body, outcome, body, self._now())
+            try:
+                response = await run(engine.handle_body, outcome, body, self._now())
+            finally:  # its messages' handlers have run: the client may answer pings again
+                await run(engine.post_handled, outcome, self._now())
             if response.status >= 400:
                 await self._refused()
             pending = self._pending.get(outcome.sid)

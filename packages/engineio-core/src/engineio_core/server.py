@@ -281,7 +281,10 @@ class Server(BaseServer):
             except BaseException:
                 run(engine.post_dropped, outcome, self._now())
                 raise
-            response = run(engine.handle_body, outcome, body, self._now())
+            try:
+                response = run(engine.handle_body, outcome, body, self._now())
+            finally:
+                run(engine.post_handled, outcome, self._now())
             if response.status >= 400:
                 self._refused()
             if self.async_handlers:

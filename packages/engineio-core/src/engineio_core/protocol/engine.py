@@ -657,11 +657,27 @@ class Engine:
             self._close(entry, DisconnectReason.PARSE_ERROR, str(exc), now)
             return self.refuse(request, BadRequest(
                 detail=str(exc), context={"name": "PARSE_ERROR", "error": exc}), post.sid)
+        events = len(self._events)
         for packet in packets:
             self._on_packet(entry, packet, now)
             if not session.live:
                 break  # packets after a close are ignored
+        if len(self._events) > events and session.live:
+            session.post_handling()  # until post_handled(): its heartbeat waits
         return ok_response(self.config, request)
+
+    def post_handled(self, post: PostBody, now: float) -> None:
+        """The runtime has run the handlers of ``post``'s messages and answers it.
+
+        Until then the session's client cannot send its heartbeat answer (it
+        sends one POST at a time), so a heartbeat deadline that passed while
+        the handlers ran is moved to ``now`` + ping timeout instead of closing
+        the session.
+        """
+        entry = self._entries.get(post.sid)
+        if entry is not None and entry.session.handling_post:
+            entry.session.post_handled(now, self._timeout)
+            self._arm(entry.session)
 
     # ------------------------------------------------------------------ WebSocket
     def receive_ws(self, channel: Channel, data: str | bytes, now: float) -> str | bytes | None:
@@ -962,8 +978,11 @@ class Engine:
                 self._release_poll(entry, [_NOOP])
         if (session.pong_deadline is not None and session.pong_deadline <= now) or (
                 session.heartbeat_deadline is not None and session.heartbeat_deadline <= now):
-            self._close(entry, DisconnectReason.PING_TIMEOUT, None, now)
-            return
+            if session.handling_post:
+                session.heartbeat_waits(now)  # the answer comes after the POST's
+            else:
+                self._close(entry, DisconnectReason.PING_TIMEOUT, None, now)
+                return
         if session.next_ping is not None and session.next_ping <= now:
             session.ping_sent(now, self._timeout)
             self._enqueue(entry, Packet(PacketType.PING))

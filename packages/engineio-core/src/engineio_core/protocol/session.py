@@ -192,6 +192,10 @@ class Session:
     armed_at: float | None = None  # the deadline the engine's timer heap holds for us
     data: dict[str, Any] = field(default_factory=dict)
     outbox_size: int = 0  # what the outbox holds (text in characters, binary in bytes)
+    # A POST's messages are being handled: its client cannot send its heartbeat
+    # answer before that POST is answered, so the heartbeat waits for it.
+    handling_post: bool = False
+    heartbeat_owed: bool = False  # a heartbeat deadline passed while handling_post
 
     def move(self, event: Input) -> State:
         """Apply one input to the state machine.
@@ -262,6 +266,32 @@ class Session:
     def end_post(self) -> None:
         """The admitted POST is over (processed, refused or dropped)."""
         self.post_in_progress = False
+
+    def post_handling(self) -> None:
+        """The application handles the messages of a POST (its answer waits for them)."""
+        self.handling_post = True
+
+    def post_handled(self, now: float, timeout: float) -> None:
+        """The POST is answered; a heartbeat that fell due meanwhile may come until
+        ``now + timeout``."""
+        self.handling_post = False
+        if self.heartbeat_owed:
+            self.heartbeat_owed = False
+            if self.traits.server_pings:
+                self.pong_deadline = now + timeout
+            else:
+                self.heartbeat_deadline = now + timeout
+
+    def heartbeat_waits(self, now: float) -> None:
+        """A heartbeat deadline passed while a POST's messages were handled.
+
+        v4: the server pings again at once, so that the client, whose pong waits
+        behind that POST, still hears from the server within its own timeout.
+        """
+        self.heartbeat_owed = True
+        self.pong_deadline = self.heartbeat_deadline = None
+        if self.traits.server_pings:
+            self.next_ping = now
 
     def pong_received(self, now: float, interval: float) -> None:
         """v4: the client answered our ping; the next one is due after ``interval``."""
@@ -343,5 +373,5 @@ class Session:
             self.post_in_progress, move(self.next_ping), move(self.pong_deadline),
             move(self.heartbeat_deadline), move(self.upgrade_deadline),
             move(self.noop_deadline), move(self.closing_deadline), None, self.data,
-            self.outbox_size,
+            self.outbox_size, self.handling_post, self.heartbeat_owed,
         )
