@@ -5,11 +5,16 @@ to it is blocked; the other sessions go on."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from typing import Any
 
 import pytest
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import Message
 
 from engineio_core import DisconnectReason, Request, Server
+from engineio_core.websocket_sync import WebSocket
 
 WAIT = 5.0
 REQUEST = Request("GET", {"EIO": "4", "transport": "websocket"}, {})
@@ -85,3 +90,59 @@ def test_a_stalled_peer_never_holds_up_the_sender(mode: str) -> None:
     assert [str(f)[1:5] for f in healthy.written[1:]] == [f"{n:04}" for n in range(40)]
     assert server.session_info(healthy_sid).buffered == 0
     server.shutdown()
+
+
+def test_os_threads_write_inline_what_the_socket_takes() -> None:
+    """Under OS threads, real sockets: a send to a session whose peer reads is written
+    by the sending thread itself (``send_nowait``, no thread per connection), while
+    the session whose peer stopped reading gets the one writer thread that waits on
+    its socket; the sender never waits."""
+    server = Server(async_mode="threading", ping_interval=60, ping_timeout=60,
+                    max_send_buffer_size=10_000_000)
+    sids: list[str] = []
+    reasons: dict[str, DisconnectReason] = {}
+    server.on("connect", lambda sid, request: sids.append(sid))
+    server.on("disconnect", lambda sid, reason: reasons.__setitem__(sid, reason))
+    pairs = [socket.socketpair() for _ in range(2)]  # (server side, client side): healthy, stalled
+    for server_sock, _ in pairs:
+        ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==")
+        threading.Thread(target=server.handle_websocket, args=(REQUEST, ws), daemon=True).start()
+        deadline = server.backend.monotonic() + WAIT
+        while len(sids) < pairs.index((server_sock, _)) + 1:
+            assert server.backend.monotonic() < deadline
+            server.backend.sleep(0.001)
+    healthy_sid, stalled_sid = sids
+    received: list[str] = []
+
+    def read_healthy() -> None:
+        conn = Connection(ConnectionType.CLIENT)
+        sock = pairs[0][1]
+        sock.settimeout(WAIT)
+        buffered = b""
+        while b"\r\n\r\n" not in buffered:
+            buffered += sock.recv(65536)
+        conn.receive_data(buffered.split(b"\r\n\r\n", 1)[1])
+        while len(received) < 101:  # the open packet and 100 messages
+            for event in conn.events():
+                assert isinstance(event, Message)
+                received.append(str(event.data))
+            if len(received) < 101:
+                conn.receive_data(sock.recv(65536))
+
+    reader = threading.Thread(target=read_healthy, daemon=True)
+    reader.start()
+    before = set(threading.enumerate())
+    for n in range(100):
+        server.send(healthy_sid, f"{n:04}")
+        server.send(stalled_sid, "x" * 10_000)  # 1 MB in all: its socket fills up
+    reader.join(WAIT)
+    assert not reader.is_alive()
+    assert received[1:] == [f"4{n:04}" for n in range(100)]
+    assert reasons == {}
+    assert server.session_info(stalled_sid).buffered > 0
+    # One writer thread (the stalled connection's), none for the healthy one.
+    assert len(set(threading.enumerate()) - before - {reader}) == 1
+    server.shutdown()
+    for a, b in pairs:
+        a.close()
+        b.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -148,3 +149,49 @@ def test_reads_are_small_and_a_large_message_still_arrives_whole() -> None:
         client_sock.close()
     assert asked
     assert max(asked) <= 16384
+
+
+def test_send_nowait_never_waits_and_keeps_the_order(
+        pair: tuple[WebSocket, socket.socket]) -> None:
+    """A peer that does not read: send_nowait() returns at once with what the socket
+    did not take kept; once the peer reads, send_kept() and later sends write it
+    all, every message whole and in order."""
+    ws, client = pair
+    _read_until(client, b"\r\n\r\n")
+    sent: list[str | bytes] = []
+    batches = 0
+    while True:  # until the socket buffers are full
+        batch: list[str | bytes] = [f"4{batches}:" + "x" * 16384, bytes([batches % 256]) * 100]
+        sent += batch
+        batches += 1
+        if not ws.send_nowait(batch):
+            break
+        assert batches < 10_000, "the socket never filled up"
+    assert ws.send_nowait(["4more"]) is False  # kept behind what is already kept
+    sent.append("4more")
+    stream = b""
+    client.settimeout(5)
+
+    def read_all() -> None:
+        nonlocal stream
+        while not stream.endswith(encode_frame("4last")):
+            chunk = client.recv(1 << 20)
+            assert chunk
+            stream += chunk
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    ws.send_kept()
+    ws.send("4last")
+    sent.append("4last")
+    reader.join(10)
+    assert not reader.is_alive()
+    assert _decode(stream) == sent
+
+
+def test_send_nowait_on_a_closed_websocket_raises(pair: tuple[WebSocket, socket.socket]) -> None:
+    ws, client = pair
+    _read_until(client, b"\r\n\r\n")
+    ws.close(1000)
+    with pytest.raises(ConnectionError):
+        ws.send_nowait(["4late"])

@@ -89,11 +89,13 @@ class _Writer:
 
     Writes from other sessions' threads never wait on this socket: under green
     threads each burst is written by a green thread of its own (``defer``); under
-    OS threads by this connection's writer thread, started at the first such write.
+    OS threads the other thread writes what the socket takes at once
+    (``send_nowait``) and this connection's writer thread, started at the first
+    such need, writes the rest.
     """
 
-    __slots__ = ("channel", "closed", "done", "lock", "open", "pending", "reader", "send_many",
-                 "wake", "ws")
+    __slots__ = ("channel", "closed", "done", "lock", "open", "pending", "reader", "send_kept",
+                 "send_many", "send_nowait", "wake", "ws")
 
     def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock, reader: object) -> None:
         self.ws = ws
@@ -108,6 +110,11 @@ class _Writer:
         # WebSockets that can write several messages at once say so with send_many().
         self.send_many: Callable[[list[str | bytes]], None] | None = getattr(
             ws, "send_many", None)
+        # ... and those that can write without waiting on the socket, send_nowait()
+        # (keeping what the socket does not take) and send_kept().
+        self.send_nowait: Callable[[list[str | bytes]], bool] | None = getattr(
+            ws, "send_nowait", None)
+        self.send_kept: Callable[[], None] | None = getattr(ws, "send_kept", None)
 
 
 SLOW_HANDLER = 0.1
@@ -591,7 +598,8 @@ class Server(BaseServer):
                     self._flush(writer)  # the session's reader or its handlers' worker
                 elif not writer.pending:
                     writer.pending = True
-                    if not self.backend.defer(self._flush, writer):
+                    if not self.backend.defer(self._flush, writer) and (
+                            not self._flush_nowait(writer)):
                         self._write_later(writer)
             elif channel.response is not None:
                 waiter = self._waiters.get(channel)
@@ -599,6 +607,34 @@ class Server(BaseServer):
                     waiter.set()
         for event in events:
             self._dispatch(event)
+
+    def _flush_nowait(self, writer: _Writer) -> bool:
+        """OS threads, another session's thread: write the channel's frames as far as
+        the socket takes them without waiting; ``False`` if the writer thread must
+        write (the rest, a close, or all of it while another thread writes)."""
+        send_nowait = writer.send_nowait
+        if send_nowait is None:
+            return False
+        lock = writer.lock
+        if not lock.acquire(blocking=False):
+            return False  # being written: the writer thread asks the engine again
+        try:
+            writer.pending = False
+            if not writer.open or writer.closed:
+                return True
+            channel = writer.channel
+            with self._lock:
+                if channel.close_code is not None:
+                    return False  # closing: the writer thread writes the rest and closes
+                frames = self.engine.data_to_send(channel)
+            if not frames:
+                return True
+            try:
+                return send_nowait(frames)
+            except Exception:
+                return False  # the writer thread finds the connection closed
+        finally:
+            lock.release()
 
     def _write_later(self, writer: _Writer) -> None:
         """OS threads: have the connection's writer thread write (start it if need be)."""
@@ -631,10 +667,12 @@ class Server(BaseServer):
                 try:
                     if len(frames) > 1 and writer.send_many is not None:
                         writer.send_many(frames)
-                    else:
+                    elif frames:
                         send = writer.ws.send
                         for frame in frames:
-                            send(frame)
+                            send(frame)  # (after what another thread's send_nowait() kept)
+                    elif writer.send_kept is not None:
+                        writer.send_kept()  # nothing new: what send_nowait() kept, if any
                     if code is not None:
                         writer.closed = True
                         if channel.abort:

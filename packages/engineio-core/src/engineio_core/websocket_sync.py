@@ -99,6 +99,8 @@ class WebSocket:
         self._write_lock = lock()  # one writer at a time: frames stay whole and ordered
         self._proto_lock = lock()  # guards the wsproto state, held only briefly
         self._done = False  # receive() has reported the end
+        # Frames send_nowait() could not write at once; they go out before anything else.
+        self._kept: list[bytes] = []
         self._peer_close: int | None = None  # the code of the peer's close frame, once read
 
     def accept(self, headers: Iterable[tuple[str, str]] = ()) -> None:
@@ -187,6 +189,53 @@ class WebSocket:
         if not self._write_data(b"".join([encode_frame(data) for data in messages])):
             raise ConnectionError("the WebSocket is closed")
 
+    def send_nowait(self, messages: Iterable[str | bytes]) -> bool:
+        """Send several messages, in order, without waiting on the socket.
+
+        What the socket does not take at once (its buffer is full, or another
+        thread is writing) is kept, and written first by the next send or by
+        :meth:`send_kept`.
+
+        Returns:
+            ``True`` if everything was written, ``False`` if some of it was kept.
+
+        Raises:
+            ConnectionError: the connection is closed or failed.
+        """
+        data = b"".join([encode_frame(message) for message in messages])
+        if self._conn.state is not ConnectionState.OPEN:
+            raise ConnectionError("the WebSocket is closed")
+        if not self._write_lock.acquire(blocking=False):
+            self._keep(data)
+            return False
+        try:
+            if self._kept or self._sock.gettimeout() is not None:
+                # A socket with a timeout would wait for room before sending.
+                self._keep(data)
+                return False
+            try:
+                sent = self._sock.send(data, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._shutdown()
+                raise ConnectionError("the WebSocket failed") from None
+            if sent < len(data):
+                self._keep(data[sent:])
+                return False
+            return True
+        finally:
+            self._write_lock.release()
+
+    def send_kept(self) -> None:
+        """Write what :meth:`send_nowait` kept, waiting on the socket as needed.
+
+        Raises:
+            ConnectionError: the connection is closed or failed.
+        """
+        if self._kept and not self._write_data(b""):
+            raise ConnectionError("the WebSocket is closed")
+
     def close(self, code: int = CLOSE_NORMAL) -> None:
         """Send a close frame with ``code`` (unless one was sent) and shut the socket down.
 
@@ -236,7 +285,16 @@ class WebSocket:
                 return False
             return self._write(frames)
 
+    def _keep(self, data: bytes) -> None:
+        with self._proto_lock:
+            self._kept.append(data)
+
     def _write(self, out: bytes) -> bool:
+        """Write ``out`` after what was kept (the caller holds the write lock)."""
+        if self._kept:
+            with self._proto_lock:
+                out = b"".join([*self._kept, out])
+                self._kept.clear()
         try:
             self._sock.sendall(out)
         except OSError:
