@@ -17,7 +17,7 @@ from tests.core.protocol.peers import (
     text_messages,
 )
 
-from engineio_core.protocol.engine import CLIENT_CLOSE_GET_GRACE
+from engineio_core.protocol.engine import _CLIENT_CLOSED_MAX, CLIENT_CLOSE_GET_GRACE
 from engineio_core.protocol.errors import SessionUnknown
 from engineio_core.protocol.events import Disconnect, DisconnectReason, Message
 from engineio_core.protocol.http import Response
@@ -259,6 +259,26 @@ def test_a_get_sent_along_with_the_close_gets_its_noop(version: int) -> None:
     assert client.poll() == [Packet(PacketType.NOOP)]
     assert_unknown(client)
     assert server.engine.session_count() == 0  # nothing of it is counted meanwhile
+
+
+def test_the_closes_remembered_for_a_late_get_are_bounded() -> None:
+    """Closes faster than the grace expires: the newest sids are remembered (their
+    late GET gets its noop), the oldest forgotten (400), at most
+    _CLIENT_CLOSED_MAX of them; an expired one is forgotten as well."""
+    server, first = opened()
+    assert first.post(CLOSE).status == 200
+    clients = [Client(server, 4) for _ in range(_CLIENT_CLOSED_MAX)]
+    for client in clients:
+        client.open()
+        assert client.post(CLOSE).status == 200
+    assert_unknown(first)  # pushed out by the bound
+    assert clients[-1].poll() == [Packet(PacketType.NOOP)]
+    server.advance(CLIENT_CLOSE_GET_GRACE + 0.01)
+    late = Client(server, 4)
+    late.open()
+    assert late.post(CLOSE).status == 200
+    assert_unknown(clients[-2])  # expired
+    assert late.poll() == [Packet(PacketType.NOOP)]
 
 
 @VERSIONS

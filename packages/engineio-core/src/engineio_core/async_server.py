@@ -244,6 +244,10 @@ class AsyncServer(BaseServer):
         self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
         self._waiters: dict[Channel, asyncio.Future[Response]] = {}  # the held GETs
         self._probes: dict[str, _Writer] = {}  # sid -> the WebSocket it is upgrading to
+        # Held GETs an adapter can watch, oldest first: since when, answer, disconnected()
+        self._held: dict[Channel, tuple[float, asyncio.Future[Response],
+                                        Callable[[], Awaitable[object]]]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ public API
     async def send(self, sid: str, data: str | bytes) -> None:
@@ -305,8 +309,9 @@ class AsyncServer(BaseServer):
             request: the request, ``body`` not yet read.
             read_body: reads the whole body; raises :class:`BodyTooLarge` past its argument.
             disconnected: returns once the client has gone away (where the adapter
-                can tell). A GET held longer than :data:`HELD_POLL_WATCH_DELAY`
-                is watched with it: a dead one ends its session at once
+                can tell). A GET still held at a sweep at least
+                :data:`HELD_POLL_WATCH_DELAY` after it arrived (sweeps run that often
+                while GETs are held) is watched with it: a dead one ends its session at once
                 (``transport error``, "poll connection dropped") instead of at
                 the next heartbeat; the answer returned then goes nowhere.
         """
@@ -333,8 +338,11 @@ class AsyncServer(BaseServer):
                 raise
             try:
                 response = await run(engine.handle_body, outcome, body, self._now())
-            finally:  # its messages' handlers have run: the client may answer pings again
-                await run(engine.post_handled, outcome, self._now())
+            finally:
+                # Its messages' handlers have run: the client may answer pings again.
+                # (Only deadlines can change: re-armed here, no output to serve.)
+                if engine.post_handled(outcome, self._now()):
+                    self._rearm()
             if response.status >= 400:
                 await self._refused()
             pending = self._pending.get(outcome.sid)
@@ -350,10 +358,11 @@ class AsyncServer(BaseServer):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Response] = loop.create_future()
         self._waiters[outcome] = future
-        watch: asyncio.TimerHandle | None = None
         if disconnected is not None:
-            watch = loop.call_later(HELD_POLL_WATCH_DELAY, self._watch_poll, outcome, future,
-                                    disconnected)
+            # One sweep timer for every held GET, not a timer each (a GET per round trip).
+            self._held[outcome] = (loop.time(), future, disconnected)
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(HELD_POLL_WATCH_DELAY, self._sweep_held)
         try:
             return await future
         except asyncio.CancelledError:
@@ -361,8 +370,22 @@ class AsyncServer(BaseServer):
             raise
         finally:
             del self._waiters[outcome]
-            if watch is not None:
-                watch.cancel()
+            if disconnected is not None:
+                self._held.pop(outcome, None)
+
+    def _sweep_held(self) -> None:
+        """Watch the GETs held since the last sweep or longer; sweep again while any is held."""
+        loop = asyncio.get_running_loop()
+        held = self._held
+        cutoff = loop.time() - HELD_POLL_WATCH_DELAY
+        while held:
+            channel = next(iter(held))
+            since, future, disconnected = held[channel]
+            if since > cutoff:
+                break  # the rest arrived later
+            del held[channel]
+            self._watch_poll(channel, future, disconnected)
+        self._sweeper = loop.call_later(HELD_POLL_WATCH_DELAY, self._sweep_held) if held else None
 
     def _watch_poll(self, channel: Channel, future: asyncio.Future[Response],
                     disconnected: Callable[[], Awaitable[object]]) -> None:

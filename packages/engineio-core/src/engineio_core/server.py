@@ -152,7 +152,9 @@ class Server(BaseServer):
         assert backend.kind == "sync"
         self.backend: SyncBackend = backend
         self.async_mode = backend.name
-        self._lock = backend.lock()  # guards the engine, the maps and the timer fields below
+        # Guards the engine, the maps and the timer fields below; every section under
+        # it is short and never waits (no I/O, no handler), so green threads need none.
+        self._lock = backend.state_lock()
         self._wake: BackendEvent = backend.event()  # an earlier deadline appeared, or stop
         self._timer_at: float | None = None  # the deadline the timer thread waits for
         self._timer_token: object | None = None  # identifies the running timer thread
@@ -630,9 +632,12 @@ class Server(BaseServer):
             if not frames:
                 return True
             try:
-                return send_nowait(frames)
+                if not send_nowait(frames):
+                    return False  # the writer thread writes what the socket kept
             except Exception:
                 return False  # the writer thread finds the connection closed
+            self.engine.frames_written(channel)  # under the write lock: see its docs
+            return True
         finally:
             lock.release()
 
@@ -654,39 +659,40 @@ class Server(BaseServer):
             self._flush(writer)
 
     def _flush(self, writer: _Writer) -> None:
-        """Write the channel's frames until the engine has none left (then close it if
-        it is closed): the engine counts what it handed over until it is asked again."""
+        """Write the channel's frames (then close it if it is closed).
+
+        One batch: frames queued while it is written are another flush's (whoever
+        queues them finds ``pending`` unset, or the lock taken, and schedules one).
+        """
         channel = writer.channel
         engine = self.engine
         with writer.lock:
             writer.pending = False
-            while writer.open and not writer.closed:
-                with self._lock:
-                    frames = engine.data_to_send(channel)
-                    code = channel.close_code
-                try:
-                    if len(frames) > 1 and writer.send_many is not None:
-                        writer.send_many(frames)
-                    elif frames:
-                        send = writer.ws.send
-                        for frame in frames:
-                            send(frame)  # (after what another thread's send_nowait() kept)
-                    elif writer.send_kept is not None:
-                        writer.send_kept()  # nothing new: what send_nowait() kept, if any
-                    if code is not None:
-                        writer.closed = True
-                        if channel.abort:
-                            writer.ws.abort()
-                        else:
-                            writer.ws.close(code)
-                        return
-                except Exception:
-                    writer.closed = True
-                    break
-                if not frames:
-                    return
-            else:
+            if not writer.open or writer.closed:
                 return
+            with self._lock:
+                frames = engine.data_to_send(channel)
+                code = channel.close_code
+            try:
+                if len(frames) > 1 and writer.send_many is not None:
+                    writer.send_many(frames)
+                elif frames:
+                    send = writer.ws.send
+                    for frame in frames:
+                        send(frame)  # (after what another thread's send_nowait() kept)
+                elif writer.send_kept is not None:
+                    writer.send_kept()  # nothing new: what send_nowait() kept, if any
+                if code is not None:
+                    writer.closed = True
+                    if channel.abort:
+                        writer.ws.abort()
+                    else:
+                        writer.ws.close(code)
+                elif frames:
+                    engine.frames_written(channel)  # under the write lock: see its docs
+                return
+            except Exception:
+                writer.closed = True
         with suppress(Exception):
             writer.ws.close(1011)
         self._run(engine.ws_closed, channel, self._now())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
-__all__ = ["AsyncBackend", "BackendKind", "Event", "Lock", "SyncBackend"]
+__all__ = ["AsyncBackend", "BackendKind", "Event", "Lock", "NoLock", "SyncBackend"]
 
 BackendKind = Literal["sync", "async"]
 """``"sync"``: a :class:`SyncBackend`, for ``Server``; ``"async"``: an :class:`AsyncBackend`,
@@ -35,6 +35,25 @@ class Lock(Protocol):
     def release(self) -> None: ...
 
 
+class NoLock:
+    """A lock that is always free: what :meth:`SyncBackend.state_lock` gives where
+    nothing can run in between (green threads, for sections that never wait)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> NoLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
 class SyncBackend(Protocol):
     """Primitives of a blocking (thread or green thread) runtime."""
 
@@ -48,6 +67,13 @@ class SyncBackend(Protocol):
     def sleep(self, seconds: float) -> None: ...
     def event(self) -> Event: ...
     def lock(self) -> Lock: ...
+
+    def state_lock(self) -> Lock:
+        """A lock for state changed in short sections that never wait: a real lock
+        under OS threads; a :class:`NoLock` under green threads, which switch only
+        where they wait, so such a section runs whole anyway."""
+        ...
+
     def monotonic(self) -> float: ...
 
     def current(self) -> object:

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import eventlet
 from eventlet.green import threading as green_threading
 
+from .base import NoLock
+
 __all__ = ["EventletBackend", "backend"]
 
 
@@ -50,6 +52,9 @@ class EventletBackend:
 
     def lock(self) -> Any:
         return green_threading.RLock()
+
+    def state_lock(self) -> NoLock:
+        return NoLock()  # green threads switch only where they wait
 
     def monotonic(self) -> float:
         return time.monotonic()

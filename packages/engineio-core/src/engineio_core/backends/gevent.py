@@ -19,6 +19,7 @@ import gevent.event
 import gevent.lock
 
 from ..tcp import reset_on_close
+from .base import NoLock
 
 if TYPE_CHECKING:
     from ..protocol.http import Response
@@ -43,6 +44,9 @@ class GeventBackend:
 
     def lock(self) -> Any:
         return gevent.lock.RLock()
+
+    def state_lock(self) -> NoLock:
+        return NoLock()  # green threads switch only where they wait
 
     def monotonic(self) -> float:
         return time.monotonic()

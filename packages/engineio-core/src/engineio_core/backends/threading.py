@@ -30,6 +30,9 @@ class ThreadingBackend:
     def lock(self) -> threading.RLock:
         return threading.RLock()
 
+    def state_lock(self) -> threading.RLock:
+        return threading.RLock()
+
     def monotonic(self) -> float:
         return time.monotonic()
 

@@ -238,7 +238,8 @@ class Engine:
         """The frames to write on a WebSocket channel, in order (taken: a second call is empty).
 
         What it returns still counts against ``max_send_buffer_size`` until the
-        next call: a runtime writes the frames, then asks again until it gets none.
+        next call or :meth:`frames_written`: a runtime writes the frames, then asks
+        again until it gets none, or says it wrote them.
         """
         frames = channel.frames
         if frames:
@@ -248,6 +249,15 @@ class Engine:
         else:
             channel.taken = 0
         return frames
+
+    def frames_written(self, channel: Channel) -> None:
+        """The runtime wrote what :meth:`data_to_send` last returned for ``channel``:
+        it no longer counts against ``max_send_buffer_size``.
+
+        Touches nothing but that count, which only the channel's one writer sets:
+        a threaded runtime may call it holding the channel's write lock alone.
+        """
+        channel.taken = 0
 
     def get_timer(self) -> float | None:
         """The earliest deadline at which :meth:`handle_timer` must be called."""
@@ -666,18 +676,24 @@ class Engine:
             session.post_handling()  # until post_handled(): its heartbeat waits
         return ok_response(self.config, request)
 
-    def post_handled(self, post: PostBody, now: float) -> None:
+    def post_handled(self, post: PostBody, now: float) -> bool:
         """The runtime has run the handlers of ``post``'s messages and answers it.
 
         Until then the session's client cannot send its heartbeat answer (it
         sends one POST at a time), so a heartbeat deadline that passed while
         the handlers ran is moved to ``now`` + ping timeout instead of closing
         the session.
+
+        Returns:
+            Whether a deadline moved (re-arm the timer); nothing else changes,
+            and there is never output to serve.
         """
         entry = self._entries.get(post.sid)
-        if entry is not None and entry.session.handling_post:
-            entry.session.post_handled(now, self._timeout)
+        if entry is not None and entry.session.handling_post and (
+                entry.session.post_handled(now, self._timeout)):
             self._arm(entry.session)
+            return True
+        return False
 
     # ------------------------------------------------------------------ WebSocket
     def receive_ws(self, channel: Channel, data: str | bytes, now: float) -> str | bytes | None:
@@ -949,10 +965,11 @@ class Engine:
     def _remember_client_close(self, session: Session, now: float) -> None:
         closed = self._client_closed
         if len(closed) >= _CLIENT_CLOSED_MAX:
-            for sid in [sid for sid, (until, _) in closed.items() if until < now]:
-                del closed[sid]
-            while len(closed) >= _CLIENT_CLOSED_MAX:
-                del closed[next(iter(closed))]
+            # At the bound, keep the newest half of what has not expired (insertion
+            # order is deadline order): one pass every _CLIENT_CLOSED_MAX / 2 closes
+            # at most, so O(1) a close whatever the rate.
+            alive = [item for item in closed.items() if item[1][0] >= now]
+            self._client_closed = closed = dict(alive[-(_CLIENT_CLOSED_MAX // 2):])
         closed[session.sid] = (now + CLIENT_CLOSE_GET_GRACE, session.traits)
 
     def _forget(self, session: Session) -> None:

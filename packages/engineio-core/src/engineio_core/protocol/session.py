@@ -271,16 +271,18 @@ class Session:
         """The application handles the messages of a POST (its answer waits for them)."""
         self.handling_post = True
 
-    def post_handled(self, now: float, timeout: float) -> None:
+    def post_handled(self, now: float, timeout: float) -> bool:
         """The POST is answered; a heartbeat that fell due meanwhile may come until
-        ``now + timeout``."""
+        ``now + timeout``. Returns whether one did (a deadline moved)."""
         self.handling_post = False
-        if self.heartbeat_owed:
-            self.heartbeat_owed = False
-            if self.traits.server_pings:
-                self.pong_deadline = now + timeout
-            else:
-                self.heartbeat_deadline = now + timeout
+        if not self.heartbeat_owed:
+            return False
+        self.heartbeat_owed = False
+        if self.traits.server_pings:
+            self.pong_deadline = now + timeout
+        else:
+            self.heartbeat_deadline = now + timeout
+        return True
 
     def heartbeat_waits(self, now: float) -> None:
         """A heartbeat deadline passed while a POST's messages were handled.
