@@ -199,7 +199,14 @@ class AiohttpWebSocket:
 
     async def accept(self) -> None:
         """Complete the upgrade (``101 Switching Protocols``)."""
-        await self.ws.prepare(self._request)
+        writer = await self.ws.prepare(self._request)
+        # aiohttp (3.10+) holds the 101 back to send it with the first frame. Sent
+        # together, node's `ws` client emits 'open' and the open packet in one tick,
+        # and a listener attached once 'open' fired misses the packet (the official
+        # v3 suite does that): send the 101 on its own, as the reference server does.
+        send_headers = getattr(writer, "send_headers", None)
+        if send_headers is not None:
+            send_headers()
         if CORK_AVAILABLE:
             # Coalescing replies needs aiohttp's message queue (not public API: when
             # it is not where expected, every reply is simply written at once).

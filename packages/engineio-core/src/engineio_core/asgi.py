@@ -195,6 +195,15 @@ class ASGIWebSocket:
         if message["type"] != "websocket.connect":
             raise ConnectionError("the client went away before the WebSocket was accepted")
         await self._send({"type": "websocket.accept"})
+        if self._is_twisted():
+            # daphne hands the 101 to Twisted, which would write it in one piece with
+            # the open packet sent next: node's `ws` client then emits 'open' and the
+            # packet in one tick, and a listener attached on 'open' misses it (the
+            # official v3 suite does that). Let the 101 go out on its own first.
+            for _ in range(_ACCEPT_FLUSH_TURNS):
+                if not _twisted_backlog(self._transport):
+                    break
+                await asyncio.sleep(0)
 
     async def refuse(self, response: Response) -> None:
         if "websocket.http.response" in self.scope.get("extensions", {}):
@@ -221,10 +230,7 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.send", "text": data})
         else:
             await self._send({"type": "websocket.send", "bytes": data})
-        twisted = self._twisted
-        if twisted is None:
-            twisted = self._twisted = hasattr(self._find_transport(), "abortConnection")
-        if twisted and _twisted_backlog(self._transport) > TWISTED_HIGH_WATER:
+        if self._is_twisted() and _twisted_backlog(self._transport) > TWISTED_HIGH_WATER:
             await _twisted_drained(self._transport)
 
     async def close(self, code: int) -> None:
@@ -248,6 +254,13 @@ class ASGIWebSocket:
         _aborting.add(task)
         task.add_done_callback(_aborting.discard)
 
+    def _is_twisted(self) -> bool:
+        """Whether the server's transport is Twisted's (daphne)."""
+        twisted = self._twisted
+        if twisted is None:
+            twisted = self._twisted = hasattr(self._find_transport(), "abortConnection")
+        return twisted
+
     def _find_transport(self) -> Any:
         transport = self._transport
         if transport is _UNKNOWN:
@@ -266,6 +279,7 @@ TWISTED_HIGH_WATER = 256 * 1024
 """Bytes daphne's Twisted transport may hold for a peer before :meth:`ASGIWebSocket.send`
 waits for it to drain (to :data:`TWISTED_LOW_WATER`)."""
 TWISTED_LOW_WATER = 64 * 1024
+_ACCEPT_FLUSH_TURNS = 10  # loop turns an accept waits at most for Twisted to write the 101
 
 
 def server_transport(send: Any, depth: int = 6) -> Any:
