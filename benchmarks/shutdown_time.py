@@ -47,6 +47,7 @@ from benchmarks.eio_load import (
     Http,
     RunningServer,
     Ws,
+    count_sessions,
     decode_payload,
     eio_path,
     open_packet,
@@ -175,17 +176,7 @@ async def open_sessions(port: int, n: int) -> tuple[list[Session], list[asyncio.
 
 async def server_count(port: int) -> int:
     """``cmd:count`` from a new session (it counts itself: the answer minus one)."""
-    ws = await Ws.connect(port, eio_path(4, "websocket"))
-    try:
-        open_packet(await ws.recv_text())
-        ws.send_text("4cmd:count")
-        while True:
-            packet = await ws.recv_text()
-            if packet.startswith("4count:"):
-                ws.send_text("1")
-                return int(packet[7:]) - 1
-    finally:
-        ws.close()
+    return await count_sessions(port) - 1
 
 
 def _alive(pids: list[int]) -> list[int]:
