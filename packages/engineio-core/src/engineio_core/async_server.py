@@ -247,7 +247,8 @@ class AsyncServer(BaseServer):
         # Held GETs an adapter can watch, oldest first: since when, answer, disconnected()
         self._held: dict[Channel, tuple[float, asyncio.Future[Response],
                                         Callable[[], Awaitable[object]]]] = {}
-        self._sweeper: asyncio.TimerHandle | None = None
+        # The sweep timer and the loop it runs on (an app may be served on a new loop).
+        self._sweeper: tuple[asyncio.TimerHandle, asyncio.AbstractEventLoop] | None = None
 
     # ------------------------------------------------------------------ public API
     async def send(self, sid: str, data: str | bytes) -> None:
@@ -361,8 +362,9 @@ class AsyncServer(BaseServer):
         if disconnected is not None:
             # One sweep timer for every held GET, not a timer each (a GET per round trip).
             self._held[outcome] = (loop.time(), future, disconnected)
-            if self._sweeper is None:
-                self._sweeper = loop.call_later(HELD_POLL_WATCH_DELAY, self._sweep_held)
+            sweeper = self._sweeper
+            if sweeper is None or sweeper[1] is not loop:  # none yet, or a former loop's
+                self._sweeper = (loop.call_later(HELD_POLL_WATCH_DELAY, self._sweep_held), loop)
         try:
             return await future
         except asyncio.CancelledError:
@@ -385,7 +387,8 @@ class AsyncServer(BaseServer):
                 break  # the rest arrived later
             del held[channel]
             self._watch_poll(channel, future, disconnected)
-        self._sweeper = loop.call_later(HELD_POLL_WATCH_DELAY, self._sweep_held) if held else None
+        self._sweeper = (loop.call_later(HELD_POLL_WATCH_DELAY, self._sweep_held), loop) if (
+            held) else None
 
     def _watch_poll(self, channel: Channel, future: asyncio.Future[Response],
                     disconnected: Callable[[], Awaitable[object]]) -> None:
