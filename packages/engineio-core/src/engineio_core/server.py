@@ -619,7 +619,7 @@ class Server(BaseServer):
             return False
         lock = writer.lock
         if not lock.acquire(blocking=False):
-            return False  # being written: the writer thread asks the engine again
+            return False  # being written: the caller wakes the writer thread to flush again
         try:
             writer.pending = False
             if not writer.open or writer.closed:
