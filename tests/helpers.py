@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
+import time
 from typing import Any
 
 import engineio  # python-engineio, a test client
@@ -47,6 +50,25 @@ def drain(seen: queue.Queue[Any]) -> list[Any]:
     return items
 
 
+def wait_until_sent(client: engineio.Client) -> None:
+    """Wait (at most ``WAIT``) until python-engineio's ``client`` has written all it queued.
+
+    Call it before ``disconnect()``: python-engineio's write loop ends when
+    ``disconnect()`` runs while a POST is in flight, and the close packet is then
+    never sent, so the session and the client's held GET last until the next
+    ping, 25 s by default (docs/deployment.md, "Clients that do not say goodbye").
+    """
+    deadline = time.monotonic() + WAIT
+    while client.queue.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+async def async_wait_until_sent(client: engineio.AsyncClient) -> None:
+    """:func:`wait_until_sent` for python-engineio's ``AsyncClient``."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(client.queue.join(), WAIT)
+
+
 class EngineIOPeer:
     """python-engineio's sync client on 127.0.0.1:``port``, recording what it receives."""
 
@@ -64,6 +86,7 @@ class EngineIOPeer:
 
     def close(self) -> None:
         if self.client.state == "connected":
+            wait_until_sent(self.client)
             self.client.disconnect()
         for loop in ("read_loop_task", "write_loop_task"):  # requests still in flight
             thread = getattr(self.client, loop, None)

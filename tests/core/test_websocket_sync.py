@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -195,3 +197,86 @@ def test_send_nowait_on_a_closed_websocket_raises(pair: tuple[WebSocket, socket.
     ws.close(1000)
     with pytest.raises(ConnectionError):
         ws.send_nowait(["4late"])
+
+
+def _eventually(condition: Callable[[], bool]) -> bool:
+    """Whether ``condition`` holds within 5 s (another thread has to get there)."""
+    deadline = time.monotonic() + 5
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+@pytest.fixture
+def tcp_pair() -> Iterator[tuple[WebSocket, socket.socket]]:
+    """Over TCP on 127.0.0.1: ``idle()`` counts what reached the socket (Linux)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client_sock = socket.create_connection(listener.getsockname())
+        server_sock, _ = listener.accept()
+    ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==")
+    ws.accept()
+    try:
+        yield ws, client_sock
+    finally:
+        server_sock.close()
+        client_sock.close()
+
+
+@pytest.mark.parametrize("transport", ["pair", "tcp_pair"])
+def test_idle_only_while_receive_waits_for_bytes_not_yet_arrived(
+        transport: str, request: pytest.FixtureRequest) -> None:
+    """``idle()`` is what a GET of an upgrading session waits for (``Server._caught_up``):
+    two frames that arrive in one read leave the second parsed but not returned, and
+    the WebSocket is not idle until that one is returned too."""
+    ws, client = request.getfixturevalue(transport)
+    _read_until(client, b"\r\n\r\n")
+    peer = Connection(ConnectionType.CLIENT)
+    received: queue.Queue[str | bytes | None] = queue.Queue()
+    go_on = threading.Event()
+
+    def read() -> None:
+        received.put(ws.receive())
+        go_on.wait(5)
+        received.put(ws.receive())
+        received.put(ws.receive())
+
+    assert not ws.idle()  # nobody reads
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert _eventually(ws.idle)
+        client.sendall(peer.send(TextMessage(data="2probe")) + peer.send(TextMessage(data="5")))
+        assert received.get(timeout=5) == "2probe"
+        assert not ws.idle()  # "5" arrived and was not returned yet
+        go_on.set()
+        assert received.get(timeout=5) == "5"
+        assert _eventually(ws.idle)
+    finally:
+        go_on.set()
+        client.sendall(peer.send(CloseConnection(code=1000)))
+        reader.join(5)
+    assert received.get(timeout=5) is None
+
+
+def test_idle_counts_bytes_a_read_took_but_did_not_return() -> None:
+    """Over TCP, bytes a read took from the socket but has not returned to Python yet
+    (its thread waits for the GIL) keep the WebSocket from being idle: stood for
+    here by bytes read from the socket behind its back."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server_sock, _ = listener.accept()
+    try:
+        ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==")
+        ws._waiting = True  # as inside receive(), blocked in its read
+        assert ws.idle()
+        client.sendall(Connection(ConnectionType.CLIENT).send(TextMessage(data="2probe")))
+        assert _eventually(lambda: not ws.idle())  # arrived, unread
+        server_sock.settimeout(5)
+        assert server_sock.recv(64)  # taken by a read that has not returned yet
+        assert not ws.idle()
+    finally:
+        server_sock.close()
+        client.close()
+

@@ -62,7 +62,10 @@ class ServerPool:
         return server
 
     def stop_all(self) -> None:
-        for server in self._shared.values():
+        servers = list(self._shared.values())
+        for server in servers:
+            server.terminate()  # all at once: some take seconds to shut down (gunicorn)
+        for server in servers:
             server.stop()
         self._shared.clear()
 

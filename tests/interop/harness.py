@@ -37,6 +37,7 @@ from typing import Any, Literal
 import engineio
 import pytest
 import websocket
+from tests.helpers import async_wait_until_sent, wait_until_sent
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -181,10 +182,15 @@ class RunningServer:
     def describe(self) -> str:
         return f"server {self.name!r} ({self.command}, env {self.env}) on port {self.port}"
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask the server to stop (SIGTERM to its process group); :meth:`stop` waits."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.terminate()
             try:
                 self.proc.wait(SERVER_STOP_GRACE)
             except subprocess.TimeoutExpired:
@@ -673,6 +679,7 @@ def run_py_sync(job: ClientJob) -> ClientResult:
                 time.sleep(step["ms"] / 1000)
             elif op == "close":
                 transport = client.transport()
+                wait_until_sent(client)
                 client.disconnect()
             else:
                 raise ValueError(f"unsupported step for python clients: {step}")
@@ -778,6 +785,7 @@ async def _run_py_async(job: ClientJob) -> ClientResult:
                 await asyncio.sleep(step["ms"] / 1000)
             elif op == "close":
                 transport = client.transport()
+                await async_wait_until_sent(client)
                 await client.disconnect()
             else:
                 raise ValueError(f"unsupported step for python clients: {step}")

@@ -3,7 +3,11 @@ python-engineio client upgrades inside connect(), before anything is sent)."""
 
 from __future__ import annotations
 
+import json
+import socket
+
 import pytest
+from tests.helpers import masked_text_frame
 
 from .harness import (
     ClientJob,
@@ -49,3 +53,63 @@ def test_upgrade_with_messages_in_flight(server: RunningServer, kind: ClientKind
         assert result.events_named("upgradeError") == [], result.summary()
         assert result.close is not None
         assert result.close["reason"] == "forced close", result.summary()
+
+
+ROUNDS = 20
+
+
+def _read_response(sock: socket.socket) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a Content-Length (or none: the body ends at close)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before the response head: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
+                   if line.lower().startswith(b"content-length:")), None)
+    while length is not None and len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "closed inside the body"
+        body += chunk
+    return status, body
+
+
+def test_a_get_sent_right_after_the_upgrade_frames_is_refused(server: RunningServer) -> None:
+    """The official suite's "ignores HTTP requests with same sid after upgrade", at its
+    most racy: ``2probe`` and ``5`` leave on the WebSocket in one write and the GET
+    right after, on a connection opened beforehand. However the server schedules the two
+    connections, the GET must find the upgrade done: 400, never a held poll answered
+    by a noop (``PROBE_CATCH_UP``)."""
+    port = server.port
+    host = f"Host: 127.0.0.1:{port}\r\n"
+    for attempt in range(ROUNDS):
+        http = socket.create_connection(("127.0.0.1", port), timeout=5)
+        ws = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            http.sendall(f"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n{host}\r\n".encode())
+            status, body = _read_response(http)
+            assert status == 200, (status, body)
+            assert body.startswith(b"0{"), body
+            sid = json.loads(body[1:].split(b"\x1e")[0])["sid"]
+            ws.sendall(f"GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\n{host}"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = ws.recv(1)  # byte by byte: nothing past the 101 is consumed
+                assert chunk, "closed before the 101"
+                head += chunk
+            assert head.startswith(b"HTTP/1.1 101"), head
+            http.close()  # some servers close after each answer (Werkzeug)
+            http = socket.create_connection(("127.0.0.1", port), timeout=5)
+            ws.sendall(masked_text_frame("2probe") + masked_text_frame("5"))
+            http.sendall(f"GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+                         f"{host}\r\n".encode())
+            status, body = _read_response(http)
+            assert status == 400, (f"{server.describe()}: round {attempt}: the GET was "
+                                   f"answered {status} {body!r} after the upgrade")
+        finally:
+            http.close()
+            ws.close()

@@ -18,10 +18,13 @@ from typing import Any, Protocol, TypeVar
 from .backends import AsyncBackend, load_backend
 from .base_server import (
     MAX_QUEUED_EVENTS,
+    PROBE_CATCH_UP,
+    SETTLED_TURNS,
     BaseServer,
     BodyTooLarge,
     MessageTooLarge,
     PendingEvents,
+    open_delay,
 )
 from .coroutines import Started, start
 from .protocol.engine import Handshake, PostBody
@@ -165,26 +168,26 @@ def _spawn_close(ws: AsyncWebSocket, code: int, unresponsive: bool) -> asyncio.T
     return task
 
 
-PROBE_CATCH_UP = 0.05
-"""Seconds a GET of a session with a probe WebSocket may wait for that socket's
-reader to feed the engine what has already arrived on it."""
-
-
 async def _caught_up(probe: _Writer) -> None:
     """Let a probe's reader process the frames that arrived before a GET of its session.
 
     A client may send ``2probe`` and ``5`` and then a GET at once; the GET must
     find the upgrade done (400), as it does when frames are read in the order
-    they arrive, whatever order the server's sockets are served in. Waits a few
-    loop turns (the socket's pending reads run), then until its reader waits in
-    ``receive()`` again, for at most :data:`PROBE_CATCH_UP`.
+    they arrive, whatever order the server's sockets are served in. Waits until,
+    for :data:`SETTLED_TURNS` loop turns in a row, its reader has waited in
+    ``receive()`` and the WebSocket, if it can tell, was ``idle()`` (the server
+    holds no message that ``receive()`` has not returned), for at most
+    :data:`PROBE_CATCH_UP`. In a row: a server may pass a message on through
+    tasks of its own (Sanic's ``recv()`` waits for another task that reads it),
+    which takes a turn or two after the socket was read.
     """
     loop = asyncio.get_running_loop()
     until = loop.time() + PROBE_CATCH_UP
-    for _ in range(3):
+    idle: Callable[[], bool] | None = getattr(probe.ws, "idle", None)
+    settled = 0
+    while settled < SETTLED_TURNS and not probe.closed and loop.time() < until:
         await asyncio.sleep(0)
-    while not probe.reading and not probe.closed and loop.time() < until:
-        await asyncio.sleep(0)
+        settled = settled + 1 if probe.reading and (idle is None or idle()) else 0
 
 
 def _abort(ws: AsyncWebSocket) -> None:
@@ -427,7 +430,9 @@ class AsyncServer(BaseServer):
         else:
             channel = outcome
         writer = _Writer(ws, channel, engine.data_to_send)
-        self._writers[channel] = writer
+        delay = open_delay(outcome) if isinstance(outcome, Handshake) else 0.0
+        if not delay:
+            self._writers[channel] = writer
         probing = not isinstance(outcome, Handshake)  # an upgrade of a polling session
         if probing:
             self._probes[channel.sid] = writer
@@ -437,10 +442,13 @@ class AsyncServer(BaseServer):
             except Exception:
                 await run(engine.ws_closed, channel, self._now())
                 return
+            if delay:
+                await asyncio.sleep(delay)  # nothing is written to it until registered
+                self._writers[channel] = writer
             await self._flush(writer)
             await self._receive(channel, writer)
         finally:
-            del self._writers[channel]
+            self._writers.pop(channel, None)
             if probing and self._probes.get(channel.sid) is writer:
                 del self._probes[channel.sid]
 

@@ -27,10 +27,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from .backends import SyncBackend, load_backend
 from .base_server import (
     MAX_QUEUED_EVENTS,
+    PROBE_CATCH_UP,
+    SETTLED_TURNS,
     BaseServer,
     BodyTooLarge,
     MessageTooLarge,
     PendingEvents,
+    open_delay,
 )
 from .protocol.engine import Handshake, PostBody, SessionInfo
 from .protocol.errors import ProtocolError
@@ -94,14 +97,15 @@ class _Writer:
     such need, writes the rest.
     """
 
-    __slots__ = ("channel", "closed", "done", "lock", "open", "pending", "reader", "send_kept",
-                 "send_many", "send_nowait", "wake", "ws")
+    __slots__ = ("channel", "closed", "done", "lock", "open", "pending", "reader", "reading",
+                 "send_kept", "send_many", "send_nowait", "wake", "ws")
 
     def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock, reader: object) -> None:
         self.ws = ws
         self.channel = channel
         self.lock = lock
         self.reader = reader  # the thread receiving from this WebSocket
+        self.reading = False  # ... and it waits in receive()
         self.open = False  # the handshake is done: frames may be written
         self.closed = False
         self.pending = False  # a deferred flush is scheduled
@@ -160,6 +164,7 @@ class Server(BaseServer):
         self._timer_token: object | None = None  # identifies the running timer thread
         self._timer_thread: Any = None
         self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
+        self._probes: dict[str, _Writer] = {}  # sid -> its upgrade's WebSocket, while probing
         self._waiters: dict[Channel, BackendEvent] = {}  # the held GETs
         # WebSockets whose reading thread runs a handler, since when (async_handlers)
         self._inline: dict[_Writer, float] = {}
@@ -268,6 +273,10 @@ class Server(BaseServer):
         self._start_timer()
         engine = self.engine
         run = self._run
+        if self._probes and request.method == "GET":
+            probe = self._probes.get(request.query.get("sid", ""))
+            if probe is not None:
+                self._caught_up(probe)
 
         def handle() -> Any:
             outcome = engine.handle_request(request, self._now())
@@ -331,14 +340,19 @@ class Server(BaseServer):
         else:
             channel = outcome
         writer = _Writer(ws, channel, self.backend.lock(), self.backend.current())
+        probing = not isinstance(outcome, Handshake)  # an upgrade of a polling session
         with self._lock:
             self._writers[channel] = writer
+            if probing:
+                self._probes[channel.sid] = writer
         try:
             try:
                 ws.accept()
             except Exception:
                 run(engine.ws_closed, channel, self._now())
                 return
+            if isinstance(outcome, Handshake) and (delay := open_delay(outcome)):
+                self.backend.sleep(delay)  # nothing is written before writer.open
             with writer.lock:
                 writer.open = True
             self._flush(writer)
@@ -346,6 +360,8 @@ class Server(BaseServer):
         finally:
             with self._lock:
                 del self._writers[channel]
+                if probing and self._probes.get(channel.sid) is writer:
+                    del self._probes[channel.sid]
                 writer.closed = True
                 wake = writer.wake
             if wake is not None:
@@ -370,6 +386,23 @@ class Server(BaseServer):
         if error is not None:
             raise error
         return result  # type: ignore[no-any-return]
+
+    def _caught_up(self, probe: _Writer) -> None:
+        """Let a probe's reader process the frames that arrived before a GET of its session.
+
+        Waits (at most :data:`PROBE_CATCH_UP`) until, :data:`SETTLED_TURNS` short
+        sleeps in a row, the probe's reader was found waiting in ``receive()`` and
+        its WebSocket, if it can tell, ``idle()`` (its reader waits for bytes that
+        have not arrived). Under green threads each sleep lets the hub serve the
+        sockets that are ready.
+        """
+        idle: Callable[[], bool] | None = getattr(probe.ws, "idle", None)
+        sleep = self.backend.sleep
+        until = self._now() + PROBE_CATCH_UP
+        settled = 0
+        while settled < SETTLED_TURNS and not probe.closed and self._now() < until:
+            sleep(0.0005)
+            settled = settled + 1 if probe.reading and (idle is None or idle()) else 0
 
     def _receive(self, channel: Channel, writer: _Writer) -> None:
         """Serve the WebSocket until it closes, in the request's own thread.
@@ -404,11 +437,14 @@ class Server(BaseServer):
         handed = False
         try:
             while not writer.closed:
+                writer.reading = True
                 try:
                     data = receive()
                 except MessageTooLarge:
+                    writer.reading = False
                     run(engine.ws_too_large, channel, self._now())
                     break
+                writer.reading = False
                 if data is None:
                     break
                 if not async_handlers:  # this thread runs the handler, then reads on

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import socket
+import sys
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,42 @@ def valid_key(key: str | None) -> bool:
         return False
 
 
+def _unread_bytes(sock: socket.socket) -> int:
+    """How many received bytes wait in ``sock`` (``FIONREAD``): a plain system call,
+    so it neither blocks nor registers a reader with eventlet's or gevent's hub
+    (their green ``select`` would, and refuse a second reader on the socket).
+    0 for a closed socket and where the call is not available (Windows)."""
+    try:
+        import fcntl
+        import termios
+    except ImportError:
+        return 0
+    count = bytearray(4)
+    try:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
+    except (OSError, ValueError):
+        return 0  # closed: nothing more will arrive
+    return int.from_bytes(count, sys.byteorder)
+
+
+_TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)
+_BYTES_RECEIVED = 128  # offset of tcpi_bytes_received in Linux's struct tcp_info (4.1+)
+
+
+def _received(sock: socket.socket) -> int | None:
+    """How many bytes have reached ``sock`` since it was connected (read or not);
+    ``None`` where the system does not say (not Linux, not TCP)."""
+    if _TCP_INFO is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _BYTES_RECEIVED + 8)
+    except (OSError, ValueError):
+        return None
+    if len(info) < _BYTES_RECEIVED + 8:
+        return None
+    return int.from_bytes(info[_BYTES_RECEIVED:_BYTES_RECEIVED + 8], sys.byteorder)
+
+
 class WebSocket:
     """One server-side WebSocket connection on a blocking socket.
 
@@ -102,6 +139,12 @@ class WebSocket:
         # Frames send_nowait() could not write at once; they go out before anything else.
         self._kept: list[bytes] = []
         self._peer_close: int | None = None  # the code of the peer's close frame, once read
+        self._waiting = False  # receive() waits for bytes from the socket
+        # What had been read from the socket before this object (the upgrade request),
+        # and what receive() has read since: together, what it has seen of the socket.
+        received = _received(sock)
+        self._read_before = None if received is None else received - _unread_bytes(sock)
+        self._read_total = 0
 
     def accept(self, headers: Iterable[tuple[str, str]] = ()) -> None:
         """Write the ``101 Switching Protocols`` answer to the upgrade request.
@@ -151,10 +194,13 @@ class WebSocket:
                 elif isinstance(event, CloseConnection):
                     self._finish(event.code)
                     return None
+            self._waiting = True
             try:
                 data = self._read(_READ_SIZE)
             except OSError:
                 data = b""
+            self._waiting = False
+            self._read_total += len(data)
             if not data:
                 self._finish(None)
                 return None
@@ -170,6 +216,23 @@ class WebSocket:
                     self._peer_close = next(e.code for e in reversed(self._events)
                                             if isinstance(e, CloseConnection))
         return None
+
+    def idle(self) -> bool:
+        """Whether :meth:`receive` waits for bytes that have not arrived yet: every
+        message that reached the socket has been returned.
+
+        Where the system counts what reached the socket (Linux TCP), that count is
+        compared with what :meth:`receive` has read: a read that has taken bytes
+        from the socket but not yet returned to Python (its thread waits for the
+        GIL) counts as not idle. Elsewhere: no bytes wait in the socket.
+        """
+        if not self._waiting or self._events:
+            return False
+        before = self._read_before
+        received = None if before is None else _received(self._sock)
+        if received is None or before is None:
+            return _unread_bytes(self._sock) == 0
+        return received <= before + self._read_total
 
     def send(self, data: str | bytes) -> None:
         """Send one text (``str``) or binary (``bytes``) message.

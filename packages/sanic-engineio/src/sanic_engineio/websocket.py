@@ -104,6 +104,14 @@ class SanicWebSocket:
             return None
         return data
 
+    def idle(self) -> bool:
+        """Whether Sanic holds no message that :meth:`receive` has not returned:
+        it feeds the frames of one read to its assembler in a task, one message at
+        a time, the next only after the last was taken (a probe's ``2probe`` and
+        ``5`` that arrived together reach ``receive()`` a few loop turns apart)."""
+        mutex = getattr(self._ws, "process_event_mutex", None)
+        return mutex is None or not mutex.locked()
+
     async def send(self, data: str | bytes) -> None:
         """Send one text (``str``) or binary (``bytes``) message."""
         assert self._ws is not None
