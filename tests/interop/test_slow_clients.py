@@ -21,6 +21,7 @@ import pytest
 
 from .harness import (
     ClientJob,
+    ClientKind,
     CountObserver,
     Mode,
     RunningServer,
@@ -253,11 +254,17 @@ SLOW_ENV = {
 SLEEP_MS = 3 * SLOW_PING_TIMEOUT_MS
 
 
-@pytest.mark.parametrize("mode", ["websocket", "polling"])
-def test_slow_handler_keeps_the_session(make_server: MakeServer, mode: Mode) -> None:
-    """engine.io-client 6 sends cmd:sleep:600 (the handler waits 3 x the ping
+@pytest.mark.parametrize(("mode", "kind"), [
+    ("websocket", "v6"), ("polling", "v6"),
+    ("polling", "v3"),  # over WebSocket an EIO 3 client's pings are read meanwhile anyway
+])
+def test_slow_handler_keeps_the_session(make_server: MakeServer, mode: Mode,
+                                        kind: ClientKind) -> None:
+    """engine.io-client 6 or 3 sends cmd:sleep:600 (the handler waits 3 x the ping
     timeout) and a message right behind it: the session answers heartbeats
-    meanwhile, stays open, and the reply and the echo come back in order."""
+    meanwhile, stays open, and the reply and the echo come back in order. (An EIO 3
+    client pings itself and gives up when a pong is late: over polling its POST
+    must be answered while the handler runs.)"""
     server = make_server(SLOW_ENV)
     skip_on_js_reference(server, "the JS reference app has no cmd:sleep (it echoes it)")
     steps = [
@@ -271,7 +278,7 @@ def test_slow_handler_keeps_the_session(make_server: MakeServer, mode: Mode) -> 
         s_expect(3),
         s_close(),
     ]
-    result = run_client(ClientJob("v6", mode, server.url, steps))
+    result = run_client(ClientJob(kind, mode, server.url, steps))
     assert result.ok, result.summary()
     assert result.texts() == [f"slept:{SLEEP_MS}", "after", "last"], result.summary()
     assert result.close is not None, result.summary()

@@ -28,6 +28,7 @@ from .base_server import (
 )
 from .coroutines import Started, start
 from .protocol.engine import Handshake, PostBody
+from .protocol.errors import SessionUnknown
 from .protocol.events import Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel
@@ -764,15 +765,33 @@ class AsyncServer(BaseServer):
     async def _dispatch(self, event: Event) -> None:
         """Hand an engine event to its handler (queued behind a running one)."""
         if self.async_handlers:
-            pending = self._pending.get(event.sid)
+            sid = event.sid
+            pending = self._pending.get(sid)
             if pending is not None:
                 pending.items.append(event.data if type(event) is Message else event)
+                return
+            if type(event) is Message and self._client_pings(sid):
+                # An EIO 3 polling client sends its pings itself, one POST at a time,
+                # and gives up when a pong is late: its POST is answered at once and
+                # its messages run in a task, in order (what follows queues behind).
+                pending = self._pending[sid] = PendingEvents()
+                pending.items.append(event.data)
+                self.backend.spawn(self._carry, sid, None)
                 return
         # A polling POST's message runs here, on the POST's path (a task per
         # message would cost ~8 us a round trip, measured); its handler cannot
         # be moved to another task once started (asyncio.timeout, TaskGroup and
-        # anyio scopes belong to the task that enters them).
+        # anyio scopes belong to the task that enters them). EIO 4 clients answer
+        # the server's pings, which wait for the POST meanwhile (the heartbeat hold).
         await self._call_event(event)
+
+    def _client_pings(self, sid: str) -> bool:
+        """Whether ``sid`` is a polling session whose client times its own pings (EIO 3)."""
+        try:
+            session = self.engine.session(sid)
+        except SessionUnknown:
+            return False
+        return not session.traits.server_pings and session.transport == "polling"
 
     async def _call_event(self, event: Event) -> None:
         routed = self._route(event)
