@@ -16,7 +16,7 @@ from .harness import CountObserver, SilentClient
 
 pytestmark = pytest.mark.interop
 
-DETECTING = ["uvicorn", "hypercorn", "daphne", "aiohttp", "tornado", "sanic"]
+DETECTING = ["uvicorn", "hypercorn", "daphne", "aiohttp", "tornado", "sanic", "django-daphne"]
 BOUND_S = 2.5  # HELD_POLL_WATCH_DELAY (0.5 s) + aiohttp's 1 s check + slack
 
 

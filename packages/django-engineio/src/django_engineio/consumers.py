@@ -17,6 +17,7 @@ every session lives in that server, not in the per-request consumer instances.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -44,6 +45,13 @@ class EngineIOHttpConsumer(AsyncHttpConsumer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.server: AsyncServer = get_async_server()
         self._size = 0
+        self._receive: Callable[[], Awaitable[Message]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
+                       send: Callable[[Message], Awaitable[None]]) -> None:
+        # Kept for _disconnected(): Channels reads no message while a handler runs.
+        self._receive = receive
+        await super().__call__(scope, receive, send)
 
     async def http_request(self, message: Message) -> None:
         """Gather the body (at most the server's limit), then serve the request."""
@@ -69,8 +77,19 @@ class EngineIOHttpConsumer(AsyncHttpConsumer):  # type: ignore[misc]
                 raise BodyTooLarge
             return body
 
-        response = await self.server.handle_http(to_engine_request(self.scope), read_body)
+        response = await self.server.handle_http(to_engine_request(self.scope), read_body,
+                                                 self._disconnected)
         await self._respond(response)
+
+    async def _disconnected(self) -> None:
+        """Returns once the client went away: the server watches a held GET with it
+        (the whole request was read, so the next ASGI message is ``http.disconnect``)."""
+        receive = self._receive
+        if receive is None:  # not called through __call__: cannot tell
+            await asyncio.Future()
+            return
+        while (await receive())["type"] != "http.disconnect":
+            pass
 
     async def _respond(self, response: Response) -> None:
         await self.send_response(
