@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from .backends import AsyncBackend, load_backend
 from .base_server import (
+    HELD_POLL_WATCH_DELAY,
     MAX_QUEUED_EVENTS,
     PROBE_CATCH_UP,
     SETTLED_TURNS,
@@ -74,9 +75,6 @@ class AsyncWebSocket(Protocol):
         ...
 
 
-HELD_POLL_WATCH_DELAY = 0.5
-"""Seconds a GET is held before :meth:`AsyncServer.handle_http` starts watching its
-connection (``disconnected``): a GET answered sooner costs no watcher."""
 
 UNRESPONSIVE_CLOSE_TIMEOUT = 1.0
 """Seconds the close frame to an unresponsive peer (``Channel.abort``) may take

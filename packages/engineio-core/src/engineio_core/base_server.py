@@ -44,6 +44,12 @@ events join the queue past the bound (at most one of each).
 """
 
 
+HELD_POLL_WATCH_DELAY = 0.5
+"""Seconds a GET is held before ``handle_http`` starts watching its connection
+(``disconnected``), then how often it looks again: a GET answered sooner costs no
+watcher."""
+
+
 PROBE_CATCH_UP = 0.05
 """Seconds a GET of a session with a probe WebSocket may wait for that socket's
 reader to feed the engine what has already arrived on it.

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .backends import SyncBackend, load_backend
 from .base_server import (
+    HELD_POLL_WATCH_DELAY,
     MAX_QUEUED_EVENTS,
     PROBE_CATCH_UP,
     SETTLED_TURNS,
@@ -263,12 +264,18 @@ class Server(BaseServer):
             thread.join()
 
     # ------------------------------------------------------------------ adapters
-    def handle_http(self, request: Request, read_body: Callable[[int], bytes]) -> Response:
+    def handle_http(self, request: Request, read_body: Callable[[int], bytes],
+                    disconnected: Callable[[], bool] | None = None) -> Response:
         """Serve one polling (or preflight) request; blocks while a GET is held.
 
         Args:
             request: the request, ``body`` not yet read.
             read_body: reads the whole body; raises :class:`BodyTooLarge` past its argument.
+            disconnected: says, without blocking, whether the client has gone away
+                (where the adapter can tell). A GET held longer than
+                :data:`HELD_POLL_WATCH_DELAY` asks it that often: a dead one ends its
+                session at once (``transport error``, "poll connection dropped")
+                instead of at the next heartbeat; the answer returned then goes nowhere.
         """
         self._start_timer()
         engine = self.engine
@@ -313,8 +320,15 @@ class Server(BaseServer):
             assert isinstance(result, Response)
             return result
         assert isinstance(outcome, Channel)
+        waiter = self._waiters[outcome]
         try:
-            self._waiters[outcome].wait()
+            if disconnected is None:
+                waiter.wait()
+            else:
+                while not waiter.wait(HELD_POLL_WATCH_DELAY):
+                    if disconnected():
+                        run(engine.poll_dropped, outcome, self._now())
+                        return Response(400, [], b"")  # nobody reads it
         finally:
             with self._lock:
                 del self._waiters[outcome]

@@ -22,6 +22,7 @@ long-polling cannot live with: it is refused with a 500 and an error log.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import errno
 import functools
@@ -92,7 +93,8 @@ class WSGIApp:
             else:
                 _no_delay(_gevent_socket(environ))
                 try:
-                    response = self.server.handle_http(request, _body_reader(environ))
+                    response = self.server.handle_http(request, _body_reader(environ),
+                                                       _disconnect_check(environ))
                 except _BodyUnreadable:
                     # The engine dropped the POST; what is left on the connection is garbage.
                     response = error_response(self.server.config, request,
@@ -222,6 +224,48 @@ def _gevent_socket(environ: Environ) -> Any:
 def _reader_socket(reader: Any) -> Any:
     """The socket under a ``socket.makefile()`` buffered reader (``None`` for anything else)."""
     return getattr(getattr(reader, "raw", None), "_sock", None)
+
+
+def _disconnect_check(environ: Environ) -> Callable[[], bool] | None:
+    """For a held GET: whether its client closed the connection, where the server
+    gives access to the socket (``None`` elsewhere)."""
+    if environ.get("REQUEST_METHOD") != "GET" or not hasattr(socket, "MSG_DONTWAIT"):
+        return None
+    uwsgi = sys.modules.get("uwsgi")
+    if uwsgi is not None and hasattr(uwsgi, "connection_fd"):
+        fd: int = uwsgi.connection_fd()
+        return lambda: _peer_closed(fd)
+    sock = (environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+            or _gevent_socket(environ))
+    if sock is None and "eventlet.input" in environ:
+        sock = environ["eventlet.input"].get_socket()
+    if sock is None:
+        return None
+    try:
+        fd = sock.fileno()
+    except (OSError, ValueError):
+        return None
+    return lambda: _peer_closed(fd)
+
+
+def _peer_closed(fd: int) -> bool:
+    """Whether the peer of the connected socket ``fd`` closed it (a zero-byte peek).
+
+    Through the C socket type: a green socket (eventlet, gevent) would wait for
+    data instead of answering at once.
+    """
+    try:
+        probe = _socket.socket(fileno=fd)
+    except OSError:
+        return True  # closed already
+    try:
+        return probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # open, nothing sent
+    except OSError:
+        return True  # reset
+    finally:
+        probe.detach()
 
 
 def _raw_socket(environ: Environ) -> tuple[socket.socket, Callable[[int], bytes] | None] | None:
