@@ -38,11 +38,11 @@ MakeServer = Callable[..., RunningServer]
 INTERVAL_MS = 300
 TIMEOUT_MS = 200
 FAST = {"EIO_PING_INTERVAL": str(INTERVAL_MS), "EIO_PING_TIMEOUT": str(TIMEOUT_MS)}
-IDLE_MS = 2000
+IDLE_MS = 1500
 
 
 def test_idle_clients_stay_connected(make_server: MakeServer) -> None:
-    """Every client kind on every transport, idle for 2 s (about 6 heartbeats),
+    """Every client kind on every transport, idle for 1.5 s (about 5 heartbeats),
     all at once; each must still echo afterwards and must not have been closed."""
     server = make_server(FAST)
     jobs: list[ClientJob] = []

@@ -46,8 +46,8 @@ MakeServer = Callable[..., RunningServer]
 # A stalled WebSocket client next to a healthy one
 # ---------------------------------------------------------------------------
 
-STALL_PING_INTERVAL_S = 2.0
-STALL_PING_TIMEOUT_S = 2.0
+STALL_PING_INTERVAL_S = 1.5
+STALL_PING_TIMEOUT_S = 1.5
 STALL_ENV = {
     "EIO_PING_INTERVAL": str(int(STALL_PING_INTERVAL_S * 1000)),
     "EIO_PING_TIMEOUT": str(int(STALL_PING_TIMEOUT_S * 1000)),
@@ -66,7 +66,7 @@ ROUTER_HOLDS_CONNECTION = frozenset({"uwsgi-gevent", "flask-uwsgi"})
 #: how much longer we watch, to report when a late server closed it after all
 STALL_CLOSE_REPORT_S = 2.5
 BROADCAST_BYTES = 64 * 1024  # text, one broadcast
-BROADCAST_FOR_S = 3.0
+BROADCAST_FOR_S = 2.5
 #: the healthy client's own copy of its broadcast comes back within these
 RTT_MEDIAN_MAX_S = 0.050
 RTT_WORST_MAX_S = 0.200
@@ -160,7 +160,8 @@ async def _healthy_client(
 def test_stalled_client_does_not_hurt_the_others(make_server: MakeServer) -> None:
     """One WebSocket client completes the handshake and never reads again (small
     SO_RCVBUF, socket left open); a healthy client broadcasts 64 KiB texts for
-    3 s, waiting for its own copy each time."""
+    BROADCAST_FOR_S (2.5 s), waiting for its own copy each time; ping interval and
+    timeout 1.5 s each."""
     server = make_server(STALL_ENV, fresh_server=True)
     skip_on_js_reference(
         server,
