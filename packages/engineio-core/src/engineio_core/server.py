@@ -502,7 +502,9 @@ class Server(BaseServer):
         pending = self._pending.get(sid)
         if pending is None:
             pending = self._pending[sid] = PendingEvents()  # busy from now on
-            pending.worker = self.backend.current()
+            # The reading thread (writer.reader while it hands a frame in: a hand-over
+            # to another reader happens only while a handler runs), or a request's.
+            pending.worker = writer.reader if writer is not None else self.backend.current()
             if writer is not None:
                 self._inline[writer] = now
                 if self._watchdog is None:
