@@ -46,9 +46,9 @@ def test_any_sequence_of_frames_decodes_in_order(batch: list[str | bytes]) -> No
     assert _decode(b"".join(encode_frame(m) for m in batch)) == batch
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[WebSocket, socket.socket]]:
-    server_sock, client_sock = socket.socketpair()
+def _accepted(server_sock: socket.socket,
+              client_sock: socket.socket) -> Iterator[tuple[WebSocket, socket.socket]]:
+    """A WebSocket on ``server_sock`` that has sent its 101, and the client's end."""
     ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==")
     ws.accept()
     try:
@@ -56,6 +56,11 @@ def pair() -> Iterator[tuple[WebSocket, socket.socket]]:
     finally:
         server_sock.close()
         client_sock.close()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[WebSocket, socket.socket]]:
+    yield from _accepted(*socket.socketpair())
 
 
 def _read_until(sock: socket.socket, marker: bytes) -> bytes:
@@ -215,13 +220,7 @@ def tcp_pair() -> Iterator[tuple[WebSocket, socket.socket]]:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client_sock = socket.create_connection(listener.getsockname())
         server_sock, _ = listener.accept()
-    ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==")
-    ws.accept()
-    try:
-        yield ws, client_sock
-    finally:
-        server_sock.close()
-        client_sock.close()
+    yield from _accepted(server_sock, client_sock)
 
 
 @pytest.mark.parametrize("transport", ["pair", "tcp_pair"])
