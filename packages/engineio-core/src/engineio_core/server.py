@@ -178,7 +178,24 @@ class Server(BaseServer):
         Raises:
             SessionUnknown: no open session has this id.
         """
-        self._run(self.engine.send, sid, data)
+        # _run, with one step more under the engine lock for the common echo: the
+        # session's own thread also takes the frames to write (one lock round less).
+        error: Exception | None = None
+        taken = None
+        with self._lock:
+            try:
+                self.engine.send(sid, data)
+            except Exception as exc:
+                error = exc
+            ready, events = self._take()
+            if error is None and len(ready) == 1 and not events:
+                taken = self._take_own(ready[0])
+        if taken is not None:
+            self._write_taken(*taken)
+        else:
+            self._serve_output(ready, events)
+        if error is not None:
+            raise error
 
     def disconnect(self, sid: str | None = None) -> None:
         """Close one session, or every session when ``sid`` is ``None``."""
@@ -717,37 +734,74 @@ class Server(BaseServer):
         queues them finds ``pending`` unset, or the lock taken, and schedules one).
         """
         channel = writer.channel
-        engine = self.engine
         with writer.lock:
             writer.pending = False
             if not writer.open or writer.closed:
                 return
             with self._lock:
-                frames = engine.data_to_send(channel)
+                frames = self.engine.data_to_send(channel)
                 code = channel.close_code
-            try:
-                if len(frames) > 1 and writer.send_many is not None:
-                    writer.send_many(frames)
-                elif frames:
-                    send = writer.ws.send
-                    for frame in frames:
-                        send(frame)  # (after what another thread's send_nowait() kept)
-                elif writer.send_kept is not None:
-                    writer.send_kept()  # nothing new: what send_nowait() kept, if any
-                if code is not None:
-                    writer.closed = True
-                    if channel.abort:
-                        writer.ws.abort()
-                    else:
-                        writer.ws.close(code)
-                elif frames:
-                    engine.frames_written(channel)  # under the write lock: see its docs
-                return
-            except Exception:
+            written = self._write_frames(writer, frames, code)
+        if not written:
+            self._write_failed(writer)
+
+    def _take_own(self, channel: Channel) -> tuple[_Writer, list[str | bytes], int | None] | None:
+        """Under the engine lock, after a send: when ``channel`` is the current thread's
+        own WebSocket (its reader, or its handlers' worker) and nobody writes to it,
+        take its write lock and its frames now; else ``None`` (``_serve_output`` then)."""
+        if not channel.websocket or channel.abort:
+            return None
+        writer = self._writers.get(channel)
+        if writer is None or not writer.open or writer.closed:
+            return None
+        current = self.backend.current()
+        if writer.reader is not current and (
+                (pending := self._pending.get(channel.sid)) is None
+                or pending.worker is not current):
+            return None
+        if not writer.lock.acquire(blocking=False):
+            return None  # another thread writes: it is served the usual way
+        writer.pending = False
+        return writer, self.engine.data_to_send(channel), channel.close_code
+
+    def _write_taken(self, writer: _Writer, frames: list[str | bytes], code: int | None) -> None:
+        """Write what :meth:`_take_own` took, then release the write lock it took."""
+        try:
+            written = self._write_frames(writer, frames, code)
+        finally:
+            writer.lock.release()
+        if not written:
+            self._write_failed(writer)
+
+    def _write_frames(self, writer: _Writer, frames: list[str | bytes], code: int | None) -> bool:
+        """With the write lock held: write a batch (then close if the channel is closed);
+        ``False`` if the connection failed."""
+        try:
+            if len(frames) > 1 and writer.send_many is not None:
+                writer.send_many(frames)
+            elif frames:
+                send = writer.ws.send
+                for frame in frames:
+                    send(frame)  # (after what another thread's send_nowait() kept)
+            elif writer.send_kept is not None:
+                writer.send_kept()  # nothing new: what send_nowait() kept, if any
+            if code is not None:
                 writer.closed = True
+                if writer.channel.abort:
+                    writer.ws.abort()
+                else:
+                    writer.ws.close(code)
+            elif frames:
+                self.engine.frames_written(writer.channel)  # under the write lock: see its docs
+            return True
+        except Exception:
+            writer.closed = True
+            return False
+
+    def _write_failed(self, writer: _Writer) -> None:
         with suppress(Exception):
             writer.ws.close(1011)
-        self._run(engine.ws_closed, channel, self._now())
+        self._run(self.engine.ws_closed, writer.channel, self._now())
 
     def _handshake(self, handshake: Handshake) -> Response | Channel:
         rejection = None
