@@ -25,6 +25,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .backends import SyncBackend, load_backend
+from .backends.base import NoLock
 from .base_server import (
     HELD_POLL_WATCH_DELAY,
     MAX_QUEUED_EVENTS,
@@ -160,6 +161,8 @@ class Server(BaseServer):
         # Guards the engine, the maps and the timer fields below; every section under
         # it is short and never waits (no I/O, no handler), so green threads need none.
         self._lock = backend.state_lock()
+        # Only a real engine lock is worth saving a round of (send(), _take_own).
+        self._take_own_frames = not isinstance(self._lock, NoLock)
         self._wake: BackendEvent = backend.event()  # an earlier deadline appeared, or stop
         self._timer_at: float | None = None  # the deadline the timer thread waits for
         self._timer_token: object | None = None  # identifies the running timer thread
@@ -178,6 +181,9 @@ class Server(BaseServer):
         Raises:
             SessionUnknown: no open session has this id.
         """
+        if not self._take_own_frames:  # green threads: the engine lock is a no-op
+            self._run(self.engine.send, sid, data)
+            return
         # _run, with one step more under the engine lock for the common echo: the
         # session's own thread also takes the frames to write (one lock round less).
         error: Exception | None = None
