@@ -75,7 +75,6 @@ class AsyncWebSocket(Protocol):
         ...
 
 
-
 UNRESPONSIVE_CLOSE_TIMEOUT = 1.0
 """Seconds the close frame to an unresponsive peer (``Channel.abort``) may take
 before the connection is dropped."""
