@@ -227,25 +227,30 @@ def _reader_socket(reader: Any) -> Any:
 
 
 def _disconnect_check(environ: Environ) -> Callable[[], bool] | None:
-    """For a held GET: whether its client closed the connection, where the server
-    gives access to the socket (``None`` elsewhere)."""
+    """For a GET: whether its client closed the connection (asked only once the GET
+    has been held a while, so the socket is looked up then, not for every GET)."""
     if environ.get("REQUEST_METHOD") != "GET" or not hasattr(socket, "MSG_DONTWAIT"):
         return None
+    return functools.partial(_client_gone, environ)
+
+
+def _client_gone(environ: Environ) -> bool:
+    """Whether the request's client closed its connection; ``False`` where the server
+    gives no access to the socket."""
     uwsgi = sys.modules.get("uwsgi")
     if uwsgi is not None and hasattr(uwsgi, "connection_fd"):
-        fd: int = uwsgi.connection_fd()
-        return lambda: _peer_closed(fd)
+        return _peer_closed(uwsgi.connection_fd())
     sock = (environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
             or _gevent_socket(environ))
     if sock is None and "eventlet.input" in environ:
         sock = environ["eventlet.input"].get_socket()
     if sock is None:
-        return None
+        return False
     try:
         fd = sock.fileno()
     except (OSError, ValueError):
-        return None
-    return lambda: _peer_closed(fd)
+        return True  # closed
+    return _peer_closed(fd)
 
 
 def _peer_closed(fd: int) -> bool:
