@@ -44,6 +44,7 @@ from .protocol.http import Request, Response
 from .protocol.session import Channel, TransportName
 
 if TYPE_CHECKING:
+    from collections import deque
     from collections.abc import Callable, Iterator
 
     from .backends.base import Event as BackendEvent
@@ -100,7 +101,7 @@ class _Writer:
     """
 
     __slots__ = ("channel", "closed", "done", "lock", "open", "pending", "reader", "reading",
-                 "send_kept", "send_many", "send_nowait", "wake", "ws")
+                 "receive_ready", "send_kept", "send_many", "send_nowait", "wake", "ws")
 
     def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock, reader: object) -> None:
         self.ws = ws
@@ -121,6 +122,9 @@ class _Writer:
         self.send_nowait: Callable[[list[str | bytes]], bool] | None = getattr(
             ws, "send_nowait", None)
         self.send_kept: Callable[[], None] | None = getattr(ws, "send_kept", None)
+        # ... and those that can tell a message already read off the socket, receive_ready().
+        self.receive_ready: Callable[[], str | bytes | None] | None = getattr(
+            ws, "receive_ready", None)
 
 
 SLOW_HANDLER = 0.1
@@ -613,9 +617,12 @@ class Server(BaseServer):
                         self._deliver(sid, item)
                     else:
                         self._call_event(item)  # type: ignore[arg-type]
+                output = None
                 with lock:
                     pending = self._pending[sid]
                     items = pending.items
+                    if not items and reader is not None and reader.reader is me:
+                        output = self._read_ready(reader, items)
                     room = pending.room
                     if not items:
                         del self._pending[sid]
@@ -629,6 +636,8 @@ class Server(BaseServer):
                             pending.room = None
                         else:
                             room = None
+                if output is not None:
+                    self._serve_output(*output)
                 if room is not None:
                     room.set()
                 if done:
@@ -636,6 +645,28 @@ class Server(BaseServer):
         finally:
             if not done:  # the worker was killed: the rest still reaches the handlers
                 self.backend.spawn(self._work, sid, None)
+
+    def _read_ready(self, reader: _Writer, items: deque[str | bytes | Event],
+                    ) -> tuple[list[Channel], list[Event]] | None:
+        """Under the lock, in a reading thread that ran its session's handler and
+        found its queue empty: feed the engine the frames its WebSocket has already
+        read (pipelined messages), until one carries a message. Saves the idle and
+        busy turns between them; ``None`` if nothing was read (else the output)."""
+        ready = reader.receive_ready
+        if ready is None or (data := ready()) is None:
+            return None
+        now = self._now()
+        receive_ws = self.engine.receive_ws
+        channel = reader.channel
+        while True:
+            message = receive_ws(channel, data, now)
+            if message is not None:
+                items.append(message)
+                self._inline[reader] = now  # a new handler call starts: watched from now
+                break
+            if (data := ready()) is None:
+                break
+        return self._take()
 
     def _take(self) -> tuple[list[Channel], list[Event]]:
         """Collect the engine's output (under the lock); wake the timer for an earlier deadline."""

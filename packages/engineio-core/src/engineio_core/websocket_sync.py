@@ -217,6 +217,24 @@ class WebSocket:
                                             if isinstance(e, CloseConnection))
         return None
 
+    def receive_ready(self) -> str | bytes | None:
+        """The next message if it has been read off the socket already, whole, in
+        one frame; else ``None`` (:meth:`receive` then waits for it). Never waits;
+        for the thread that calls :meth:`receive`."""
+        events = self._events
+        if not events:
+            return None
+        event = events[0]
+        if not isinstance(event, Message) or not event.message_finished:
+            return None
+        data = event.data
+        if self._max is not None and (
+                len(data) if not isinstance(data, str) or data.isascii()
+                else len(data.encode())) > self._max:
+            return None  # receive() closes the connection
+        events.popleft()
+        return data  # type: ignore[no-any-return]
+
     def idle(self) -> bool:
         """Whether :meth:`receive` waits for bytes that have not arrived yet: every
         message that reached the socket has been returned.
