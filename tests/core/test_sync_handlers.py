@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -153,12 +154,44 @@ class FakeWebSocket:
         return None
 
 
+class ChunkedWebSocket(FakeWebSocket):
+    """Reads arrive in chunks, as from a socket: a list put in ``incoming`` is one
+    read; ``receive`` returns its first message and keeps the rest, which
+    ``buffered``/``receive_ready`` hand over. Each ``send_many`` batch is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: deque[str | bytes] = deque()
+        self.batches: list[list[str | bytes]] = []
+
+    def receive(self) -> str | bytes | None:
+        if self.kept:
+            return self.kept.popleft()
+        chunk: Any = super().receive()
+        if not isinstance(chunk, list):
+            return chunk  # type: ignore[no-any-return]
+        self.kept.extend(chunk[1:])
+        return chunk[0]  # type: ignore[no-any-return]
+
+    def buffered(self) -> bool:
+        return bool(self.kept)
+
+    def receive_ready(self) -> str | bytes | None:
+        return self.kept.popleft() if self.kept else None
+
+    def send_many(self, frames: list[str | bytes]) -> None:
+        self.batches.append(list(frames))
+        for frame in frames:
+            self.got.put(frame)
+
+
 REQUEST = Request("GET", {"EIO": "4", "transport": "websocket"}, {}, path="/engine.io/")
 
 
 @contextmanager
-def connected(eio: Server) -> Iterator[tuple[FakeWebSocket, threading.Thread]]:
-    ws = FakeWebSocket()
+def connected(eio: Server, ws: FakeWebSocket | None = None,
+              ) -> Iterator[tuple[FakeWebSocket, threading.Thread]]:
+    ws = ws or FakeWebSocket()
     thread = threading.Thread(target=eio.handle_websocket, args=(REQUEST, ws), daemon=True)
     thread.start()
     opened = ws.got.get(timeout=WAIT)
@@ -232,6 +265,49 @@ def test_disconnect_comes_after_the_queued_messages() -> None:
         assert events == ["block", "a", "b", DisconnectReason.TRANSPORT_CLOSE]
         thread.join(WAIT)  # the request's thread returns once reading is over
         assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("async_handlers", [True, False])
+def test_a_pipelined_read_is_handled_in_one_turn_and_answered_in_one_write(
+        async_handlers: bool) -> None:
+    """Ten messages in one read: the reading thread handles them one after the
+    other without going idle in between, and (``async_handlers``) writes their ten
+    answers at once, after the last."""
+    eio = Server(async_mode="threading", async_handlers=async_handlers)
+
+    @eio.on("message")
+    def message(sid: str, data: str | bytes) -> None:
+        eio.send(sid, data)
+
+    with connected(eio, ChunkedWebSocket()) as (ws, _):
+        assert isinstance(ws, ChunkedWebSocket)
+        frames: list[str | bytes] = [f"4m{n}" for n in range(10)]
+        ws.incoming.put(frames)  # type: ignore[arg-type]
+        assert [ws.got.get(timeout=WAIT) for _ in frames] == frames
+        assert ws.reads == 1
+        assert ws.batches == ([frames] if async_handlers else [])
+
+
+def test_a_handler_blocking_after_a_send_gets_its_frame_out_with_more_read() -> None:
+    """The reader holds a pipelined batch's answers until the batch is handled; a
+    handler that sends and then blocks is a slow handler: the thread that takes
+    the reading over writes what it held."""
+    eio = Server(async_mode="threading", async_handlers=True)
+    release = threading.Event()
+
+    @eio.on("message")
+    def message(sid: str, data: str | bytes) -> None:
+        eio.send(sid, f"got:{data!s}")
+        if data == "block":
+            assert release.wait(WAIT)
+
+    with connected(eio, ChunkedWebSocket()) as (ws, _):
+        ws.incoming.put(["4block", "4next"])  # type: ignore[arg-type]
+        try:
+            assert ws.got.get(timeout=WAIT) == "4got:block"  # the handler still blocks
+        finally:
+            release.set()
+        assert ws.got.get(timeout=WAIT) == "4got:next"
 
 
 def test_contract_app_sleep_command() -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, TextMessage
 
+from engineio_core import MessageTooLarge
 from engineio_core.websocket_frames import encode_frame
 from engineio_core.websocket_sync import WebSocket
 
@@ -279,3 +280,43 @@ def test_idle_counts_bytes_a_read_took_but_did_not_return() -> None:
         server_sock.close()
         client.close()
 
+
+
+def test_receive_ready_hands_over_only_whole_messages_already_read(
+        pair: tuple[WebSocket, socket.socket]) -> None:
+    """What ``Server`` feeds between two handler calls of a pipelined session:
+    whole messages the last read brought, never a wait, never part of a message."""
+    ws, client = pair
+    _read_until(client, b"\r\n\r\n")
+    peer = Connection(ConnectionType.CLIENT)
+    assert not ws.buffered()
+    assert ws.receive_ready() is None  # nothing read: no wait either
+    client.sendall(peer.send(TextMessage(data="4a")) + peer.send(BytesMessage(data=b"\x01"))
+                   + peer.send(TextMessage(data="4par", message_finished=False)))
+    assert ws.receive() == "4a"
+    assert ws.buffered()
+    assert ws.receive_ready() == b"\x01"
+    assert ws.buffered()  # the first part of "4partial"
+    assert ws.receive_ready() is None  # not whole: receive() waits for the rest
+    client.sendall(peer.send(TextMessage(data="tial")))
+    assert ws.receive() == "4partial"
+    assert not ws.buffered()
+    client.sendall(peer.send(CloseConnection(code=1000)))
+    assert ws.receive() is None
+
+
+def test_receive_ready_leaves_an_oversized_message_to_receive() -> None:
+    server_sock, client = socket.socketpair()
+    ws = WebSocket(server_sock, "dGhlIHNhbXBsZSBub25jZQ==", max_message_size=4)
+    ws.accept()
+    try:
+        _read_until(client, b"\r\n\r\n")
+        peer = Connection(ConnectionType.CLIENT)
+        client.sendall(peer.send(TextMessage(data="4ok")) + peer.send(TextMessage(data="4" * 9)))
+        assert ws.receive() == "4ok"
+        assert ws.receive_ready() is None  # over the limit: receive() closes with 1009
+        with pytest.raises(MessageTooLarge):
+            ws.receive()
+    finally:
+        server_sock.close()
+        client.close()

@@ -100,8 +100,24 @@ class _Writer:
     such need, writes the rest.
     """
 
-    __slots__ = ("channel", "closed", "done", "lock", "open", "pending", "reader", "reading",
-                 "receive_ready", "send_kept", "send_many", "send_nowait", "wake", "ws")
+    __slots__ = (
+        "buffered",
+        "channel",
+        "closed",
+        "done",
+        "held",
+        "lock",
+        "open",
+        "pending",
+        "reader",
+        "reading",
+        "receive_ready",
+        "send_kept",
+        "send_many",
+        "send_nowait",
+        "wake",
+        "ws",
+    )
 
     def __init__(self, ws: SyncWebSocket, channel: Channel, lock: Lock, reader: object) -> None:
         self.ws = ws
@@ -112,6 +128,9 @@ class _Writer:
         self.open = False  # the handshake is done: frames may be written
         self.closed = False
         self.pending = False  # a deferred flush is scheduled
+        # The reader ran a handler while more of its messages were read already: its
+        # frames wait in the engine until that batch of messages is handled (_work).
+        self.held = False
         self.wake: BackendEvent | None = None  # the writer thread's (OS threads only)
         self.done: BackendEvent | None = None  # set once reading is over (after a hand-over)
         # WebSockets that can write several messages at once say so with send_many().
@@ -122,9 +141,11 @@ class _Writer:
         self.send_nowait: Callable[[list[str | bytes]], bool] | None = getattr(
             ws, "send_nowait", None)
         self.send_kept: Callable[[], None] | None = getattr(ws, "send_kept", None)
-        # ... and those that can tell a message already read off the socket, receive_ready().
+        # ... and those that can tell what they read off the socket already, buffered(),
+        # and hand over a whole message of it, receive_ready().
         self.receive_ready: Callable[[], str | bytes | None] | None = getattr(
             ws, "receive_ready", None)
+        self.buffered: Callable[[], bool] | None = getattr(ws, "buffered", None)
 
 
 SLOW_HANDLER = 0.1
@@ -191,7 +212,7 @@ class Server(BaseServer):
         # _run, with one step more under the engine lock for the common echo: the
         # session's own thread also takes the frames to write (one lock round less).
         error: Exception | None = None
-        taken = None
+        taken: tuple[_Writer, list[str | bytes], int | None] | bool = False
         with self._lock:
             try:
                 self.engine.send(sid, data)
@@ -200,7 +221,9 @@ class Server(BaseServer):
             ready, events = self._take()
             if error is None and len(ready) == 1 and not events:
                 taken = self._take_own(ready[0])
-        if taken is not None:
+        if taken is True:
+            pass  # held: the reader writes its batch once handled
+        elif taken:
             self._write_taken(*taken)
         else:
             self._serve_output(ready, events)
@@ -459,10 +482,13 @@ class Server(BaseServer):
         assert done is not None
         done.wait()
 
-    def _read_on(self, channel: Channel, writer: _Writer) -> None:
-        """A thread the watchdog started: read while a slow handler runs elsewhere."""
+    def _read_on(self, channel: Channel, writer: _Writer, held: bool) -> None:
+        """A thread the watchdog started: read while a slow handler runs elsewhere
+        (after writing what the slow handler's thread held, if it did)."""
         with self._lock:
             writer.reader = self.backend.current()
+        if held:
+            self._flush(writer)
         self._read(channel, writer)
 
     def _read(self, channel: Channel, writer: _Writer) -> bool:
@@ -548,12 +574,13 @@ class Server(BaseServer):
 
     def _watch(self, token: object) -> None:
         """The watchdog: a reading thread whose handler runs longer than
-        :data:`SLOW_HANDLER` hands the reading to a new thread. Runs while
-        WebSockets are served; started again by the next handler."""
+        :data:`SLOW_HANDLER` hands the reading to a new thread, which first writes
+        the frames the reader held (see :meth:`_take_own`). Runs while WebSockets
+        are served; started again by the next handler."""
         backend = self.backend
         while True:
             backend.sleep(SLOW_HANDLER / 2)
-            slow: list[_Writer] = []
+            slow: list[tuple[_Writer, bool]] = []
             with self._lock:
                 if self._watchdog is not token:
                     return
@@ -567,9 +594,10 @@ class Server(BaseServer):
                         writer.reader = None  # the new thread sets itself
                         if writer.done is None:
                             writer.done = backend.event()
-                        slow.append(writer)
-            for writer in slow:
-                backend.spawn(self._read_on, writer.channel, writer)
+                        slow.append((writer, writer.held))
+                        writer.held = False
+            for writer, held in slow:
+                backend.spawn(self._read_on, writer.channel, writer, held)
 
     def _wait_for_room(self, sid: str) -> None:
         """Wait while the session's queue is at its bound (a polling POST's messages)."""
@@ -638,6 +666,9 @@ class Server(BaseServer):
                             room = None
                 if output is not None:
                     self._serve_output(*output)
+                if reader is not None and reader.held and (done or output is None):
+                    reader.held = False  # the batch is handled: write what it sent
+                    self._flush(reader)
                 if room is not None:
                     room.set()
                 if done:
@@ -782,22 +813,28 @@ class Server(BaseServer):
         if not written:
             self._write_failed(writer)
 
-    def _take_own(self, channel: Channel) -> tuple[_Writer, list[str | bytes], int | None] | None:
+    def _take_own(self, channel: Channel) -> tuple[_Writer, list[str | bytes], int | None] | bool:
         """Under the engine lock, after a send: when ``channel`` is the current thread's
         own WebSocket (its reader, or its handlers' worker) and nobody writes to it,
-        take its write lock and its frames now; else ``None`` (``_serve_output`` then)."""
+        take its write lock and its frames now; ``True`` when its reader holds them
+        for the rest of a batch (see :meth:`_work`); else ``False`` (``_serve_output``)."""
         if not channel.websocket or channel.abort:
-            return None
+            return False
         writer = self._writers.get(channel)
         if writer is None or not writer.open or writer.closed:
-            return None
+            return False
         current = self.backend.current()
-        if writer.reader is not current and (
-                (pending := self._pending.get(channel.sid)) is None
-                or pending.worker is not current):
-            return None
+        pending = self._pending.get(channel.sid)
+        if writer.reader is not current and (pending is None or pending.worker is not current):
+            return False
+        if (writer.reader is current and pending is not None and pending.worker is current
+                and writer.buffered is not None and writer.buffered()):
+            # A handler run by the reader while its next messages wait, read already
+            # (pipelined): hold the frames, written in one go after the batch.
+            writer.held = True
+            return True
         if not writer.lock.acquire(blocking=False):
-            return None  # another thread writes: it is served the usual way
+            return False  # another thread writes: it is served the usual way
         writer.pending = False
         return writer, self.engine.data_to_send(channel), channel.close_code
 

@@ -217,6 +217,10 @@ class WebSocket:
                                             if isinstance(e, CloseConnection))
         return None
 
+    def buffered(self) -> bool:
+        """Whether :meth:`receive` has read more off the socket than it returned."""
+        return bool(self._events)
+
     def receive_ready(self) -> str | bytes | None:
         """The next message if it has been read off the socket already, whole, in
         one frame; else ``None`` (:meth:`receive` then waits for it). Never waits;
