@@ -20,18 +20,29 @@ fi
 (cd tests/interop/js && npm ci --no-audit --no-fund --silent)
 (cd examples/demo && npm ci --no-audit --no-fund --silent)
 # The demo's browser test (tests/demo): playwright-core from npm drives the system's Chromium.
-# apt only when Chromium is missing (root: CI); ENGINEIO_SETUP_BROWSER=0 skips it (scripts/demo.sh).
 (cd tests/demo && npm ci --no-audit --no-fund --silent)
+# System packages the tests start themselves: redis-server and nginx (the cluster tests),
+# Chromium (the demo's browser test). ENGINEIO_SETUP_BROWSER=0 skips Chromium and
+# ENGINEIO_SETUP_SERVERS=0 the other two (scripts/demo.sh needs neither).
+# apt only for what is missing, and only as root (CI); otherwise say what to install.
+missing=()
+if [ "${ENGINEIO_SETUP_SERVERS:-1}" != 0 ]; then
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+fi
 if [ "${ENGINEIO_SETUP_BROWSER:-1}" != 0 ] && [ -z "${DEMO_CHROMIUM:-}" ] \
     && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log=$(mktemp)
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends chromium; } >"$log" 2>&1; then
-      cat "$log" >&2; rm -f "$log"; echo "setup: could not install chromium" >&2; exit 1
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+      cat "$log" >&2; rm -f "$log"; echo "setup: could not install ${missing[*]}" >&2; exit 1
     fi
     rm -f "$log"
   else
-    echo "setup: no chromium; tests/demo needs it (sudo apt-get install chromium, or set DEMO_CHROMIUM)" >&2
+    echo "setup: missing ${missing[*]}; the tests need them (sudo apt-get install ${missing[*]})" >&2
   fi
 fi

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from types import CoroutineType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .backends import AsyncBackend, load_backend
 from .base_server import (
@@ -27,12 +27,17 @@ from .base_server import (
     PendingEvents,
     open_delay,
 )
+from .cluster.bus import BusUnavailable
 from .coroutines import Started, start
 from .protocol.engine import Handshake, PostBody
-from .protocol.errors import SessionUnknown
+from .protocol.errors import ClusterUnavailable, ConfigError, SessionUnknown
 from .protocol.events import Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel
+
+if TYPE_CHECKING:
+    from .cluster.async_node import AsyncNode
+    from .cluster.bus import Cluster
 
 __all__ = ["AsyncServer", "AsyncWebSocket"]
 
@@ -228,13 +233,27 @@ class AsyncServer(BaseServer):
         logger: a ``logging.Logger`` (default ``engineio_core.server``).
         async_handlers: ``False`` to read a session's next packet only once its
             message handler has returned.
+        cluster: join a cluster of servers (several processes) that share their
+            sessions, e.g. :class:`~engineio_core.cluster.RedisCluster`: any of
+            them may receive any request of any session (see ``docs/cluster.md``).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
     """
 
-    def __init__(self, async_mode: str | None = None, **options: Any) -> None:
+    def __init__(self, async_mode: str | None = None, *, cluster: Cluster | None = None,
+                 **options: Any) -> None:
+        node: AsyncNode | None = None
+        if cluster is not None:
+            from .cluster.async_node import AsyncNode
+
+            if options.get("sid_generator") is not None:
+                raise ConfigError("sid_generator cannot be combined with cluster: a cluster's "
+                                  "session ids name the node that holds them")
+            node = AsyncNode(self, cluster)
+            options["sid_generator"] = node.generate_sid
         super().__init__(**options)
+        self._node = node
         backend = load_backend(async_mode, "async")
         assert backend.kind == "async"
         self.backend: AsyncBackend = backend
@@ -253,29 +272,83 @@ class AsyncServer(BaseServer):
 
     # ------------------------------------------------------------------ public API
     async def send(self, sid: str, data: str | bytes) -> None:
-        """Send a message to a session.
+        """Send a message to a session (in a cluster: of any node).
 
         Raises:
-            SessionUnknown: no open session has this id.
+            SessionUnknown: no open session has this id (in a cluster: its node
+                is gone; a message for another node's session that ended just
+                before is dropped there).
+            BusUnavailable: in a cluster, the session is another node's and the
+                bus cannot reach it.
         """
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            await node.join()
+            await node.send(sid, data)
+            return
         await self._run(self.engine.send, sid, data)
 
     async def disconnect(self, sid: str | None = None) -> None:
-        """Close one session, or every session when ``sid`` is ``None``."""
+        """Close one session (in a cluster: of any node), or every session of this
+        server when ``sid`` is ``None``."""
+        node = self._node
+        if node is not None and sid is not None and not self.engine.has_session(sid):
+            await node.join()
+            await node.close(sid)
+            return
         await self._run(self._close_sessions, sid, self._now())
 
     @asynccontextmanager
     async def session(self, sid: str) -> AsyncIterator[dict[str, Any]]:
-        """The application's dict for a session, as an async context manager."""
-        yield self._session_data(sid)
+        """The application's dict for a session, as an async context manager.
+
+        In a cluster, another node's session gives a copy, saved back on exit.
+        """
+        if self._node is None or self.engine.has_session(sid):
+            yield self._session_data(sid)
+            return
+        data = await self.get_session(sid)
+        yield data
+        await self.save_session(sid, data)
 
     async def get_session(self, sid: str) -> dict[str, Any]:
-        """The application's dict for a session."""
+        """The application's dict for a session (in a cluster, another node's
+        session gives a copy: change it with :meth:`save_session`)."""
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            await node.join()
+            return await node.get_data(sid)
         return self._session_data(sid)
 
     async def save_session(self, sid: str, data: dict[str, Any]) -> None:
-        """Replace the application's dict for a session."""
+        """Replace the application's dict for a session (in a cluster: of any node)."""
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            await node.join()
+            await node.save_data(sid, data)
+            return
         self.engine.session(sid).replace_data(data)
+
+    async def count_sessions(self) -> int:
+        """How many sessions are open: in a cluster, on all its nodes together
+        (nodes that do not answer within a few seconds are left out); else
+        :meth:`session_count`."""
+        node = self._node
+        if node is None:
+            return self.session_count()
+        await node.join()
+        return await node.count()
+
+    async def start(self) -> None:
+        """Join the cluster now (with ``cluster=``; else nothing to do). ``ASGIApp``
+        calls it at lifespan startup; without it the first request does.
+
+        Raises:
+            BusUnavailable: the cluster's bus (Redis) cannot be reached; the
+                message names its URL.
+        """
+        if self._node is not None:
+            await self._node.join()
 
     def start_background_task(self, target: Callable[..., Awaitable[Any]], *args: Any,
                               **kwargs: Any) -> asyncio.Task[Any]:
@@ -299,6 +372,8 @@ class AsyncServer(BaseServer):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = self._timer_at = None
+        if self._node is not None:
+            await self._node.leave()
 
     # ------------------------------------------------------------------ adapters
     async def handle_http(
@@ -317,6 +392,27 @@ class AsyncServer(BaseServer):
                 (``transport error``, "poll connection dropped") instead of at
                 the next heartbeat; the answer returned then goes nowhere.
         """
+        node = self._node
+        if node is not None:
+            sid = request.query.get("sid")
+            if sid and request.method in ("GET", "POST") and not self.engine.has_session(sid):
+                try:
+                    await node.join()
+                    routed = await node.route_http(request, read_body, disconnected)
+                except BusUnavailable as exc:
+                    routed = self.engine.refuse(request, ClusterUnavailable(detail=str(exc)))
+                    await self._refused()
+                if routed is not None:
+                    return routed
+            else:
+                await node.join()
+        return await self._handle_http_here(request, read_body, disconnected)
+
+    async def _handle_http_here(
+        self, request: Request, read_body: Callable[[int], Awaitable[bytes]],
+        disconnected: Callable[[], Awaitable[object]] | None = None,
+    ) -> Response:
+        """:meth:`handle_http` for a session of this server (or a handshake)."""
         engine = self.engine
         run = self._run
         if self._probes and request.method == "GET":
@@ -412,6 +508,8 @@ class AsyncServer(BaseServer):
 
     async def handle_websocket(self, request: Request, ws: AsyncWebSocket) -> None:
         """Serve one WebSocket request from upgrade to close."""
+        if self._node is not None:
+            await self._node.join()
         engine = self.engine
         run = self._run
         outcome = await run(engine.handle_websocket, request, self._now())

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "BadHandshakeMethod",
     "BadRequest",
+    "ClusterUnavailable",
     "ConfigError",
     "EngineIOError",
     "Forbidden",
@@ -120,3 +121,13 @@ class PayloadTooLarge(ProtocolError):
     status = 413
     default_message = "Payload too large"
     name = "PAYLOAD_TOO_LARGE"
+
+
+class ClusterUnavailable(ProtocolError):
+    """The request is for another cluster node's session and the cluster's bus
+    cannot reach it now (HTTP 503; the client retries, as after any failed request)."""
+
+    code = 3
+    status = 503
+    default_message = "Cluster unavailable"
+    name = "CLUSTER_UNAVAILABLE"

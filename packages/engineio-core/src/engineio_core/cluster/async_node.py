@@ -1,0 +1,428 @@
+"""A cluster node for :class:`~engineio_core.AsyncServer`.
+
+The node routes what reaches this process for another node's sessions (the
+*edge* role) and serves what other nodes route here (the *owner* role):
+
+- a polling request with a foreign ``sid`` is forwarded whole (the neutral
+  request and its body) to the owner, whose server answers it exactly as if it
+  had reached it (CORS, compression, cookies, v3 payloads, JSONP, errors); the
+  edge writes that answer. A GET is held on the owner, so the edge's request
+  waits for the owner's outbox; a client that drops it is reported to the owner;
+- ``send``, ``disconnect`` and the session dict reach the owner the same way;
+- an owner whose node is gone (no subscriber left on the bus) gets its
+  requests answered "Session ID unknown" at once; calls waiting on a node are
+  failed as soon as a liveness check (every :data:`OWNER_CHECK` seconds, one
+  per node, only while calls wait) finds it gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import logging
+import os
+import pickle
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from ..base_server import HELD_POLL_WATCH_DELAY, BodyTooLarge
+from ..protocol.errors import ClusterUnavailable, ProtocolError, SessionUnknown
+from .bus import BusUnavailable, Cluster
+from .ids import new_node_id, owner_of
+from .wire import (
+    Envelope,
+    Kind,
+    WireError,
+    decode,
+    encode,
+    request_from,
+    request_head,
+    response_from,
+    response_head,
+)
+
+if TYPE_CHECKING:
+    from ..async_server import AsyncServer
+    from ..protocol.http import Request, Response
+
+__all__ = ["OWNER_CHECK", "AsyncNode"]
+
+logger = logging.getLogger("engineio_core.cluster")
+
+OWNER_CHECK = 1.0
+"""Seconds between two checks that a node some call waits on is still there."""
+
+REPLY_TIMEOUT = 5.0
+"""Seconds a call that is not a held GET (session dict, count) waits for its reply."""
+
+MAX_HOPS = 3
+"""How many times a request follows a session that moved (taken over) before giving up."""
+
+
+class _OwnerGone(Exception):
+    """The node a call was for is not on the bus (any more)."""
+
+
+class AsyncNode:
+    """This process's place in a cluster (created by the server for its ``cluster=``)."""
+
+    def __init__(self, server: AsyncServer, cluster: Cluster) -> None:
+        self.server = server
+        self.cluster = cluster
+        self.id = new_node_id()
+        self._bus = cluster.async_bus()
+        self._joined = False
+        self._join_lock: asyncio.Lock | None = None
+        self._ids = itertools.count(1)
+        # call id -> (the node it waits on, or None, and the reply's future)
+        self._calls: dict[int, tuple[str | None, asyncio.Future[Envelope]]] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._tallies: dict[int, asyncio.Queue[Envelope]] = {}  # count calls: every answer
+        self._drops: dict[tuple[str, int], asyncio.Event] = {}  # requests served for an edge
+        self._moved: dict[str, str] = {}  # sid -> the node that took the session over
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    def generate_sid(self, _request: Request) -> str:
+        """A session id that names this node (see :mod:`engineio_core.cluster.ids`)."""
+        return self.id + base64.urlsafe_b64encode(os.urandom(12)).decode()
+
+    async def join(self) -> None:
+        """Join the bus (once; every request waits for it).
+
+        Raises:
+            BusUnavailable: the bus cannot be reached (the message names it).
+        """
+        if self._joined:
+            return
+        if self._join_lock is None:
+            self._join_lock = asyncio.Lock()
+        async with self._join_lock:
+            await self._join_once()
+
+    async def _join_once(self) -> None:
+        if self._joined:
+            return  # another request joined while this one waited for the lock
+        while not await self._bus.join(self.id, self._on_message):
+            self.id = new_node_id()  # taken by a live node: draw again
+        self._joined = True
+        logger.info("node %s joined the cluster on %s", self.id, self.cluster.describe())
+
+    async def leave(self) -> None:
+        """Leave the bus: this node's sessions become unknown to the others."""
+        if not self._joined:
+            return
+        self._joined = False
+        for task in list(self._tasks):
+            task.cancel()
+        await self._bus.leave()
+
+    # ------------------------------------------------------------------ edge
+    def owner(self, sid: str) -> str | None:
+        """The node to ask about ``sid``, or ``None`` when it is this one's."""
+        owner = self._moved.get(sid) or owner_of(sid)
+        return None if owner == self.id else owner
+
+    async def route_http(self, request: Request, read_body: Callable[[int], Awaitable[bytes]],
+                         disconnected: Callable[[], Awaitable[object]] | None) -> Response | None:
+        """Serve a polling request for a session this server does not hold by
+        forwarding it to its owner; ``None`` when the session would be this node's."""
+        sid = request.query.get("sid", "")
+        owner = self.owner(sid)
+        if owner is None:
+            return None
+        head = request_head(request)
+        body = b""
+        if request.method == "POST":
+            try:
+                body = await read_body(self.server.engine.config.max_http_buffer_size)
+            except BodyTooLarge:
+                head["too_large"] = True  # the owner answers 413 as it would itself
+        try:
+            reply = await self._forward(sid, owner, head, body, disconnected)
+        except _OwnerGone as gone:
+            return await self._refuse(request, SessionUnknown(
+                detail=f"its node {gone} is not in the cluster"))
+        except BusUnavailable as exc:
+            return await self._refuse(request, ClusterUnavailable(detail=str(exc)))
+        try:
+            return response_from(reply.head, reply.body)
+        except WireError as exc:
+            return await self._refuse(request, ClusterUnavailable(detail=str(exc)))
+
+    async def _refuse(self, request: Request, error: ProtocolError) -> Response:
+        response = self.server.engine.refuse(request, error)
+        await self.server._refused()
+        return response
+
+    async def _forward(self, sid: str, owner: str, head: dict[str, Any], body: bytes,
+                       disconnected: Callable[[], Awaitable[object]] | None) -> Envelope:
+        for _ in range(MAX_HOPS):
+            call, reply = self._new_call(owner)
+            watch = None
+            try:
+                await self._publish(owner, Envelope(Kind.REQUEST, self.id, call, head, body))
+                if disconnected is not None and head["method"] == "GET":
+                    watch = asyncio.ensure_future(self._report_drop(owner, call, disconnected))
+                answer = await reply
+            except asyncio.CancelledError:
+                self._spawn(self._tell(owner, Envelope(Kind.DROPPED, self.id, call)))
+                raise
+            finally:
+                self._calls.pop(call, None)
+                if watch is not None:
+                    watch.cancel()
+            if answer.kind is not Kind.MOVED:
+                return answer
+            owner = str(answer.head["node"])
+            self._moved[sid] = owner
+        raise _OwnerGone(owner)
+
+    async def _report_drop(self, owner: str, call: int,
+                           disconnected: Callable[[], Awaitable[object]]) -> None:
+        """A held GET: tell its owner once its client went away (watched after a while)."""
+        await asyncio.sleep(HELD_POLL_WATCH_DELAY)
+        try:
+            await disconnected()
+        except Exception:
+            return  # the adapter cannot tell: the owner's heartbeat will
+        await self._tell(owner, Envelope(Kind.DROPPED, self.id, call))
+
+    async def send(self, sid: str, data: str | bytes) -> None:
+        """Send a message to another node's session.
+
+        Raises:
+            SessionUnknown: the session would be this node's, or its node is gone.
+            ClusterUnavailable: the bus cannot be reached.
+        """
+        binary = isinstance(data, bytes)
+        payload = data if isinstance(data, bytes) else data.encode()
+        await self._to_owner(sid, Envelope(Kind.SEND, self.id, 0,
+                                           {"sid": sid, "binary": binary}, payload))
+
+    async def close(self, sid: str) -> None:
+        """Close another node's session (see :meth:`send` for the errors)."""
+        await self._to_owner(sid, Envelope(Kind.CLOSE, self.id, 0, {"sid": sid}))
+
+    async def get_data(self, sid: str) -> dict[str, Any]:
+        """A copy of another node's session dict (see :meth:`send` for the errors)."""
+        reply = await self._ask(sid, Kind.GET_DATA, b"")
+        data: dict[str, Any] = pickle.loads(reply.body)
+        return data
+
+    async def save_data(self, sid: str, data: dict[str, Any]) -> None:
+        """Replace another node's session dict (see :meth:`send` for the errors)."""
+        await self._ask(sid, Kind.SAVE_DATA, pickle.dumps(data))
+
+    async def count(self) -> int:
+        """How many sessions the nodes of the cluster hold, all together.
+
+        Raises:
+            ClusterUnavailable: the bus cannot be reached.
+        """
+        call = next(self._ids)
+        answers: asyncio.Queue[Envelope] = asyncio.Queue()
+        self._tallies[call] = answers
+        counted = 0
+        try:
+            reached = await self._publish(None, Envelope(Kind.COUNT, self.id, call))
+            loop = asyncio.get_running_loop()
+            until = loop.time() + REPLY_TIMEOUT
+            for _ in range(reached):
+                answer = await asyncio.wait_for(answers.get(), max(0.0, until - loop.time()))
+                counted += int(answer.head["n"])
+        except TimeoutError:
+            pass  # a node that left meanwhile: its sessions are gone too
+        finally:
+            del self._tallies[call]
+        return counted
+
+    async def _to_owner(self, sid: str, envelope: Envelope) -> None:
+        owner = self.owner(sid)
+        if owner is None:
+            raise SessionUnknown(detail=sid)
+        try:
+            await self._publish(owner, envelope)
+        except _OwnerGone:
+            raise SessionUnknown(detail=f"{sid}: its node {owner} is not in the cluster") from None
+
+    async def _ask(self, sid: str, kind: Kind, body: bytes) -> Envelope:
+        owner = self.owner(sid)
+        for _ in range(MAX_HOPS):
+            if owner is None:
+                break
+            call, reply = self._new_call(owner)
+            try:
+                await self._publish(owner, Envelope(kind, self.id, call, {"sid": sid}, body))
+                answer = await asyncio.wait_for(reply, REPLY_TIMEOUT)
+            except (_OwnerGone, TimeoutError):
+                break
+            finally:
+                self._calls.pop(call, None)
+            if answer.kind is Kind.MOVED:
+                owner = str(answer.head["node"])
+                continue
+            if answer.head.get("unknown"):
+                break
+            return answer
+        raise SessionUnknown(detail=sid)
+
+    # ------------------------------------------------------------------ calls
+    def _new_call(self, node: str | None) -> tuple[int, asyncio.Future[Envelope]]:
+        call = next(self._ids)
+        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._calls[call] = (node, future)
+        if node is not None and self._watcher is None:
+            self._watcher = asyncio.ensure_future(self._watch_nodes())
+        return call, future
+
+    async def _watch_nodes(self) -> None:
+        """While calls wait on other nodes: fail those of a node that is gone."""
+        try:
+            while True:
+                await asyncio.sleep(OWNER_CHECK)
+                waiting = {node for node, _ in self._calls.values() if node is not None}
+                if not waiting:
+                    return
+                for node in waiting:
+                    error: Exception | None = None
+                    try:
+                        if not await self._bus.alive(node):
+                            error = _OwnerGone(node)
+                    except BusUnavailable as exc:
+                        error = exc
+                    if error is not None:
+                        for waited, future in list(self._calls.values()):
+                            if waited == node and not future.done():
+                                future.set_exception(error)
+        finally:
+            self._watcher = None
+
+    async def _publish(self, node: str | None, envelope: Envelope) -> int:
+        """Publish; raises :class:`_OwnerGone` when a message for a node reached none."""
+        reached = await self._bus.publish(node, encode(envelope))
+        if node is not None and not reached:
+            raise _OwnerGone(node)
+        return reached
+
+    async def _tell(self, node: str, envelope: Envelope) -> None:
+        """Publish, where nobody waits for the outcome (a failure is only logged)."""
+        try:
+            await self._bus.publish(node, encode(envelope))
+        except BusUnavailable as exc:
+            logger.debug("could not tell node %s (%s): %s", node, envelope.kind.value, exc)
+
+    def _reply(self, to: Envelope, kind: Kind, head: dict[str, Any] | None = None,
+               body: bytes = b"") -> Awaitable[None]:
+        return self._tell(to.sender, Envelope(kind, self.id, to.call, head or {}, body))
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ owner
+    def _on_message(self, data: bytes) -> None:
+        """Everything the bus brings this node (called in order, must not block)."""
+        try:
+            envelope = decode(data)
+        except WireError as exc:
+            logger.warning("dropped a message that is not a cluster message: %s", exc)
+            return
+        kind = envelope.kind
+        if kind is Kind.COUNTED:
+            tally = self._tallies.get(envelope.call)
+            if tally is not None:
+                tally.put_nowait(envelope)
+            return
+        if kind in _REPLIES:
+            entry = self._calls.get(envelope.call)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result(envelope)
+            return
+        if kind is Kind.DROPPED:
+            drop = self._drops.get((envelope.sender, envelope.call))
+            if drop is not None:
+                drop.set()
+            return
+        if kind is Kind.REQUEST:
+            # Registered now, in message order: a DROPPED right behind finds it.
+            self._drops[(envelope.sender, envelope.call)] = asyncio.Event()
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            self._spawn(handler(self, envelope))
+
+    async def _serve_request(self, envelope: Envelope) -> None:
+        key = (envelope.sender, envelope.call)
+        try:
+            head = envelope.head
+            sid = str(head.get("query", {}).get("sid", ""))
+            if not self.server.has_session(sid) and (moved := self._moved.get(sid)):
+                await self._reply(envelope, Kind.MOVED, {"node": moved})
+                return
+            try:
+                request = request_from(head, b"")
+            except WireError as exc:
+                logger.warning("dropped a forwarded request from node %s: %s",
+                               envelope.sender, exc)
+                return
+            body = envelope.body
+            too_large = bool(head.get("too_large"))
+
+            async def read_body(limit: int) -> bytes:
+                if too_large or len(body) > limit:
+                    raise BodyTooLarge(limit)
+                return body
+
+            response = await self.server._handle_http_here(
+                request, read_body, self._drops[key].wait)
+            await self._reply(envelope, Kind.RESPONSE, response_head(response), response.body)
+        finally:
+            self._drops.pop(key, None)
+
+    async def _serve_send(self, envelope: Envelope) -> None:
+        sid = str(envelope.head.get("sid", ""))
+        body = envelope.body
+        data: str | bytes = body if envelope.head.get("binary") else body.decode()
+        try:
+            await self.server.send(sid, data)
+        except SessionUnknown:
+            logger.debug("a message from node %s for session %s, which is gone",
+                         envelope.sender, sid)
+
+    async def _serve_close(self, envelope: Envelope) -> None:
+        sid = str(envelope.head.get("sid", ""))
+        with suppress(SessionUnknown):
+            await self.server.disconnect(sid)
+
+    async def _serve_data(self, envelope: Envelope) -> None:
+        sid = str(envelope.head.get("sid", ""))
+        server = self.server
+        if not server.has_session(sid):
+            moved = self._moved.get(sid)
+            await self._reply(envelope, Kind.MOVED if moved else Kind.DATA,
+                              {"node": moved} if moved else {"unknown": True})
+            return
+        if envelope.kind is Kind.SAVE_DATA:
+            await server.save_session(sid, pickle.loads(envelope.body))
+            await self._reply(envelope, Kind.DATA)
+        else:
+            await self._reply(envelope, Kind.DATA, body=pickle.dumps(
+                await server.get_session(sid)))
+
+    async def _serve_count(self, envelope: Envelope) -> None:
+        await self._reply(envelope, Kind.COUNTED, {"n": self.server.session_count()})
+
+
+_REPLIES = frozenset({Kind.RESPONSE, Kind.MOVED, Kind.TAKEN, Kind.DATA})
+
+_HANDLERS: dict[Kind, Callable[[AsyncNode, Envelope], Awaitable[None]]] = {
+    Kind.REQUEST: AsyncNode._serve_request,
+    Kind.SEND: AsyncNode._serve_send,
+    Kind.CLOSE: AsyncNode._serve_close,
+    Kind.GET_DATA: AsyncNode._serve_data,
+    Kind.SAVE_DATA: AsyncNode._serve_data,
+    Kind.COUNT: AsyncNode._serve_count,
+}

@@ -1,0 +1,159 @@
+"""The Redis bus: nodes in several processes (or machines) over Redis pub/sub.
+
+Each node subscribes to its own channel (``<prefix>:node:<id>``) and to the
+channel of every node (``<prefix>:all``). ``PUBLISH`` answers how many
+subscribers a message reached: 0 for a node whose process is gone, which is
+how an edge answers a dead owner's sessions at once. Needs redis-py
+(``pip install "engineio-core[redis]"``); its asyncio API serves
+:class:`~engineio_core.AsyncServer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .bus import AsyncBus, BusUnavailable, Deliver
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+
+__all__ = ["RedisCluster"]
+
+logger = logging.getLogger("engineio_core.cluster")
+
+RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+"""Seconds between attempts to reach Redis again once lost (the last one repeats)."""
+
+
+class RedisCluster:
+    """The ``cluster=`` option for processes that share a Redis server.
+
+    Args:
+        url: the Redis URL (``redis://host:port/db``, ``rediss://`` for TLS,
+            ``unix:///path``), as redis-py's ``from_url`` takes it.
+        prefix: the start of every channel name: servers with the same URL and
+            prefix form one cluster.
+        **options: passed on to redis-py's ``from_url`` (timeouts, TLS files...).
+    """
+
+    def __init__(self, url: str = "redis://localhost:6379/0", *, prefix: str = "engineio",
+                 **options: Any) -> None:
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ImportError('the Redis cluster needs redis-py: pip install '
+                              '"engineio-core[redis]"') from None
+        self.url = url
+        self.prefix = prefix
+        self.options = options
+
+    def async_bus(self) -> AsyncBus:
+        return _AsyncRedisBus(self)
+
+    def describe(self) -> str:
+        """The URL without its password (for logs and errors)."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        return urlunsplit(parts._replace(netloc=user + netloc))
+
+    def __repr__(self) -> str:
+        return f"RedisCluster({self.describe()!r}, prefix={self.prefix!r})"
+
+
+class _AsyncRedisBus:
+    def __init__(self, cluster: RedisCluster) -> None:
+        from redis.asyncio import Redis
+
+        self._cluster = cluster
+        self._redis: Redis = Redis.from_url(cluster.url, **cluster.options)
+        self._all = f"{cluster.prefix}:all"
+        self._node: str | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._lost = False  # logged once per outage
+
+    def _channel(self, node: str) -> str:
+        return f"{self._cluster.prefix}:node:{node}"
+
+    def _unavailable(self, exc: BaseException) -> BusUnavailable:
+        return BusUnavailable(f"cannot reach Redis at {self._cluster.describe()}: {exc}")
+
+    async def join(self, node: str, deliver: Deliver) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            if await self.alive(node):
+                return False
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(self._channel(node), self._all)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        self._node = node
+        self._reader = asyncio.ensure_future(self._read(pubsub, deliver))
+        return True
+
+    async def _read(self, pubsub: PubSub | None, deliver: Deliver) -> None:
+        """Deliver what arrives; when Redis is lost, reconnect with backoff and subscribe again."""
+        from redis.exceptions import RedisError
+
+        attempt = 0
+        while True:
+            try:
+                if pubsub is None:
+                    pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                    assert self._node is not None
+                    await pubsub.subscribe(self._channel(self._node), self._all)
+                    if self._lost:
+                        self._lost = False
+                        logger.warning("Redis at %s is back: the cluster is whole again",
+                                       self._cluster.describe())
+                    attempt = 0
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is not None and message["type"] == "message":
+                        deliver(message["data"])
+            except (RedisError, OSError) as exc:
+                if not self._lost:
+                    self._lost = True
+                    logger.error("lost Redis at %s (%s): sessions of other nodes are "
+                                 "unreachable until it is back", self._cluster.describe(), exc)
+                if pubsub is not None:
+                    with suppress(Exception):
+                        await pubsub.aclose()
+                pubsub = None
+                await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+                attempt += 1
+
+    async def publish(self, node: str | None, message: bytes) -> int:
+        from redis.exceptions import RedisError
+
+        channel = self._all if node is None else self._channel(node)
+        try:
+            return int(await self._redis.publish(channel, message))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def alive(self, node: str) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            counts = await self._redis.pubsub_numsub(self._channel(node))
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return bool(counts and counts[0][1])
+
+    async def leave(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with suppress(Exception, asyncio.CancelledError):
+                await reader
+        with suppress(Exception):
+            await self._redis.aclose()

@@ -1,0 +1,251 @@
+"""Cluster mode on ``AsyncServer``: two servers joined by the in-memory bus,
+every request of a session sent to the node that does not hold it.
+
+The edge forwards the request whole and writes the owner's answer, so each
+answer here is checked against what the owner itself answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from engineio_core import AsyncServer, BodyTooLarge, DisconnectReason, Request
+from engineio_core.cluster import BusUnavailable, MemoryCluster
+from engineio_core.cluster.bus import AsyncBus, Deliver
+from engineio_core.cluster.ids import NODE_ID_LENGTH, SID_LENGTH, owner_of
+from engineio_core.protocol.http import Response
+
+WAIT = 3.0
+
+
+def body_of(data: bytes) -> Callable[[int], Awaitable[bytes]]:
+    async def read(limit: int) -> bytes:
+        if len(data) > limit:
+            raise BodyTooLarge(limit)
+        return data
+
+    return read
+
+
+NO_BODY = body_of(b"")
+
+
+def polling(sid: str | None = None, **extra: str) -> dict[str, str]:
+    query = {"EIO": "4", "transport": "polling", **extra}
+    if sid is not None:
+        query["sid"] = sid
+    return query
+
+
+async def handshake(eio: AsyncServer, eio_version: str = "4") -> str:
+    response = await eio.handle_http(
+        Request("GET", polling(EIO=eio_version), {}), NO_BODY)
+    assert response.status == 200, response
+    body = response.body.decode()
+    start = body.index("{")
+    sid: str = json.loads(body[start:body.rindex("}") + 1])["sid"]
+    return sid
+
+
+async def post(eio: AsyncServer, sid: str, payload: bytes, **extra: str) -> Response:
+    return await eio.handle_http(Request("POST", polling(sid, **extra), {}), body_of(payload))
+
+
+async def get(eio: AsyncServer, sid: str, **extra: str) -> Response:
+    return await eio.handle_http(Request("GET", polling(sid, **extra), {}), NO_BODY)
+
+
+class Node:
+    """A server of the cluster and what its handlers saw."""
+
+    def __init__(self, cluster: Any, **options: Any) -> None:
+        self.eio = AsyncServer(cluster=cluster, ping_interval=60, ping_timeout=60, **options)
+        self.messages: asyncio.Queue[tuple[str, str | bytes]] = asyncio.Queue()
+        self.gone: asyncio.Queue[tuple[str, DisconnectReason]] = asyncio.Queue()
+
+        @self.eio.on("message")
+        async def message(sid: str, data: str | bytes) -> None:
+            await self.messages.put((sid, data))
+
+        @self.eio.on("disconnect")
+        async def disconnect(sid: str, reason: DisconnectReason) -> None:
+            await self.gone.put((sid, reason))
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[Node, Node]]:
+    cluster = MemoryCluster()
+    a, b = Node(cluster), Node(cluster)
+    await a.eio.start()
+    await b.eio.start()
+    try:
+        yield a, b
+    finally:
+        await a.eio.shutdown()
+        await b.eio.shutdown()
+
+
+async def test_session_ids_name_their_node(pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = await handshake(a.eio)
+    other = await handshake(b.eio)
+    assert len(sid) == len(other) == SID_LENGTH
+    assert owner_of(sid) == sid[:NODE_ID_LENGTH] != owner_of(other)
+    assert sid.replace("-", "").replace("_", "").isalnum()
+
+
+async def test_every_request_on_the_other_node_reaches_the_session(
+        pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = await handshake(a.eio)
+    assert not b.eio.has_session(sid)
+    response = await post(b.eio, sid, b"4hello\x1e4world")
+    assert (response.status, response.body) == (200, b"ok")
+    assert [await a.messages.get() for _ in range(2)] == [(sid, "hello"), (sid, "world")]
+    assert b.messages.empty()
+
+    await a.eio.send(sid, "from a")
+    await b.eio.send(sid, "from b")  # a send from any node
+    response = await get(b.eio, sid)
+    assert (response.status, response.body) == (200, b"4from a\x1e4from b")
+
+
+async def test_a_get_held_on_the_edge_waits_for_the_owners_outbox(
+        pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = await handshake(a.eio)
+    held = asyncio.ensure_future(get(b.eio, sid))
+    await asyncio.sleep(0.05)
+    assert not held.done()
+    assert a.eio.session_info(sid).poll_held  # the GET is held on the owner
+    await b.eio.send(sid, "late")
+    response = await asyncio.wait_for(held, WAIT)
+    assert response.body == b"4late"
+
+
+async def test_a_client_that_drops_its_held_get_on_the_edge_is_reported(
+        pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = await handshake(a.eio)
+
+    async def client_gone() -> None:
+        return None
+
+    held = asyncio.ensure_future(
+        b.eio.handle_http(Request("GET", polling(sid), {}), NO_BODY, client_gone))
+    gone_sid, reason = await asyncio.wait_for(a.gone.get(), WAIT)
+    assert (gone_sid, reason) == (sid, DisconnectReason.TRANSPORT_ERROR)
+    await asyncio.wait_for(held, WAIT)
+    assert not a.eio.has_session(sid)
+
+
+async def test_answers_are_the_owners_own(pair: tuple[Node, Node]) -> None:
+    """CORS, JSONP, v3 payloads, the 413 and protocol errors: the edge writes
+    what the owner's engine answers, byte for byte."""
+    a, b = pair
+    for eio in (a.eio, b.eio):
+        object.__setattr__(eio.config, "cors_allowed_origins", ("https://app.example",))
+    sid = await handshake(a.eio, "3")
+    origin = {"origin": "https://app.example"}
+    for target in (a.eio, b.eio):
+        await a.eio.send(sid, "x" * 3)
+        response = await target.handle_http(
+            Request("GET", polling(sid, EIO="3"), origin), NO_BODY)
+        assert response.status == 200
+        assert ("Access-Control-Allow-Origin", "https://app.example") in response.headers
+        assert response.body == b"4:4xxx"
+    too_large = b"4" * (a.eio.config.max_http_buffer_size + 1)
+    on_owner = await post(a.eio, sid, too_large, EIO="3")  # closes the session
+    on_edge = await post(b.eio, await handshake(a.eio, "3"), too_large, EIO="3")
+    assert on_owner.status == on_edge.status == 413
+    assert on_owner.body == on_edge.body
+
+
+async def test_a_session_of_a_node_that_is_gone_is_unknown_at_once(
+        pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = await handshake(a.eio)
+    await a.eio.shutdown()  # leaves the bus
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    response = await post(b.eio, sid, b"4hello")
+    assert loop.time() - started < 0.5
+    assert response.status == 400
+    assert json.loads(response.body) == {"code": 1, "message": "Session ID unknown"}
+    with pytest.raises(Exception, match="not in the cluster"):
+        await b.eio.send(sid, "nobody")
+
+
+async def test_the_session_dict_and_the_count_work_from_any_node(
+        pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = await handshake(a.eio)
+    await handshake(b.eio)
+    await handshake(b.eio)
+    (await a.eio.get_session(sid))["user"] = "ada"
+    assert await b.eio.get_session(sid) == {"user": "ada"}
+    async with b.eio.session(sid) as data:
+        data["seen"] = 1
+    assert await a.eio.get_session(sid) == {"user": "ada", "seen": 1}
+    assert await a.eio.count_sessions() == await b.eio.count_sessions() == 3
+
+
+async def test_disconnect_from_any_node(pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    sid = await handshake(a.eio)
+    await b.eio.disconnect(sid)
+    gone = await asyncio.wait_for(a.gone.get(), WAIT)
+    assert gone == (sid, DisconnectReason.SERVER_DISCONNECT)
+
+
+class DownBus:
+    """A bus that joined, then lost its broker."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def join(self, node: str, deliver: Deliver) -> bool:
+        return True
+
+    async def publish(self, node: str | None, message: bytes) -> int:
+        raise BusUnavailable("cannot reach Redis at redis://127.0.0.9:1/0: refused")
+
+    async def alive(self, node: str) -> bool:
+        raise BusUnavailable("down")
+
+    async def leave(self) -> None:
+        return None
+
+
+class DownCluster:
+    def async_bus(self) -> AsyncBus:
+        return DownBus()
+
+    def describe(self) -> str:
+        return "down"
+
+
+async def test_bus_lost_remote_sessions_fail_fast_local_ones_work() -> None:
+    node = Node(DownCluster())
+    await node.eio.start()
+    try:
+        mine = await handshake(node.eio)
+        response = await post(node.eio, mine, b"4still here")
+        assert response.status == 200
+        assert await node.messages.get() == (mine, "still here")
+        foreign = "ZZZZ" + mine[NODE_ID_LENGTH:]
+        response = await post(node.eio, foreign, b"4hello")
+        assert response.status == 503
+        assert json.loads(response.body) == {"code": 3, "message": "Cluster unavailable"}
+    finally:
+        await node.eio.shutdown()
+
+
+def test_sid_generator_and_cluster_do_not_mix() -> None:
+    with pytest.raises(ValueError, match="sid_generator cannot be combined with cluster"):
+        AsyncServer(cluster=MemoryCluster(), sid_generator=lambda request: "x" * 20)
