@@ -249,3 +249,68 @@ async def test_bus_lost_remote_sessions_fail_fast_local_ones_work() -> None:
 def test_sid_generator_and_cluster_do_not_mix() -> None:
     with pytest.raises(ValueError, match="sid_generator cannot be combined with cluster"):
         AsyncServer(cluster=MemoryCluster(), sid_generator=lambda request: "x" * 20)
+
+
+class MemoryWebSocket:
+    """An ``AsyncWebSocket`` fed by the test; records what the server sent."""
+
+    def __init__(self) -> None:
+        self.incoming: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self.got: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self.refused: Response | None = None
+
+    async def accept(self) -> None:
+        return None
+
+    async def refuse(self, response: Response) -> None:
+        self.refused = response
+
+    async def receive(self) -> str | bytes | None:
+        return await self.incoming.get()
+
+    async def send(self, data: str | bytes) -> None:
+        self.got.put_nowait(data)
+
+    async def close(self, code: int) -> None:
+        self.incoming.put_nowait(None)
+
+    def abort(self) -> None:
+        self.incoming.put_nowait(None)
+
+    async def next(self) -> str | bytes:
+        return await asyncio.wait_for(self.got.get(), WAIT)
+
+
+async def test_an_upgrade_on_the_other_node_takes_the_session_over(
+        pair: tuple[Node, Node]) -> None:
+    a, b = pair
+    upgraded: list[str] = []
+    b.eio.on("upgrade", upgraded.append)
+    sid = await handshake(a.eio)
+    (await a.eio.get_session(sid))["user"] = "ada"
+    held = asyncio.ensure_future(get(b.eio, sid))  # a GET held on A, through B
+    await asyncio.sleep(0.05)
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
+    response = await asyncio.wait_for(held, WAIT)
+    assert response.body == b"6"  # the held GET released with a noop by the hand-over
+    assert b.eio.has_session(sid) and not a.eio.has_session(sid)
+    await ws.incoming.put("2probe")
+    assert await ws.next() == "3probe"
+    await ws.incoming.put("5")
+    await ws.incoming.put("4over the socket")
+    assert await b.messages.get() == (sid, "over the socket")
+    assert upgraded == [sid]
+    assert await b.eio.get_session(sid) == {"user": "ada"}
+    await a.eio.send(sid, "sent on A")  # the first node forwards to where it went
+    assert await ws.next() == "4sent on A"
+    response = await post(a.eio, sid, b"4late poll")  # and so do its requests
+    assert response.status == 400  # on WebSocket now: a POST is refused, as on one node
+    assert a.gone.empty()
+    await ws.incoming.put(None)
+    await asyncio.wait_for(served, WAIT)
+    assert (await b.gone.get())[0] == sid
+    await asyncio.sleep(0.05)
+    with pytest.raises(Exception, match="Session ID unknown"):
+        await a.eio.send(sid, "after the end")  # A forgot where it went: its own sid, unknown

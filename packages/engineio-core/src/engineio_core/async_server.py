@@ -29,9 +29,9 @@ from .base_server import (
 )
 from .cluster.bus import BusUnavailable
 from .coroutines import Started, start
-from .protocol.engine import Handshake, PostBody
+from .protocol.engine import Handshake, PostBody, SessionSnapshot
 from .protocol.errors import ClusterUnavailable, ConfigError, SessionUnknown
-from .protocol.events import Event, Message
+from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel
 
@@ -507,9 +507,23 @@ class AsyncServer(BaseServer):
         future.add_done_callback(lambda _: task.cancel())
 
     async def handle_websocket(self, request: Request, ws: AsyncWebSocket) -> None:
-        """Serve one WebSocket request from upgrade to close."""
-        if self._node is not None:
-            await self._node.join()
+        """Serve one WebSocket request from upgrade to close.
+
+        In a cluster, the upgrade of another node's session takes the session
+        over: it is served here from then on (its node forwards what still
+        reaches it).
+        """
+        node = self._node
+        if node is not None:
+            try:
+                await node.join()
+                sid = request.query.get("sid")
+                if sid and not self.engine.has_session(sid):
+                    await node.take_over(sid)  # if it cannot, the engine answers "unknown"
+            except BusUnavailable as exc:
+                await ws.refuse(self.engine.refuse(request, ClusterUnavailable(detail=str(exc))))
+                await self._refused()
+                return
         engine = self.engine
         run = self._run
         outcome = await run(engine.handle_websocket, request, self._now())
@@ -547,6 +561,16 @@ class AsyncServer(BaseServer):
             self._writers.pop(channel, None)
             if probing and self._probes.get(channel.sid) is writer:
                 del self._probes[channel.sid]
+
+    # ------------------------------------------------------------------ cluster
+    async def _hand_over(self, sid: str) -> SessionSnapshot:
+        """Stop serving a polling session: another node takes it over (its held GET
+        gets a noop). Raises like :meth:`Engine.hand_over`."""
+        return await self._run(self.engine.hand_over, sid, self._now())
+
+    async def _adopt(self, snapshot: SessionSnapshot) -> None:
+        """Serve a session another node handed over."""
+        await self._run(self.engine.import_session, snapshot, self._now())
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
@@ -859,6 +883,8 @@ class AsyncServer(BaseServer):
 
     async def _dispatch(self, event: Event) -> None:
         """Hand an engine event to its handler (queued behind a running one)."""
+        if self._node is not None and type(event) is Disconnect:
+            self._node.ended(event.sid)
         if self.async_handlers:
             sid = event.sid
             pending = self._pending.get(sid)

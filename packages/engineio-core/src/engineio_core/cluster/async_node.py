@@ -28,6 +28,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from ..base_server import HELD_POLL_WATCH_DELAY, BodyTooLarge
+from ..protocol.engine import SessionSnapshot
 from ..protocol.errors import ClusterUnavailable, ProtocolError, SessionUnknown
 from .bus import BusUnavailable, Cluster
 from .ids import new_node_id, owner_of
@@ -57,6 +58,12 @@ OWNER_CHECK = 1.0
 REPLY_TIMEOUT = 5.0
 """Seconds a call that is not a held GET (session dict, count) waits for its reply."""
 
+TAKE_ATTEMPTS = 5
+"""How many times a WebSocket upgrade asks for a session whose owner is busy with a POST."""
+
+TAKE_RETRY = 0.02
+"""Seconds between two such attempts."""
+
 MAX_HOPS = 3
 """How many times a request follows a session that moved (taken over) before giving up."""
 
@@ -82,6 +89,7 @@ class AsyncNode:
         self._tallies: dict[int, asyncio.Queue[Envelope]] = {}  # count calls: every answer
         self._drops: dict[tuple[str, int], asyncio.Event] = {}  # requests served for an edge
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over
+        self._adopted: set[str] = set()  # sessions this node took over from another
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -238,6 +246,49 @@ class AsyncNode:
         finally:
             del self._tallies[call]
         return counted
+
+    async def take_over(self, sid: str) -> None:
+        """A WebSocket upgrade of another node's session reached this node: have its
+        owner hand the session over, and serve it here. Leaves it where it is
+        (the upgrade is then refused: the client stays on polling) when the owner
+        is gone, does not hold it, or stays busy with a POST of it.
+
+        Raises:
+            BusUnavailable: the bus cannot be reached.
+        """
+        owner = self.owner(sid)
+        attempts = 0
+        while owner is not None and attempts < TAKE_ATTEMPTS:
+            attempts += 1
+            call, reply = self._new_call(owner)
+            try:
+                await self._publish(owner, Envelope(Kind.TAKE, self.id, call, {"sid": sid}))
+                answer = await asyncio.wait_for(reply, REPLY_TIMEOUT)
+            except (_OwnerGone, TimeoutError):
+                return
+            finally:
+                self._calls.pop(call, None)
+            if answer.kind is Kind.MOVED:
+                owner = str(answer.head["node"])
+                owner = None if owner == self.id else owner
+            elif answer.head.get("busy"):
+                await asyncio.sleep(TAKE_RETRY)
+            else:
+                if answer.body:
+                    snapshot: SessionSnapshot = pickle.loads(answer.body)
+                    await self.server._adopt(snapshot)
+                    self._moved.pop(sid, None)
+                    self._adopted.add(sid)
+                return
+
+    def ended(self, sid: str) -> None:
+        """A session of this server ended: if it was taken over, its first node
+        forgets where it went."""
+        if sid in self._adopted:
+            self._adopted.discard(sid)
+            first = owner_of(sid)
+            if first is not None and first != self.id:
+                self._spawn(self._tell(first, Envelope(Kind.GONE, self.id, 0, {"sid": sid})))
 
     async def _to_owner(self, sid: str, envelope: Envelope) -> None:
         owner = self.owner(sid)
@@ -412,6 +463,33 @@ class AsyncNode:
             await self._reply(envelope, Kind.DATA, body=pickle.dumps(
                 await server.get_session(sid)))
 
+    async def _serve_take(self, envelope: Envelope) -> None:
+        sid = str(envelope.head.get("sid", ""))
+        server = self.server
+        if not server.has_session(sid):
+            moved = self._moved.get(sid)
+            await self._reply(envelope, Kind.MOVED if moved else Kind.TAKEN,
+                              {"node": moved} if moved else {"unknown": True})
+            return
+        try:
+            snapshot = await server._hand_over(sid)
+        except ValueError:
+            await self._reply(envelope, Kind.TAKEN, {"busy": True})
+            return
+        except SessionUnknown:
+            await self._reply(envelope, Kind.TAKEN, {"unknown": True})
+            return
+        self._moved[sid] = envelope.sender
+        self._adopted.discard(sid)
+        # Deadlines relative to the hand-over: the taker's clock need not be this one's.
+        portable = SessionSnapshot(snapshot.session.shifted(-snapshot.taken_at), 0.0)
+        await self._reply(envelope, Kind.TAKEN, body=pickle.dumps(portable))
+
+    async def _serve_gone(self, envelope: Envelope) -> None:
+        sid = str(envelope.head.get("sid", ""))
+        if self._moved.get(sid) == envelope.sender:
+            del self._moved[sid]
+
     async def _serve_count(self, envelope: Envelope) -> None:
         await self._reply(envelope, Kind.COUNTED, {"n": self.server.session_count()})
 
@@ -425,4 +503,6 @@ _HANDLERS: dict[Kind, Callable[[AsyncNode, Envelope], Awaitable[None]]] = {
     Kind.GET_DATA: AsyncNode._serve_data,
     Kind.SAVE_DATA: AsyncNode._serve_data,
     Kind.COUNT: AsyncNode._serve_count,
+    Kind.TAKE: AsyncNode._serve_take,
+    Kind.GONE: AsyncNode._serve_gone,
 }

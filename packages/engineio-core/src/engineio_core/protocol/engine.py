@@ -341,6 +341,37 @@ class Engine:
             raise SessionUnknown(detail=sid)
         return SessionSnapshot(copy.deepcopy(entry.session), now)
 
+    def hand_over(self, sid: str, now: float) -> SessionSnapshot:
+        """Export a polling session and stop serving it: another engine takes it over
+        (a cluster node that received its WebSocket upgrade).
+
+        No event: for the application the session goes on there. A held GET is
+        answered with a noop (the client polls again, and its next GET reaches
+        the session where it went); a probe here is dropped.
+
+        Raises:
+            SessionUnknown: no open session has this id.
+            ValueError: the session cannot move now: it is on WebSocket (its
+                connection is this process's), a POST of it is being read, or
+                it is closing.
+        """
+        entry = self._entries.get(sid)
+        if entry is None or entry.session.state is State.CLOSED:
+            raise SessionUnknown(detail=sid)
+        session = entry.session
+        if entry.ws is not None or session.transport != "polling":
+            raise ValueError(f"session {sid} is on WebSocket here")
+        if session.post_in_progress or session.handling_post:
+            raise ValueError(f"a POST of session {sid} is being handled")
+        if session.state is State.CLOSING or session.state is State.CONNECTING:
+            raise ValueError(f"session {sid} is {session.state.name.lower()}")
+        self._abort_probe(entry)
+        if entry.poll is not None:
+            self._release_poll(entry, [_NOOP])
+        snapshot = SessionSnapshot(copy.deepcopy(session), now)
+        self._forget(session)
+        return snapshot
+
     def import_session(self, snapshot: SessionSnapshot, now: float) -> None:
         """Serve an exported session here, its deadlines moved onto this engine's clock.
 
