@@ -295,7 +295,8 @@ async def test_an_upgrade_on_the_other_node_takes_the_session_over(
     served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
     response = await asyncio.wait_for(held, WAIT)
     assert response.body == b"6"  # the held GET released with a noop by the hand-over
-    assert b.eio.has_session(sid) and not a.eio.has_session(sid)
+    assert b.eio.has_session(sid)
+    assert not a.eio.has_session(sid)
     await ws.incoming.put("2probe")
     assert await ws.next() == "3probe"
     await ws.incoming.put("5")
