@@ -8,8 +8,8 @@ Started with ``web.run_app`` like the ``raw-aiohttp-ws`` limit it is compared
 with: 127.0.0.1, backlog 1024, no access log, the default asyncio loop; exits on
 SIGTERM (``run_app`` handles it and runs the application's shutdown hooks).
 Settings come from ``EIO_PING_INTERVAL`` / ``EIO_PING_TIMEOUT`` (ms) and
-``EIO_MAX_PAYLOAD`` (bytes); the handlers are the contract's
-(:func:`benchmarks.contract_app.register_async`).
+``EIO_MAX_PAYLOAD`` (bytes), and ``EIO_CLUSTER_REDIS`` for the cluster mode; the
+handlers are the contract's (:func:`benchmarks.contract_app.register_async`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import os
 from aiohttp import web
 
 import aiohttp_engineio
-from benchmarks.contract_app import options, register_async
+from benchmarks.contract_app import cluster_option, options, register_async
 
 
 def make_app() -> web.Application:
     """The contract app as an aiohttp application."""
     app = web.Application()
-    register_async(aiohttp_engineio.setup(app, **options()))
+    register_async(aiohttp_engineio.setup(app, **options(), **cluster_option()))
     return app
 
 

@@ -9,6 +9,9 @@ One command per runtime::
 
 Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT``
 (ms), ``EIO_MAX_PAYLOAD`` (bytes). CORS allows any origin; EIO 3 and 4 are served.
+With ``EIO_CLUSTER_REDIS`` (a Redis URL) the async app joins that cluster:
+``cmd:count`` then counts and ``cmd:broadcast`` reaches the sessions of every
+node (``benchmarks/cluster_serve.py`` starts such a cluster).
 
 SIGTERM (and SIGINT) close every session first, with ``shutdown(close_code=1001)``,
 then stop the server: uvicorn and hypercorn would otherwise wait for the held
@@ -199,6 +202,7 @@ def _trim() -> int:
 def register_async(eio: engineio_core.AsyncServer) -> set[str]:
     """Register the contract's handlers on an async server; returns the live sid set."""
     clients: set[str] = set()
+    clustered = bool(os.environ.get("EIO_CLUSTER_REDIS"))
     install_object_dump()
 
     @eio.on("connect")
@@ -216,11 +220,15 @@ def register_async(eio: engineio_core.AsyncServer) -> set[str]:
             if command is None:
                 await eio.send(sid, data)
             elif command[0] == "broadcast":
-                for other in list(clients):
-                    with contextlib.suppress(engineio_core.SessionUnknown):
-                        await eio.send(other, command[1])
+                if clustered:
+                    await eio.broadcast(command[1])
+                else:
+                    for other in list(clients):
+                        with contextlib.suppress(engineio_core.SessionUnknown):
+                            await eio.send(other, command[1])
             elif command[0] == "count":
-                await eio.send(sid, f"count:{len(clients)}")
+                count = await eio.count_sessions() if clustered else len(clients)
+                await eio.send(sid, f"count:{count}")
             elif command[0] == "sleep":
                 await eio.sleep(int(command[1]) / 1000)  # the handler itself waits
                 await eio.send(sid, f"slept:{command[1]}")
@@ -410,9 +418,19 @@ def run_daphne(argv: list[str], get_server: Callable[[], engineio_core.AsyncServ
     CommandLineInterface.entrypoint()
 
 
+def cluster_option() -> dict[str, Any]:
+    """``cluster=`` from ``EIO_CLUSTER_REDIS``, when set."""
+    url = os.environ.get("EIO_CLUSTER_REDIS")
+    if not url:
+        return {}
+    from engineio_core.cluster import RedisCluster
+
+    return {"cluster": RedisCluster(url)}
+
+
 def make_async_app() -> engineio_core.ASGIApp:
     """The contract app as an ASGI application."""
-    eio = engineio_core.AsyncServer(**options())
+    eio = engineio_core.AsyncServer(**options(), **cluster_option())
     register_async(eio)
     return engineio_core.ASGIApp(eio)
 

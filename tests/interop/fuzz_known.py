@@ -144,6 +144,17 @@ GEVENT_WS = [
               r"not 'str'"),
 ]
 
+# ----------------------------------------------------------------------------- nginx
+NGINX = [
+    Known("nginx (the cluster's round-robin proxy) answers a request line with an HTTP "
+          "version it does not speak with 505 HTTP Version Not Supported, as RFC 9110 "
+          "§15.6.6 says; the request never reaches a worker",
+          sent=rb"\A[^\r\n]* HTTP/(?!1\.[01]\r\n)[^\r\n]*\r\n", statuses=(505,)),
+    Known("nginx answers a Transfer-Encoding it does not implement (anything but a lone "
+          "`chunked`) with 501 Not Implemented, as RFC 9112 §6.1 says",
+          sent=rb"\r\nTransfer-Encoding:(?! ?chunked\r\n)[^\r\n]*\r\n", statuses=(501,)),
+]
+
 #: server name (``harness.SERVER_COMMANDS``) -> what it is known to do wrong by itself
 THIRD_PARTY: dict[str, list[Known]] = {
     "uvicorn": UVICORN,
@@ -156,4 +167,7 @@ THIRD_PARTY: dict[str, list[Known]] = {
     "django-gunicorn-gthread": GUNICORN,
     "gevent": GEVENT,
     "gevent-ws": GEVENT_WS,
+    "cluster-uvicorn-nginx": UVICORN + NGINX,
+    "cluster-uvicorn-workers": UVICORN,
+    "cluster-aiohttp-nginx": AIOHTTP + NGINX,
 }

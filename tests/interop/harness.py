@@ -83,6 +83,10 @@ SERVER_COMMANDS: dict[str, str] = {
     "flask-gunicorn-eventlet": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k engineio_core.backends.gunicorn_eventlet.EventletWorker benchmarks.flask_app:app",  # noqa: E501
     "flask-uwsgi": "{uwsgi} --http 127.0.0.1:{port} --http-keepalive --gevent 1000 --gevent-monkey-patch --http-websockets --master --module benchmarks.flask_app:app --disable-logging --die-on-term",  # noqa: E501
     "flask-gunicorn-gevent": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gevent benchmarks.flask_app:app",  # noqa: E501
+    # cluster mode (issue 15): 2 workers and Redis, nginx round-robin or a shared port
+    "cluster-uvicorn-nginx": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port {port}",  # noqa: E501
+    "cluster-uvicorn-workers": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --proxy none --port {port}",  # noqa: E501
+    "cluster-aiohttp-nginx": "{python} -m benchmarks.cluster_serve --runtime aiohttp --workers 2 --port {port}",  # noqa: E501
     # the JS reference (engine.io 6, allowEIO3): proves each check passes on engine.io too
     "node-engine.io": "{node} " + str(JS_DIR / "reference_server.js") + " {port}",
 }

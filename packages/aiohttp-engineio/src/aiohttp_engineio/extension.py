@@ -84,6 +84,7 @@ def setup(
         await engine_server.shutdown(close_code=GOING_AWAY)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await engine_server.start()  # joins its cluster (cluster=...), if it has one
         yield
         await engine_server.shutdown(close_code=GOING_AWAY)
 

@@ -142,6 +142,7 @@ class ASGIApp:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     try:
+                        await self.server.start()  # joins its cluster, if it has one
                         await run(self.on_startup)
                     except Exception as exc:
                         await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -156,6 +157,7 @@ class ASGIApp:
         async def wrapped_receive() -> ASGIMessage:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.server.start()
                 await run(self.on_startup)
             return message
 

@@ -288,6 +288,21 @@ class AsyncServer(BaseServer):
             return
         await self._run(self.engine.send, sid, data)
 
+    async def broadcast(self, data: str | bytes) -> None:
+        """Send a message to every open session (in a cluster: of every node; the
+        other nodes send it to theirs when it reaches them)."""
+        node = self._node
+        if node is not None:
+            await node.join()
+            await node.broadcast(data)
+        await self._run(self._send_all, data)
+
+    def _send_all(self, data: str | bytes) -> None:
+        send = self.engine.send
+        for sid in self.engine.session_ids():
+            with suppress(SessionUnknown):
+                send(sid, data)
+
     async def disconnect(self, sid: str | None = None) -> None:
         """Close one session (in a cluster: of any node), or every session of this
         server when ``sid`` is ``None``."""
@@ -398,6 +413,9 @@ class AsyncServer(BaseServer):
             if sid and request.method in ("GET", "POST") and not self.engine.has_session(sid):
                 try:
                     await node.join()
+                    await node.arrived(sid)  # being taken over here: served once it is
+                    if self.engine.has_session(sid):
+                        return await self._handle_http_here(request, read_body, disconnected)
                     routed = await node.route_http(request, read_body, disconnected)
                 except BusUnavailable as exc:
                     routed = self.engine.refuse(request, ClusterUnavailable(detail=str(exc)))

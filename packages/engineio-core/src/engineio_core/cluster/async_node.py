@@ -72,6 +72,21 @@ class _OwnerGone(Exception):
     """The node a call was for is not on the bus (any more)."""
 
 
+class _Here(Exception):
+    """The session a request was forwarded for moved to this very node."""
+
+
+def _given_body(body: bytes, too_large: bool) -> Callable[[int], Awaitable[bytes]]:
+    """``read_body`` for a body read already (by an edge, or by this node as one)."""
+
+    async def read_body(limit: int) -> bytes:
+        if too_large or len(body) > limit:
+            raise BodyTooLarge(limit)
+        return body
+
+    return read_body
+
+
 class AsyncNode:
     """This process's place in a cluster (created by the server for its ``cluster=``)."""
 
@@ -90,6 +105,7 @@ class AsyncNode:
         self._drops: dict[tuple[str, int], asyncio.Event] = {}  # requests served for an edge
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over
         self._adopted: set[str] = set()  # sessions this node took over from another
+        self._arriving: dict[str, asyncio.Event] = {}  # sessions being taken over
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -150,6 +166,11 @@ class AsyncNode:
                 head["too_large"] = True  # the owner answers 413 as it would itself
         try:
             reply = await self._forward(sid, owner, head, body, disconnected)
+        except _Here:
+            if not self.server.has_session(sid):
+                return await self._refuse(request, SessionUnknown(detail=sid))
+            return await self.server._handle_http_here(
+                request, _given_body(body, bool(head.get("too_large"))), disconnected)
         except _OwnerGone as gone:
             return await self._refuse(request, SessionUnknown(
                 detail=f"its node {gone} is not in the cluster"))
@@ -185,8 +206,19 @@ class AsyncNode:
             if answer.kind is not Kind.MOVED:
                 return answer
             owner = str(answer.head["node"])
+            if owner == self.id:  # it moved here, while this request was on its way
+                self._moved.pop(sid, None)
+                await self.arrived(sid)
+                raise _Here
             self._moved[sid] = owner
         raise _OwnerGone(owner)
+
+    async def arrived(self, sid: str) -> None:
+        """Wait while this node is taking ``sid`` over (a request for it that
+        arrives meanwhile is served once it is here)."""
+        arriving = self._arriving.get(sid)
+        if arriving is not None:
+            await arriving.wait()
 
     async def _report_drop(self, owner: str, call: int,
                            disconnected: Callable[[], Awaitable[object]]) -> None:
@@ -209,6 +241,17 @@ class AsyncNode:
         payload = data if isinstance(data, bytes) else data.encode()
         await self._to_owner(sid, Envelope(Kind.SEND, self.id, 0,
                                            {"sid": sid, "binary": binary}, payload))
+
+    async def broadcast(self, data: str | bytes) -> None:
+        """Have every other node send ``data`` to each of its sessions.
+
+        Raises:
+            BusUnavailable: the bus cannot be reached.
+        """
+        binary = isinstance(data, bytes)
+        payload = data if isinstance(data, bytes) else data.encode()
+        await self._publish(None, Envelope(Kind.BROADCAST, self.id, 0, {"binary": binary},
+                                           payload))
 
     async def close(self, sid: str) -> None:
         """Close another node's session (see :meth:`send` for the errors)."""
@@ -256,6 +299,14 @@ class AsyncNode:
         Raises:
             BusUnavailable: the bus cannot be reached.
         """
+        arriving = self._arriving[sid] = asyncio.Event()
+        try:
+            await self._take_over(sid)
+        finally:
+            del self._arriving[sid]
+            arriving.set()
+
+    async def _take_over(self, sid: str) -> None:
         owner = self.owner(sid)
         attempts = 0
         while owner is not None and attempts < TAKE_ATTEMPTS:
@@ -410,6 +461,7 @@ class AsyncNode:
         try:
             head = envelope.head
             sid = str(head.get("query", {}).get("sid", ""))
+            await self.arrived(sid)
             if not self.server.has_session(sid) and (moved := self._moved.get(sid)):
                 await self._reply(envelope, Kind.MOVED, {"node": moved})
                 return
@@ -419,22 +471,16 @@ class AsyncNode:
                 logger.warning("dropped a forwarded request from node %s: %s",
                                envelope.sender, exc)
                 return
-            body = envelope.body
-            too_large = bool(head.get("too_large"))
-
-            async def read_body(limit: int) -> bytes:
-                if too_large or len(body) > limit:
-                    raise BodyTooLarge(limit)
-                return body
-
             response = await self.server._handle_http_here(
-                request, read_body, self._drops[key].wait)
+                request, _given_body(envelope.body, bool(head.get("too_large"))),
+                self._drops[key].wait)
             await self._reply(envelope, Kind.RESPONSE, response_head(response), response.body)
         finally:
             self._drops.pop(key, None)
 
     async def _serve_send(self, envelope: Envelope) -> None:
         sid = str(envelope.head.get("sid", ""))
+        await self.arrived(sid)
         body = envelope.body
         data: str | bytes = body if envelope.head.get("binary") else body.decode()
         try:
@@ -443,13 +489,22 @@ class AsyncNode:
             logger.debug("a message from node %s for session %s, which is gone",
                          envelope.sender, sid)
 
+    async def _serve_broadcast(self, envelope: Envelope) -> None:
+        if envelope.sender == self.id:
+            return  # this node sent it to its own sessions already
+        body = envelope.body
+        await self.server._run(self.server._send_all,
+                               body if envelope.head.get("binary") else body.decode())
+
     async def _serve_close(self, envelope: Envelope) -> None:
         sid = str(envelope.head.get("sid", ""))
+        await self.arrived(sid)
         with suppress(SessionUnknown):
             await self.server.disconnect(sid)
 
     async def _serve_data(self, envelope: Envelope) -> None:
         sid = str(envelope.head.get("sid", ""))
+        await self.arrived(sid)
         server = self.server
         if not server.has_session(sid):
             moved = self._moved.get(sid)
@@ -500,6 +555,7 @@ _HANDLERS: dict[Kind, Callable[[AsyncNode, Envelope], Awaitable[None]]] = {
     Kind.REQUEST: AsyncNode._serve_request,
     Kind.SEND: AsyncNode._serve_send,
     Kind.CLOSE: AsyncNode._serve_close,
+    Kind.BROADCAST: AsyncNode._serve_broadcast,
     Kind.GET_DATA: AsyncNode._serve_data,
     Kind.SAVE_DATA: AsyncNode._serve_data,
     Kind.COUNT: AsyncNode._serve_count,

@@ -30,6 +30,7 @@ class Kind(StrEnum):
     MOVED = "moved"  #: owner -> edge: the session moved to ``head["node"]``: ask there
     SEND = "send"  #: any -> owner: send ``body`` to ``head["sid"]``
     CLOSE = "close"  #: any -> owner: close ``head["sid"]``
+    BROADCAST = "all"  #: any -> every node: send ``body`` to each of your sessions
     TAKE = "take"  #: edge -> owner: hand the session ``head["sid"]`` over (a WebSocket came)
     TAKEN = "taken"  #: owner -> edge: the session, pickled (empty body: not here)
     GONE = "gone"  #: new owner -> first owner: a session it took over has ended
@@ -57,8 +58,10 @@ class Envelope:
 
 def encode(envelope: Envelope) -> bytes:
     """The bytes of a message."""
+    # ASCII JSON: a header value a server decoded with surrogate escapes (bytes that
+    # are not UTF-8) travels as \udcXX escapes and comes back the same.
     head = json.dumps([envelope.kind.value, envelope.sender, envelope.call, envelope.head],
-                      separators=(",", ":"), ensure_ascii=False).encode()
+                      separators=(",", ":")).encode()
     return len(head).to_bytes(4, "big") + head + envelope.body
 
 

@@ -1,0 +1,229 @@
+"""The contract app as a cluster of worker processes, in the foreground.
+
+::
+
+    python -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port 18050
+    python -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port 18050 --proxy none
+    python -m benchmarks.cluster_serve --runtime aiohttp --workers 2 --port 18050
+
+Starts its own ``redis-server`` on a free port, then ``--workers`` processes of
+the contract app (``EIO_*`` from the environment, ``EIO_CLUSTER_REDIS`` set to
+that Redis) in cluster mode. With ``--proxy nginx`` (the default) an nginx
+started with a generated configuration listens on ``--port`` and spreads the
+requests over the workers (on private ports) round-robin, with no affinity of
+any kind; with ``--proxy none`` the workers share ``--port`` themselves, as
+``uvicorn --workers N`` does (``--runtime uvicorn`` only). It is ready when a
+polling handshake on ``--port`` answers (it prints ``cluster ready`` to stderr),
+and on SIGTERM or SIGINT stops the workers, nginx and Redis; everything stays
+in its process group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+REPO = Path(__file__).resolve().parent.parent
+RUNTIMES = ("uvicorn", "aiohttp")
+READY_TIMEOUT = 30.0
+STOP_GRACE = 5.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
+                                      else None)
+    if found is None:
+        raise SystemExit("cluster_serve: nginx is not installed (apt-get install nginx)")
+    return found
+
+
+def nginx_config(directory: Path, port: int, workers: list[int], send_timeout_s: float) -> str:
+    """Round-robin over ``workers``, WebSocket upgrades passed through, nothing buffered.
+
+    ``send_timeout``: how long nginx keeps a client that accepts none of the bytes
+    it has to write (a stalled peer) before dropping it. Set to the ping timeout:
+    the worker has dropped its side of such a client by then, and nginx would
+    otherwise hold the client's connection (and the kernel its send buffer) for
+    its default 60 s.
+    """
+    servers = "\n".join(f"        server 127.0.0.1:{p};" for p in workers)
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(f"    {name}_temp_path {directory / name};"
+                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""{user}worker_processes 1;
+daemon off;
+pid {directory / "nginx.pid"};
+error_log stderr warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+{temp}
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
+    upstream engineio_workers {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=1024;
+        client_max_body_size 0;
+        location / {{
+            proxy_pass http://engineio_workers;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $http_host;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 3600s;
+            proxy_send_timeout 3600s;
+            send_timeout {max(1, round(send_timeout_s * 1000))}ms;
+        }}
+    }}
+}}
+"""
+
+
+def worker_command(runtime: str, port: int, workers: int = 1) -> list[str]:
+    if runtime == "aiohttp":
+        return [sys.executable, "-m", "benchmarks.aiohttp_app", "--port", str(port)]
+    if workers == 1:
+        return [sys.executable, "-m", "benchmarks.contract_app", "--runtime", "uvicorn",
+                "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", "benchmarks.contract_app:asgi_app",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--lifespan", "on", "--log-level", "warning", "--no-access-log",
+            "--ws-per-message-deflate", "false", "--backlog", "1024"]
+
+
+def wait_for_redis(port: int, until: float) -> None:
+    while time.monotonic() < until:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"cluster_serve: redis-server did not answer on port {port}")
+
+
+def wait_for_handshake(port: int, until: float, children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until a polling handshake on ``port`` answers, then close that session."""
+    url = f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling"
+    while time.monotonic() < until:
+        for child in children:
+            if child.poll() is not None:
+                raise SystemExit(f"cluster_serve: {child.args!r} exited with {child.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                body = response.read()
+            sid = json.loads(body[body.index(b"{"):])["sid"]
+            with urllib.request.urlopen(f"{url}&sid={sid}", data=b"1", timeout=2):
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"cluster_serve: no handshake answered on port {port}")
+
+
+def stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every child at once (workers first in the list), then wait; SIGKILL late ones."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    until = time.monotonic() + STOP_GRACE
+    for child in children:
+        try:
+            child.wait(max(0.1, until - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runtime", choices=RUNTIMES, default="uvicorn")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "18050")))
+    parser.add_argument("--proxy", choices=("nginx", "none"), default="nginx")
+    args = parser.parse_args()
+    if args.proxy == "none" and args.runtime != "uvicorn":
+        parser.error("--proxy none: only --runtime uvicorn shares its port between workers")
+    redis = shutil.which("redis-server")
+    if redis is None:
+        raise SystemExit("cluster_serve: redis-server is not installed (apt-get install "
+                         "redis-server)")
+    started: list[subprocess.Popen[bytes]] = []  # redis, the workers, nginx
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with tempfile.TemporaryDirectory(prefix="engineio-cluster-") as tmp:
+        directory = Path(tmp)
+        until = time.monotonic() + READY_TIMEOUT
+        try:
+            redis_port = free_port()
+            started.append(subprocess.Popen(
+                [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
+                 "--dir", tmp], stdout=subprocess.DEVNULL))
+            wait_for_redis(redis_port, until)
+            env = {**os.environ, "EIO_CLUSTER_REDIS": f"redis://127.0.0.1:{redis_port}/0",
+                   "PYTHONPATH": os.pathsep.join(
+                       filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+            if args.proxy == "none":
+                started.append(subprocess.Popen(
+                    worker_command(args.runtime, args.port, args.workers), env=env, cwd=REPO))
+            else:
+                ports = [free_port() for _ in range(args.workers)]
+                started += [subprocess.Popen(worker_command(args.runtime, p), env=env, cwd=REPO)
+                            for p in ports]
+                for p in ports:
+                    wait_for_handshake(p, until, started)
+                config = directory / "nginx.conf"
+                ping_timeout = int(os.environ.get("EIO_PING_TIMEOUT", "20000")) / 1000
+                config.write_text(nginx_config(directory, args.port, ports, ping_timeout))
+                started.append(subprocess.Popen([nginx_binary(), "-e", "stderr", "-p", tmp,
+                                                 "-c", str(config)]))
+            wait_for_handshake(args.port, until, started)
+            print(f"cluster ready: {args.workers} {args.runtime} workers on port {args.port} "
+                  f"(proxy {args.proxy}, redis {redis_port})", file=sys.stderr, flush=True)
+            while all(child.poll() is None for child in started):
+                time.sleep(0.5)
+            failed = next(child for child in started if child.poll() is not None)
+            print(f"cluster_serve: {failed.args!r} exited with {failed.returncode}",
+                  file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            stop(started[1:] + started[:1])  # the workers and nginx, then Redis
+
+
+if __name__ == "__main__":
+    main()
