@@ -13,9 +13,12 @@ started with a generated configuration listens on ``--port`` and spreads the
 requests over the workers (on private ports) round-robin, with no affinity of
 any kind; with ``--proxy none`` the workers share ``--port`` themselves, as
 ``uvicorn --workers N`` does (``--runtime uvicorn`` only). It is ready when a
-polling handshake on ``--port`` answers (it prints ``cluster ready`` to stderr),
+polling handshake on ``--port`` answers: it then prints one line to stderr,
+``cluster ready {...}`` with a JSON object of the process ids and ports (``redis``,
+``workers``, ``proxy``; the fault tests read it),
 and on SIGTERM or SIGINT stops the workers, nginx and Redis; everything stays
-in its process group.
+in its process group. A worker, nginx or Redis that exits meanwhile is reported
+and the rest go on (the fault tests kill them on purpose) until the last worker.
 """
 
 from __future__ import annotations
@@ -195,6 +198,7 @@ def main() -> None:
             env = {**os.environ, "EIO_CLUSTER_REDIS": f"redis://127.0.0.1:{redis_port}/0",
                    "PYTHONPATH": os.pathsep.join(
                        filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+            ports: list[int] = []
             if args.proxy == "none":
                 started.append(subprocess.Popen(
                     worker_command(args.runtime, args.port, args.workers), env=env, cwd=REPO))
@@ -210,13 +214,26 @@ def main() -> None:
                 started.append(subprocess.Popen([nginx_binary(), "-e", "stderr", "-p", tmp,
                                                  "-c", str(config)]))
             wait_for_handshake(args.port, until, started)
-            print(f"cluster ready: {args.workers} {args.runtime} workers on port {args.port} "
-                  f"(proxy {args.proxy}, redis {redis_port})", file=sys.stderr, flush=True)
-            while all(child.poll() is None for child in started):
-                time.sleep(0.5)
-            failed = next(child for child in started if child.poll() is not None)
-            print(f"cluster_serve: {failed.args!r} exited with {failed.returncode}",
-                  file=sys.stderr, flush=True)
+            facts = {
+                "port": args.port, "runtime": args.runtime,
+                "redis": {"pid": started[0].pid, "port": redis_port},
+                "workers": [{"pid": w.pid, "port": p} for w, p in zip(
+                    started[1:1 + len(ports)], ports, strict=True)] if ports else [
+                    {"pid": started[1].pid, "port": args.port}],
+                "proxy": {"pid": started[-1].pid} if ports else None,
+            }
+            print(f"cluster ready {json.dumps(facts)}", file=sys.stderr, flush=True)
+            # A child that exits is reported and the rest go on (the fault tests kill a
+            # worker or Redis on purpose); the cluster ends with its last worker.
+            reported: set[int] = set()
+            workers = started[1:1 + len(ports)] if ports else started[1:2]
+            while any(worker.poll() is None for worker in workers):
+                for child in started:
+                    if child.poll() is not None and child.pid not in reported:
+                        reported.add(child.pid)
+                        print(f"cluster_serve: {child.args!r} exited with {child.returncode}",
+                              file=sys.stderr, flush=True)
+                time.sleep(0.2)
         except KeyboardInterrupt:
             pass
         finally:

@@ -424,6 +424,8 @@ class AsyncServer(BaseServer):
                     return routed
             else:
                 await node.join()
+                if sid and request.method == "GET":
+                    await node.before_get(sid, node.id)
         return await self._handle_http_here(request, read_body, disconnected)
 
     async def _handle_http_here(
@@ -585,6 +587,10 @@ class AsyncServer(BaseServer):
         """Stop serving a polling session: another node takes it over (its held GET
         gets a noop). Raises like :meth:`Engine.hand_over`."""
         return await self._run(self.engine.hand_over, sid, self._now())
+
+    async def _release_poll(self, sid: str) -> None:
+        """Answer a session's held GET with a noop (see :meth:`Engine.release_poll`)."""
+        await self._run(self.engine.release_poll, sid)
 
     async def _adopt(self, snapshot: SessionSnapshot) -> None:
         """Serve a session another node handed over."""

@@ -106,6 +106,7 @@ class AsyncNode:
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over
         self._adopted: set[str] = set()  # sessions this node took over from another
         self._arriving: dict[str, asyncio.Event] = {}  # sessions being taken over
+        self._held_from: dict[str, str] = {}  # sid -> the edge whose GET is held here
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -212,6 +213,22 @@ class AsyncNode:
                 raise _Here
             self._moved[sid] = owner
         raise _OwnerGone(owner)
+
+    async def before_get(self, sid: str, via: str) -> None:
+        """A GET of a session held here reached this node through node ``via``: if
+        the GET held now came through another node that is gone (killed while it
+        relayed it), answer that one with a noop, so that this one, the client's
+        proxy sending it again, is not refused as a second GET."""
+        edge = self._held_from.get(sid)
+        if edge is None or edge == via or not self.server.has_session(sid):
+            return
+        try:
+            gone = not await self._bus.alive(edge)
+        except BusUnavailable:
+            return
+        if gone and self._held_from.get(sid) == edge:
+            del self._held_from[sid]
+            await self.server._release_poll(sid)
 
     async def arrived(self, sid: str) -> None:
         """Wait while this node is taking ``sid`` over (a request for it that
@@ -471,9 +488,17 @@ class AsyncNode:
                 logger.warning("dropped a forwarded request from node %s: %s",
                                envelope.sender, exc)
                 return
-            response = await self.server._handle_http_here(
-                request, _given_body(envelope.body, bool(head.get("too_large"))),
-                self._drops[key].wait)
+            get = request.method == "GET"
+            if get:
+                await self.before_get(sid, envelope.sender)
+                self._held_from[sid] = envelope.sender
+            try:
+                response = await self.server._handle_http_here(
+                    request, _given_body(envelope.body, bool(head.get("too_large"))),
+                    self._drops[key].wait)
+            finally:
+                if get and self._held_from.get(sid) == envelope.sender:
+                    del self._held_from[sid]
             await self._reply(envelope, Kind.RESPONSE, response_head(response), response.body)
         finally:
             self._drops.pop(key, None)

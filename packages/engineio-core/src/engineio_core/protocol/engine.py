@@ -620,6 +620,17 @@ class Engine:
             self._arm(session)
         return channel
 
+    def release_poll(self, sid: str) -> None:
+        """Answer a session's held GET now with a noop, and keep the session.
+
+        For a GET whose connection is gone while its client is not: a cluster
+        node that relayed it died, and the client's proxy sends it again (to
+        another node). Nothing is lost: a noop carries no packet.
+        """
+        entry = self._entries.get(sid)
+        if entry is not None and entry.poll is not None:
+            self._release_poll(entry, [_NOOP])
+
     def poll_dropped(self, channel: Channel, now: float) -> None:
         """The runtime lost the connection of a held GET before answering it."""
         entry = self._entries.get(channel.sid)
