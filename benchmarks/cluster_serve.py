@@ -5,6 +5,7 @@
     python -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port 18050
     python -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port 18050 --proxy none
     python -m benchmarks.cluster_serve --runtime aiohttp --workers 2 --port 18050
+    python -m benchmarks.cluster_serve --workers 1 --no-cluster --port 18050  # the baseline
 
 Starts its own ``redis-server`` on a free port, then ``--workers`` processes of
 the contract app (``EIO_*`` from the environment, ``EIO_CLUSTER_REDIS`` set to
@@ -19,6 +20,8 @@ polling handshake on ``--port`` answers: it then prints one line to stderr,
 and on SIGTERM or SIGINT stops the workers, nginx and Redis; everything stays
 in its process group. A worker, nginx or Redis that exits meanwhile is reported
 and the rest go on (the fault tests kill them on purpose) until the last worker.
+``--no-cluster`` runs the workers as plain servers with no Redis: one worker
+behind the same nginx is what the cluster's cost is measured against.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import time
 import urllib.request
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RUNTIMES = ("uvicorn", "aiohttp")
@@ -74,7 +78,7 @@ def nginx_config(directory: Path, port: int, workers: list[int], send_timeout_s:
     return f"""{user}worker_processes 1;
 daemon off;
 pid {directory / "nginx.pid"};
-error_log stderr warn;
+error_log stderr crit;
 events {{ worker_connections 8192; }}
 http {{
     access_log off;
@@ -167,14 +171,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "18050")))
     parser.add_argument("--proxy", choices=("nginx", "none"), default="nginx")
+    parser.add_argument("--no-cluster", dest="cluster", action="store_false",
+                        help="plain servers, no Redis (a baseline for one worker)")
     args = parser.parse_args()
+    if not args.cluster and args.workers > 1:
+        parser.error("--no-cluster: only with --workers 1 (sessions would be unreachable)")
     if args.proxy == "none" and args.runtime != "uvicorn":
         parser.error("--proxy none: only --runtime uvicorn shares its port between workers")
     redis = shutil.which("redis-server")
-    if redis is None:
+    if redis is None and args.cluster:
         raise SystemExit("cluster_serve: redis-server is not installed (apt-get install "
                          "redis-server)")
-    started: list[subprocess.Popen[bytes]] = []  # redis, the workers, nginx
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -185,61 +192,83 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    running = Running()
     with tempfile.TemporaryDirectory(prefix="engineio-cluster-") as tmp:
-        directory = Path(tmp)
-        until = time.monotonic() + READY_TIMEOUT
         try:
-            redis_port = free_port()
-            started.append(subprocess.Popen(
-                [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
-                 "--dir", tmp], stdout=subprocess.DEVNULL))
-            wait_for_redis(redis_port, until)
-            env = {**os.environ, "EIO_CLUSTER_REDIS": f"redis://127.0.0.1:{redis_port}/0",
-                   "PYTHONPATH": os.pathsep.join(
-                       filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-            ports: list[int] = []
-            if args.proxy == "none":
-                started.append(subprocess.Popen(
-                    worker_command(args.runtime, args.port, args.workers), env=env, cwd=REPO))
-            else:
-                ports = [free_port() for _ in range(args.workers)]
-                started += [subprocess.Popen(worker_command(args.runtime, p), env=env, cwd=REPO)
-                            for p in ports]
-                for p in ports:
-                    wait_for_handshake(p, until, started)
-                config = directory / "nginx.conf"
-                ping_timeout = int(os.environ.get("EIO_PING_TIMEOUT", "20000")) / 1000
-                config.write_text(nginx_config(directory, args.port, ports, ping_timeout))
-                started.append(subprocess.Popen([nginx_binary(), "-e", "stderr", "-p", tmp,
-                                                 "-c", str(config)]))
-            wait_for_handshake(args.port, until, started)
-            facts = {
-                "port": args.port, "runtime": args.runtime,
-                "redis": {"pid": started[0].pid, "port": redis_port},
-                "workers": [{"pid": w.pid, "port": p} for w, p in zip(
-                    started[1:1 + len(ports)], ports, strict=True)] if ports else [
-                    {"pid": started[1].pid, "port": args.port}],
-                "proxy": {"pid": started[-1].pid} if ports else None,
-            }
+            facts = start(args, redis, Path(tmp), running)
             print(f"cluster ready {json.dumps(facts)}", file=sys.stderr, flush=True)
-            # A child that exits is reported and the rest go on (the fault tests kill a
-            # worker or Redis on purpose); the cluster ends with its last worker.
-            reported: set[int] = set()
-            workers = started[1:1 + len(ports)] if ports else started[1:2]
-            while any(worker.poll() is None for worker in workers):
-                for child in started:
-                    if child.poll() is not None and child.pid not in reported:
-                        reported.add(child.pid)
-                        print(f"cluster_serve: {child.args!r} exited with {child.returncode}",
-                              file=sys.stderr, flush=True)
-                time.sleep(0.2)
+            running.watch()
         except KeyboardInterrupt:
             pass
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            stop(started[1:] + started[:1])  # the workers and nginx, then Redis
+            stop([*running.workers, *running.proxy, *running.redis])
+
+
+class Running:
+    """The processes started so far, by role."""
+
+    def __init__(self) -> None:
+        self.redis: list[subprocess.Popen[bytes]] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.proxy: list[subprocess.Popen[bytes]] = []
+
+    def all(self) -> list[subprocess.Popen[bytes]]:
+        return [*self.redis, *self.workers, *self.proxy]
+
+    def watch(self) -> None:
+        """Until the last worker exits: report each process that exits, let the rest
+        go on (the fault tests kill a worker or Redis on purpose)."""
+        reported: set[int] = set()
+        while any(worker.poll() is None for worker in self.workers):
+            for child in self.all():
+                if child.poll() is not None and child.pid not in reported:
+                    reported.add(child.pid)
+                    print(f"cluster_serve: {child.args!r} exited with {child.returncode}",
+                          file=sys.stderr, flush=True)
+            time.sleep(0.2)
+
+
+def start(args: argparse.Namespace, redis: str | None, directory: Path,
+          running: Running) -> dict[str, Any]:
+    """Start Redis, the workers and nginx (recorded in ``running`` as they start);
+    returns the facts printed on the ready line."""
+    until = time.monotonic() + READY_TIMEOUT
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env.pop("EIO_CLUSTER_REDIS", None)
+    facts: dict[str, Any] = {"port": args.port, "runtime": args.runtime, "redis": None,
+                             "proxy": None}
+    if redis is not None and args.cluster:
+        redis_port = free_port()
+        running.redis.append(subprocess.Popen(
+            [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
+             "--dir", str(directory)], stdout=subprocess.DEVNULL))
+        wait_for_redis(redis_port, until)
+        env["EIO_CLUSTER_REDIS"] = f"redis://127.0.0.1:{redis_port}/0"
+        facts["redis"] = {"pid": running.redis[0].pid, "port": redis_port}
+    if args.proxy == "none":
+        running.workers.append(subprocess.Popen(
+            worker_command(args.runtime, args.port, args.workers), env=env, cwd=REPO))
+        ports = [args.port]
+    else:
+        ports = [free_port() for _ in range(args.workers)]
+        running.workers += [subprocess.Popen(worker_command(args.runtime, p), env=env, cwd=REPO)
+                            for p in ports]
+        for p in ports:
+            wait_for_handshake(p, until, running.all())
+        config = directory / "nginx.conf"
+        ping_timeout = int(os.environ.get("EIO_PING_TIMEOUT", "20000")) / 1000
+        config.write_text(nginx_config(directory, args.port, ports, ping_timeout))
+        running.proxy.append(subprocess.Popen(
+            [nginx_binary(), "-e", "stderr", "-p", str(directory), "-c", str(config)]))
+        facts["proxy"] = {"pid": running.proxy[0].pid}
+    wait_for_handshake(args.port, until, running.all())
+    facts["workers"] = [{"pid": w.pid, "port": p} for w, p in zip(
+        running.workers, ports, strict=True)]
+    return facts
 
 
 if __name__ == "__main__":

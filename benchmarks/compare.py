@@ -9,6 +9,7 @@ are the driver's ``anchors`` arguments, e.g.::
         --servers ours-uvicorn,ours-werkzeug,pyeio-asgi-uvicorn,node-engine.io,raw-uvicorn-ws
     python3 benchmarks/compare.py --preset asyncio --rounds 2 --duration 5   # issues 5 and 8
     python3 benchmarks/compare.py --preset sync --rounds 1 --duration 5      # issue 4
+    python3 benchmarks/compare.py --preset cluster --rounds 2 --duration 5   # issue 15
 
 ``--baseline DIR`` adds, for every ``ours-*`` server named, a ``base-*`` twin
 served from another checkout of this repository (e.g. ``git worktree add
@@ -48,6 +49,13 @@ OURS = [
     ("ours-uwsgi", f"{REPO}/benchmarks/run-sync uwsgi {{port}}", False, "raw-aiohttp-ws"),
     ("ours-gunicorn-gevent", f"{REPO}/benchmarks/run-sync gunicorn-gevent {{port}}", False,
      "raw-aiohttp-ws"),
+    # issue 15: 2 uvicorn workers in cluster mode behind nginx round-robin (Redis), and
+    # the one worker (no cluster) behind the same nginx it is measured against
+    ("ours-cluster2-uvicorn",
+     f"{REPO}/benchmarks/run-cluster --runtime uvicorn --workers 2 --port {{port}}", False, None),
+    ("ours-nginx1-uvicorn",
+     f"{REPO}/benchmarks/run-cluster --runtime uvicorn --workers 1 --no-cluster --port {{port}}",
+     False, None),
     # Tornado with no Engine.IO (only polling_echo, handshakes_polling, handshakes_ws)
     ("floor-tornado", f"{REPO}/benchmarks/run-app tornado_floor {{port}}", False, None),
     # python-engineio's threading mode on Werkzeug (the bench has no such anchor)
@@ -63,6 +71,8 @@ PRESETS = {
                "raw-uvicorn-ws,ours-tornado,pyeio-tornado,raw-tornado-ws",
     # issue 4: the green-thread deployments beside python-engineio on eventlet
     "sync": "ours-eventlet,ours-gevent,ours-uwsgi,pyeio-eventlet",
+    # issue 15: the cost of the cluster
+    "cluster": "ours-cluster2-uvicorn,ours-nginx1-uvicorn",
 }
 
 
