@@ -21,14 +21,16 @@ fi
 (cd examples/demo && npm ci --no-audit --no-fund --silent)
 # The demo's browser test (tests/demo): playwright-core from npm drives the system's Chromium.
 (cd tests/demo && npm ci --no-audit --no-fund --silent)
-# System packages the tests start themselves: redis-server and nginx (the cluster tests),
+# System packages the tests start themselves: redis-server, nginx and haproxy (the cluster
+# and sticky-session tests),
 # Chromium (the demo's browser test). ENGINEIO_SETUP_BROWSER=0 skips Chromium and
-# ENGINEIO_SETUP_SERVERS=0 the other two (scripts/demo.sh needs neither).
+# ENGINEIO_SETUP_SERVERS=0 the servers (scripts/demo.sh needs none of them).
 # apt only for what is missing, and only as root (CI); otherwise say what to install.
 missing=()
 if [ "${ENGINEIO_SETUP_SERVERS:-1}" != 0 ]; then
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 fi
 if [ "${ENGINEIO_SETUP_BROWSER:-1}" != 0 ] && [ -z "${DEMO_CHROMIUM:-}" ] \
     && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
