@@ -315,3 +315,26 @@ async def test_an_upgrade_on_the_other_node_takes_the_session_over(
     await asyncio.sleep(0.05)
     with pytest.raises(Exception, match="Session ID unknown"):
         await a.eio.send(sid, "after the end")  # A forgot where it went: its own sid, unknown
+
+
+async def test_a_second_websocket_on_another_node_is_accepted_then_closed(
+        pair: tuple[Node, Node]) -> None:
+    """As the owner's engine treats a second WebSocket of an upgraded session: the
+    official suite's "ignores WebSocket connection with same sid after upgrade"."""
+    a, b = pair
+    sid = await handshake(a.eio)
+    first = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(a.eio.handle_websocket(request, first))
+    await first.incoming.put("2probe")
+    assert await first.next() == "3probe"
+    await first.incoming.put("5")
+    second = MemoryWebSocket()
+    await asyncio.wait_for(b.eio.handle_websocket(request, second), WAIT)
+    assert second.refused is None  # accepted, then closed: no HTTP refusal
+    assert await asyncio.wait_for(second.incoming.get(), WAIT) is None  # closed
+    assert a.eio.has_session(sid)  # the first WebSocket keeps its session
+    await first.incoming.put("4still mine")
+    assert await a.messages.get() == (sid, "still mine")
+    await first.incoming.put(None)
+    await asyncio.wait_for(served, WAIT)

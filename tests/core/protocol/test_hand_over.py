@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tests.core.protocol.peers import Client, Server, text_messages
 
-from engineio_core.protocol.engine import SessionSnapshot
+from engineio_core.protocol.engine import SessionBusy, SessionSnapshot
 from engineio_core.protocol.errors import SessionUnknown
 from engineio_core.protocol.events import Upgraded
 from engineio_core.protocol.packets import PacketType
@@ -68,8 +68,13 @@ def test_only_a_quiet_polling_session_can_move() -> None:
     assert sid is not None
     outcome = client.request("POST", headers={"content-length": "3"}, body=b"")
     assert not hasattr(outcome, "status")  # admitted: its body is being read
-    with pytest.raises(ValueError, match="POST"):
+    with pytest.raises(SessionBusy, match="POST"):
         server_a.engine.hand_over(sid, server_a.now)
+    probing_server, probing = opened(4)
+    assert probing.sid is not None
+    probing.probe()  # a WebSocket upgrading it here: it stays until that is decided
+    with pytest.raises(SessionBusy, match="upgraded"):
+        probing_server.engine.hand_over(probing.sid, probing_server.now)
     ws_server = Server(**OPTIONS)
     ws_client = Client(ws_server, 4)
     ws_client.open_ws()

@@ -538,8 +538,13 @@ class AsyncServer(BaseServer):
             try:
                 await node.join()
                 sid = request.query.get("sid")
-                if sid and not self.engine.has_session(sid):
-                    await node.take_over(sid)  # if it cannot, the engine answers "unknown"
+                if sid and not self.engine.has_session(sid) and not await node.take_over(sid):
+                    # On a WebSocket elsewhere: this one is accepted and closed at
+                    # once, as the owner's engine treats a second WebSocket.
+                    with suppress(Exception):
+                        await ws.accept()
+                        await ws.close(1000)
+                    return
             except BusUnavailable as exc:
                 await ws.refuse(self.engine.refuse(request, ClusterUnavailable(detail=str(exc))))
                 await self._refused()

@@ -28,7 +28,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from ..base_server import HELD_POLL_WATCH_DELAY, BodyTooLarge
-from ..protocol.engine import SessionSnapshot
+from ..protocol.engine import SessionBusy, SessionSnapshot
 from ..protocol.errors import ClusterUnavailable, ProtocolError, SessionUnknown
 from .bus import BusUnavailable, Cluster
 from .ids import new_node_id, owner_of
@@ -307,33 +307,39 @@ class AsyncNode:
             del self._tallies[call]
         return counted
 
-    async def take_over(self, sid: str) -> None:
+    async def take_over(self, sid: str) -> bool:
         """A WebSocket upgrade of another node's session reached this node: have its
-        owner hand the session over, and serve it here. Leaves it where it is
-        (the upgrade is then refused: the client stays on polling) when the owner
-        is gone, does not hold it, or stays busy with a POST of it.
+        owner hand the session over, and serve it here.
+
+        Returns ``False`` when the session lives on, elsewhere, on a WebSocket
+        of its own (or one upgrading it there): this one is then accepted and
+        closed at once, as the owner itself treats a second WebSocket. ``True``
+        otherwise: the session is here now, or nowhere (the engine answers
+        "unknown": the owner is gone, or does not hold it).
 
         Raises:
             BusUnavailable: the bus cannot be reached.
         """
         arriving = self._arriving[sid] = asyncio.Event()
         try:
-            await self._take_over(sid)
+            return await self._take_over(sid)
         finally:
             del self._arriving[sid]
             arriving.set()
 
-    async def _take_over(self, sid: str) -> None:
+    async def _take_over(self, sid: str) -> bool:
         owner = self.owner(sid)
         attempts = 0
-        while owner is not None and attempts < TAKE_ATTEMPTS:
+        while owner is not None:
+            if attempts == TAKE_ATTEMPTS:
+                return False  # still upgrading (or reading a POST) there: it stays there
             attempts += 1
             call, reply = self._new_call(owner)
             try:
                 await self._publish(owner, Envelope(Kind.TAKE, self.id, call, {"sid": sid}))
                 answer = await asyncio.wait_for(reply, REPLY_TIMEOUT)
             except (_OwnerGone, TimeoutError):
-                return
+                return True
             finally:
                 self._calls.pop(call, None)
             if answer.kind is Kind.MOVED:
@@ -341,13 +347,16 @@ class AsyncNode:
                 owner = None if owner == self.id else owner
             elif answer.head.get("busy"):
                 await asyncio.sleep(TAKE_RETRY)
+            elif answer.head.get("refused"):
+                return False
             else:
                 if answer.body:
                     snapshot: SessionSnapshot = pickle.loads(answer.body)
                     await self.server._adopt(snapshot)
                     self._moved.pop(sid, None)
                     self._adopted.add(sid)
-                return
+                return True
+        return True
 
     def ended(self, sid: str) -> None:
         """A session of this server ended: if it was taken over, its first node
@@ -553,8 +562,11 @@ class AsyncNode:
             return
         try:
             snapshot = await server._hand_over(sid)
-        except ValueError:
+        except SessionBusy:
             await self._reply(envelope, Kind.TAKEN, {"busy": True})
+            return
+        except ValueError:  # on WebSocket here, or closing: it stays
+            await self._reply(envelope, Kind.TAKEN, {"refused": True})
             return
         except SessionUnknown:
             await self._reply(envelope, Kind.TAKEN, {"unknown": True})

@@ -158,6 +158,10 @@ def _default_sid(_request: Request) -> str:
     return base64.urlsafe_b64encode(os.urandom(15)).decode()
 
 
+class SessionBusy(ValueError):
+    """:meth:`Engine.hand_over` now would lose work in progress: try again shortly."""
+
+
 class Engine:
     """Every session of one Engine.IO server, as pure state transitions.
 
@@ -351,9 +355,10 @@ class Engine:
 
         Raises:
             SessionUnknown: no open session has this id.
-            ValueError: the session cannot move now: it is on WebSocket (its
-                connection is this process's), a POST of it is being read, or
-                it is closing.
+            SessionBusy: the session cannot move yet: a POST of it is being read
+                or handled, or a WebSocket is upgrading it here.
+            ValueError: the session cannot move: it is on WebSocket (its
+                connection is this process's), or it is closing.
         """
         entry = self._entries.get(sid)
         if entry is None or entry.session.state is State.CLOSED:
@@ -361,10 +366,12 @@ class Engine:
         session = entry.session
         if entry.ws is not None or session.transport != "polling":
             raise ValueError(f"session {sid} is on WebSocket here")
-        if session.post_in_progress or session.handling_post:
-            raise ValueError(f"a POST of session {sid} is being handled")
         if session.state is State.CLOSING or session.state is State.CONNECTING:
             raise ValueError(f"session {sid} is {session.state.name.lower()}")
+        if session.post_in_progress or session.handling_post:
+            raise SessionBusy(f"a POST of session {sid} is being handled")
+        if session.state is not State.OPEN:
+            raise SessionBusy(f"session {sid} is being upgraded here")
         self._abort_probe(entry)
         if entry.poll is not None:
             self._release_poll(entry, [_NOOP])
