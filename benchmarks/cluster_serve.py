@@ -5,6 +5,7 @@
     python -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port 18050
     python -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port 18050 --proxy none
     python -m benchmarks.cluster_serve --runtime aiohttp --workers 2 --port 18050
+    python -m benchmarks.cluster_serve --runtime gevent --workers 2 --port 18050 --proxy none
     python -m benchmarks.cluster_serve --workers 1 --no-cluster --port 18050  # the baseline
 
 Starts its own ``redis-server`` on a free port, then ``--workers`` processes of
@@ -13,7 +14,8 @@ that Redis) in cluster mode. With ``--proxy nginx`` (the default) an nginx
 started with a generated configuration listens on ``--port`` and spreads the
 requests over the workers (on private ports) round-robin, with no affinity of
 any kind; with ``--proxy none`` the workers share ``--port`` themselves, as
-``uvicorn --workers N`` does (``--runtime uvicorn`` only). It is ready when a
+``uvicorn --workers N`` and ``gunicorn -w N`` do (``--runtime uvicorn``, ``gevent``
+for gunicorn ``-k gevent``, ``gthread`` for gunicorn ``-k gthread``). It is ready when a
 polling handshake on ``--port`` answers: it then prints one line to stderr,
 ``cluster ready {...}`` with a JSON object of the process ids and ports (``redis``,
 ``workers``, ``proxy``; the fault tests read it),
@@ -42,7 +44,7 @@ from types import FrameType
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-RUNTIMES = ("uvicorn", "aiohttp")
+RUNTIMES = ("uvicorn", "aiohttp", "gevent", "gthread")
 READY_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 
@@ -108,6 +110,12 @@ http {{
 
 
 def worker_command(runtime: str, port: int, workers: int = 1) -> list[str]:
+    if runtime in ("gevent", "gthread"):  # gunicorn, its workers sharing the port
+        kind = ["-k", "gevent"] if runtime == "gevent" else ["-k", "gthread", "--threads", "100"]
+        app = "gevent_app" if runtime == "gevent" else "threading_app"
+        return [sys.executable, "-m", "gunicorn", "-w", str(workers), *kind,
+                "--no-control-socket", "--backlog", "1024", "-b", f"127.0.0.1:{port}",
+                f"benchmarks.wsgi_apps:{app}"]
     if runtime == "aiohttp":
         return [sys.executable, "-m", "benchmarks.aiohttp_app", "--port", str(port)]
     if workers == 1:
@@ -176,8 +184,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.cluster and args.workers > 1:
         parser.error("--no-cluster: only with --workers 1 (sessions would be unreachable)")
-    if args.proxy == "none" and args.runtime != "uvicorn":
-        parser.error("--proxy none: only --runtime uvicorn shares its port between workers")
+    if args.proxy == "none" and args.runtime == "aiohttp":
+        parser.error("--proxy none: aiohttp's run_app has no workers sharing a port")
     redis = shutil.which("redis-server")
     if redis is None and args.cluster:
         raise SystemExit("cluster_serve: redis-server is not installed (apt-get install "

@@ -9,7 +9,7 @@ One command per runtime::
 
 Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT``
 (ms), ``EIO_MAX_PAYLOAD`` (bytes). CORS allows any origin; EIO 3 and 4 are served.
-With ``EIO_CLUSTER_REDIS`` (a Redis URL) the async app joins that cluster:
+With ``EIO_CLUSTER_REDIS`` (a Redis URL) the app joins that cluster:
 ``cmd:count`` then counts and ``cmd:broadcast`` reaches the sessions of every
 node (``benchmarks/cluster_serve.py`` starts such a cluster).
 
@@ -243,6 +243,7 @@ def register_async(eio: engineio_core.AsyncServer) -> set[str]:
 def register_sync(eio: engineio_core.Server) -> set[str]:
     """Register the contract's handlers on a sync server; returns the live sid set."""
     clients: set[str] = set()
+    clustered = bool(os.environ.get("EIO_CLUSTER_REDIS"))
     install_object_dump()
 
     @eio.on("connect")
@@ -260,11 +261,14 @@ def register_sync(eio: engineio_core.Server) -> set[str]:
             if command is None:
                 eio.send(sid, data)
             elif command[0] == "broadcast":
-                for other in list(clients):
-                    with contextlib.suppress(engineio_core.SessionUnknown):
-                        eio.send(other, command[1])
+                if clustered:
+                    eio.broadcast(command[1])
+                else:
+                    for other in list(clients):
+                        with contextlib.suppress(engineio_core.SessionUnknown):
+                            eio.send(other, command[1])
             elif command[0] == "count":
-                eio.send(sid, f"count:{len(clients)}")
+                eio.send(sid, f"count:{eio.count_sessions() if clustered else len(clients)}")
             elif command[0] == "sleep":
                 eio.sleep(int(command[1]) / 1000)  # the handler itself waits (blocks its thread)
                 eio.send(sid, f"slept:{command[1]}")

@@ -7,7 +7,9 @@
     gunicorn -k engineio_core.backends.gunicorn_eventlet.EventletWorker -w 1 \\
         -b 127.0.0.1:18050 benchmarks.wsgi_apps:eventlet_app
 
-gunicorn's gevent and eventlet workers monkey-patch the process before they
+With ``EIO_CLUSTER_REDIS`` set, each worker joins that cluster
+(``benchmarks/cluster_serve.py --runtime gevent``). gunicorn's gevent and eventlet
+workers monkey-patch the process before they
 load the application, so this module does not. Each app is built on first access:
 
 * ``gevent_app``: ``async_mode="gevent"``;
@@ -30,7 +32,7 @@ from typing import Any
 
 import engineio_core
 
-from .contract_app import close_sessions_on_exit, options, register_sync
+from .contract_app import close_sessions_on_exit, cluster_option, options, register_sync
 
 _MODES = {"gevent_app": "gevent", "threading_app": "threading", "auto_app": None,
           "eventlet_app": "eventlet"}
@@ -39,7 +41,7 @@ _apps: dict[str, engineio_core.WSGIApp] = {}
 
 def make_app(async_mode: str | None) -> engineio_core.WSGIApp:
     """The contract app on a sync server with ``async_mode``."""
-    eio = engineio_core.Server(async_mode=async_mode, **options())
+    eio = engineio_core.Server(async_mode=async_mode, **options(), **cluster_option())
     register_sync(eio)
     close_sessions_on_exit(eio)  # SIGTERM from the master: close them, then gunicorn's handler
     return engineio_core.WSGIApp(eio)

@@ -146,3 +146,4 @@ def test_os_threads_write_inline_what_the_socket_takes() -> None:
     for a, b in pairs:
         a.close()
         b.close()
+

@@ -170,4 +170,5 @@ THIRD_PARTY: dict[str, list[Known]] = {
     "cluster-uvicorn-nginx": UVICORN + NGINX,
     "cluster-uvicorn-workers": UVICORN,
     "cluster-aiohttp-nginx": AIOHTTP + NGINX,
+    "cluster-gevent-nginx": NGINX,
 }

@@ -87,6 +87,8 @@ SERVER_COMMANDS: dict[str, str] = {
     "cluster-uvicorn-nginx": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port {port}",  # noqa: E501
     "cluster-uvicorn-workers": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --proxy none --port {port}",  # noqa: E501
     "cluster-aiohttp-nginx": "{python} -m benchmarks.cluster_serve --runtime aiohttp --workers 2 --port {port}",  # noqa: E501
+    "cluster-gevent-nginx": "{python} -m benchmarks.cluster_serve --runtime gevent --workers 2 --port {port}",  # noqa: E501
+    "cluster-gevent-workers": "{python} -m benchmarks.cluster_serve --runtime gevent --workers 2 --proxy none --port {port}",  # noqa: E501
     # the JS reference (engine.io 6, allowEIO3): proves each check passes on engine.io too
     "node-engine.io": "{node} " + str(JS_DIR / "reference_server.js") + " {port}",
 }

@@ -37,9 +37,10 @@ from .base_server import (
     PendingEvents,
     open_delay,
 )
-from .protocol.engine import Handshake, PostBody, SessionInfo
-from .protocol.errors import ProtocolError
-from .protocol.events import Event, Message
+from .cluster.bus import BusUnavailable
+from .protocol.engine import Handshake, PostBody, SessionInfo, SessionSnapshot
+from .protocol.errors import ClusterUnavailable, ConfigError, ProtocolError, SessionUnknown
+from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel, TransportName
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
     from .backends.base import Event as BackendEvent
     from .backends.base import Lock
+    from .cluster.bus import Cluster
+    from .cluster.sync_node import SyncNode
 
 __all__ = ["Server", "SyncWebSocket"]
 
@@ -106,6 +109,7 @@ class _Writer:
         "closed",
         "done",
         "held",
+        "kept",
         "lock",
         "open",
         "pending",
@@ -141,6 +145,7 @@ class _Writer:
         self.send_nowait: Callable[[list[str | bytes]], bool] | None = getattr(
             ws, "send_nowait", None)
         self.send_kept: Callable[[], None] | None = getattr(ws, "send_kept", None)
+        self.kept: Callable[[], int] | None = getattr(ws, "kept", None)
         # ... and those that can tell what they read off the socket already, buffered(),
         # and hand over a whole message of it, receive_ready().
         self.receive_ready: Callable[[], str | bytes | None] | None = getattr(
@@ -177,11 +182,21 @@ class Server(BaseServer):
     """
 
     def __init__(self, async_mode: str | None = None, *, async_handlers: bool = True,
-                 **options: Any) -> None:
-        super().__init__(async_handlers=async_handlers, **options)
+                 cluster: Cluster | None = None, **options: Any) -> None:
         backend = load_backend(async_mode, "sync")
         assert backend.kind == "sync"
         self.backend: SyncBackend = backend
+        node: SyncNode | None = None
+        if cluster is not None:
+            from .cluster.sync_node import SyncNode
+
+            if options.get("sid_generator") is not None:
+                raise ConfigError("sid_generator cannot be combined with cluster: a cluster's "
+                                  "session ids name the node that holds them")
+            node = SyncNode(self, cluster)
+            options["sid_generator"] = node.generate_sid
+        super().__init__(async_handlers=async_handlers, **options)
+        self._node = node
         self.async_mode = backend.name
         # Guards the engine, the maps and the timer fields below; every section under
         # it is short and never waits (no I/O, no handler), so green threads need none.
@@ -206,6 +221,11 @@ class Server(BaseServer):
         Raises:
             SessionUnknown: no open session has this id.
         """
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            node.join()
+            node.send(sid, data)
+            return
         if not self._take_own_frames:  # green threads: the engine lock is a no-op
             self._run(self.engine.send, sid, data)
             return
@@ -231,7 +251,13 @@ class Server(BaseServer):
             raise error
 
     def disconnect(self, sid: str | None = None) -> None:
-        """Close one session, or every session when ``sid`` is ``None``."""
+        """Close one session (in a cluster: of any node), or every session of this
+        server when ``sid`` is ``None``."""
+        node = self._node
+        if node is not None and sid is not None and not self.engine.has_session(sid):
+            node.join()
+            node.close(sid)
+            return
 
         def close() -> None:
             now = self._now()
@@ -242,26 +268,78 @@ class Server(BaseServer):
 
     @contextmanager
     def session(self, sid: str) -> Iterator[dict[str, Any]]:
-        """The application's dict for a session, as a context manager."""
-        yield self.get_session(sid)
+        """The application's dict for a session, as a context manager.
+
+        In a cluster, another node's session gives a copy, saved back on exit.
+        """
+        if self._node is None or self.engine.has_session(sid):
+            yield self.get_session(sid)
+            return
+        data = self.get_session(sid)
+        yield data
+        self.save_session(sid, data)
 
     def get_session(self, sid: str) -> dict[str, Any]:
-        """The application's dict for a session.
+        """The application's dict for a session (in a cluster, another node's
+        session gives a copy: change it with :meth:`save_session`).
 
         Raises:
             SessionUnknown: no open session has this id.
         """
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            node.join()
+            return node.get_data(sid)
         with self._lock:
             return self._session_data(sid)
 
     def save_session(self, sid: str, data: dict[str, Any]) -> None:
-        """Replace the application's dict for a session.
+        """Replace the application's dict for a session (in a cluster: of any node).
 
         Raises:
             SessionUnknown: no open session has this id.
         """
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            node.join()
+            node.save_data(sid, data)
+            return
         with self._lock:
             self.engine.session(sid).replace_data(data)
+
+    def broadcast(self, data: str | bytes) -> None:
+        """Send a message to every open session (in a cluster: of every node)."""
+        node = self._node
+        if node is not None:
+            node.join()
+            node.broadcast(data)
+        self._run(self._send_all, data)
+
+    def _send_all(self, data: str | bytes) -> None:
+        send = self.engine.send
+        for sid in self.engine.session_ids():
+            with suppress(SessionUnknown):
+                send(sid, data)
+
+    def count_sessions(self) -> int:
+        """How many sessions are open: in a cluster, on all its nodes together;
+        else :meth:`session_count`."""
+        node = self._node
+        if node is None:
+            return self.session_count()
+        node.join()
+        return node.count()
+
+    def start(self) -> None:
+        """Join the cluster now (with ``cluster=``; else nothing to do); without
+        it the first request does.
+
+        Raises:
+            BusUnavailable: the cluster's bus (Redis) cannot be reached; the
+                message names its URL.
+        """
+        if self._node is not None:
+            self._node.join()
 
     def transport(self, sid: str) -> TransportName:
         """The transport of a session: ``"polling"`` or ``"websocket"``.
@@ -312,6 +390,8 @@ class Server(BaseServer):
         thread = self._run(stop)
         if thread is not None:
             thread.join()
+        if self._node is not None:
+            self._node.leave()
 
     # ------------------------------------------------------------------ adapters
     def handle_http(self, request: Request, read_body: Callable[[int], bytes],
@@ -327,6 +407,26 @@ class Server(BaseServer):
                 session at once (``transport error``, "poll connection dropped")
                 instead of at the next heartbeat; the answer returned then goes nowhere.
         """
+        node = self._node
+        if node is not None:
+            sid = request.query.get("sid")
+            try:
+                node.join()
+                if sid and request.method in ("GET", "POST") and not self.engine.has_session(sid):
+                    node.arrived(sid)  # being taken over here: served once it is
+                    if not self.engine.has_session(sid):
+                        routed = node.route_http(request, read_body, disconnected)
+                        if routed is not None:
+                            return routed
+                elif sid and request.method == "GET":
+                    node.before_get(sid, node.id)
+            except BusUnavailable as exc:
+                return self._refuse(request, ClusterUnavailable(detail=str(exc)))
+        return self._handle_http_here(request, read_body, disconnected)
+
+    def _handle_http_here(self, request: Request, read_body: Callable[[int], bytes],
+                          disconnected: Callable[[], bool] | None = None) -> Response:
+        """:meth:`handle_http` for a session of this server (or a handshake)."""
         self._start_timer()
         engine = self.engine
         run = self._run
@@ -386,7 +486,24 @@ class Server(BaseServer):
         return outcome.response
 
     def handle_websocket(self, request: Request, ws: SyncWebSocket) -> None:
-        """Serve one WebSocket request from upgrade to close; blocks meanwhile."""
+        """Serve one WebSocket request from upgrade to close; blocks meanwhile.
+
+        In a cluster, the upgrade of another node's session takes the session
+        over (see :meth:`AsyncServer.handle_websocket`).
+        """
+        node = self._node
+        if node is not None:
+            try:
+                node.join()
+                sid = request.query.get("sid")
+                if sid and not self.engine.has_session(sid) and not node.take_over(sid):
+                    with suppress(Exception):  # on a WebSocket elsewhere: accept, close
+                        ws.accept()
+                        ws.close(1000)
+                    return
+            except BusUnavailable as exc:
+                ws.refuse(self._refuse(request, ClusterUnavailable(detail=str(exc))))
+                return
         self._start_timer()
         engine = self.engine
         run = self._run
@@ -430,6 +547,20 @@ class Server(BaseServer):
                 wake = writer.wake
             if wake is not None:
                 wake.set()  # the writer thread ends
+
+    # ------------------------------------------------------------------ cluster
+    def _hand_over(self, sid: str) -> SessionSnapshot:
+        """Stop serving a polling session: another node takes it over."""
+        return self._run(self.engine.hand_over, sid, self._now())
+
+    def _adopt(self, snapshot: SessionSnapshot) -> None:
+        """Serve a session another node handed over."""
+        self._start_timer()
+        self._run(self.engine.import_session, snapshot, self._now())
+
+    def _release_poll(self, sid: str) -> None:
+        """Answer a session's held GET with a noop (see ``Engine.release_poll``)."""
+        self._run(self.engine.release_poll, sid)
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
@@ -761,6 +892,10 @@ class Server(BaseServer):
             writer.pending = False
             if not writer.open or writer.closed:
                 return True
+            if writer.kept is not None and writer.kept():
+                # Bytes an earlier call kept still wait (and still count, as taken):
+                # new frames stay in the engine, counted, for the writer thread.
+                return False
             channel = writer.channel
             with self._lock:
                 if channel.close_code is not None:
@@ -806,12 +941,27 @@ class Server(BaseServer):
             writer.pending = False
             if not writer.open or writer.closed:
                 return
-            with self._lock:
-                frames = self.engine.data_to_send(channel)
-                code = channel.close_code
-            written = self._write_frames(writer, frames, code)
+            written = self._write_kept(writer)
+            if written:
+                with self._lock:
+                    frames = self.engine.data_to_send(channel)
+                    code = channel.close_code
+                written = self._write_frames(writer, frames, code)
         if not written:
             self._write_failed(writer)
+
+    def _write_kept(self, writer: _Writer) -> bool:
+        """With the write lock held: first write what ``send_nowait`` kept (it counts
+        against the send buffer, as taken, until written); ``False`` if that failed."""
+        if writer.kept is None or writer.send_kept is None or not writer.kept():
+            return True
+        try:
+            writer.send_kept()
+        except Exception:
+            writer.closed = True
+            return False
+        self.engine.frames_written(writer.channel)  # under the write lock: see its docs
+        return True
 
     def _take_own(self, channel: Channel) -> tuple[_Writer, list[str | bytes], int | None] | bool:
         """Under the engine lock, after a send: when ``channel`` is the current thread's
@@ -930,6 +1080,8 @@ class Server(BaseServer):
         self._call_event(event)
 
     def _call_event(self, event: Event) -> None:
+        if self._node is not None and type(event) is Disconnect:
+            self._node.ended(event.sid)
         routed = self._route(event)
         if routed is None:
             return

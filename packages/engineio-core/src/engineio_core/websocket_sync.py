@@ -312,6 +312,10 @@ class WebSocket:
         finally:
             self._write_lock.release()
 
+    def kept(self) -> int:
+        """How many bytes :meth:`send_nowait` kept that are not written yet."""
+        return sum(len(data) for data in self._kept)
+
     def send_kept(self) -> None:
         """Write what :meth:`send_nowait` kept, waiting on the socket as needed.
 

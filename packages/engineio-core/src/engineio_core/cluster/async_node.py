@@ -18,25 +18,32 @@ The node routes what reaches this process for another node's sessions (the
 from __future__ import annotations
 
 import asyncio
-import base64
-import itertools
 import logging
-import os
 import pickle
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from ..base_server import HELD_POLL_WATCH_DELAY, BodyTooLarge
-from ..protocol.engine import SessionBusy, SessionSnapshot
+from ..protocol.engine import SessionBusy
 from ..protocol.errors import ClusterUnavailable, ProtocolError, SessionUnknown
 from .bus import BusUnavailable, Cluster
-from .ids import new_node_id, owner_of
+from .ids import new_node_id
+from .node import (
+    MAX_HOPS,
+    OWNER_CHECK,
+    REPLIES,
+    REPLY_TIMEOUT,
+    TAKE_ATTEMPTS,
+    TAKE_RETRY,
+    Here,
+    NodeBase,
+    OwnerGone,
+)
 from .wire import (
     Envelope,
     Kind,
     WireError,
-    decode,
     encode,
     request_from,
     request_head,
@@ -52,30 +59,6 @@ __all__ = ["OWNER_CHECK", "AsyncNode"]
 
 logger = logging.getLogger("engineio_core.cluster")
 
-OWNER_CHECK = 1.0
-"""Seconds between two checks that a node some call waits on is still there."""
-
-REPLY_TIMEOUT = 5.0
-"""Seconds a call that is not a held GET (session dict, count) waits for its reply."""
-
-TAKE_ATTEMPTS = 5
-"""How many times a WebSocket upgrade asks for a session whose owner is busy with a POST."""
-
-TAKE_RETRY = 0.02
-"""Seconds between two such attempts."""
-
-MAX_HOPS = 3
-"""How many times a request follows a session that moved (taken over) before giving up."""
-
-
-class _OwnerGone(Exception):
-    """The node a call was for is not on the bus (any more)."""
-
-
-class _Here(Exception):
-    """The session a request was forwarded for moved to this very node."""
-
-
 def _given_body(body: bytes, too_large: bool) -> Callable[[int], Awaitable[bytes]]:
     """``read_body`` for a body read already (by an edge, or by this node as one)."""
 
@@ -87,33 +70,24 @@ def _given_body(body: bytes, too_large: bool) -> Callable[[int], Awaitable[bytes
     return read_body
 
 
-class AsyncNode:
+class AsyncNode(NodeBase):
     """This process's place in a cluster (created by the server for its ``cluster=``)."""
 
     def __init__(self, server: AsyncServer, cluster: Cluster) -> None:
+        super().__init__(cluster)
         self.server = server
-        self.cluster = cluster
-        self.id = new_node_id()
         self._bus = cluster.async_bus()
         self._joined = False
         self._join_lock: asyncio.Lock | None = None
-        self._ids = itertools.count(1)
         # call id -> (the node it waits on, or None, and the reply's future)
         self._calls: dict[int, tuple[str | None, asyncio.Future[Envelope]]] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._tallies: dict[int, asyncio.Queue[Envelope]] = {}  # count calls: every answer
         self._drops: dict[tuple[str, int], asyncio.Event] = {}  # requests served for an edge
-        self._moved: dict[str, str] = {}  # sid -> the node that took the session over
-        self._adopted: set[str] = set()  # sessions this node took over from another
         self._arriving: dict[str, asyncio.Event] = {}  # sessions being taken over
-        self._held_from: dict[str, str] = {}  # sid -> the edge whose GET is held here
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
-    def generate_sid(self, _request: Request) -> str:
-        """A session id that names this node (see :mod:`engineio_core.cluster.ids`)."""
-        return self.id + base64.urlsafe_b64encode(os.urandom(12)).decode()
-
     async def join(self) -> None:
         """Join the bus (once; every request waits for it).
 
@@ -133,7 +107,7 @@ class AsyncNode:
         while not await self._bus.join(self.id, self._on_message):
             self.id = new_node_id()  # taken by a live node: draw again
         self._joined = True
-        logger.info("node %s joined the cluster on %s", self.id, self.cluster.describe())
+        self._joined_as()
 
     async def leave(self) -> None:
         """Leave the bus: this node's sessions become unknown to the others."""
@@ -145,11 +119,6 @@ class AsyncNode:
         await self._bus.leave()
 
     # ------------------------------------------------------------------ edge
-    def owner(self, sid: str) -> str | None:
-        """The node to ask about ``sid``, or ``None`` when it is this one's."""
-        owner = self._moved.get(sid) or owner_of(sid)
-        return None if owner == self.id else owner
-
     async def route_http(self, request: Request, read_body: Callable[[int], Awaitable[bytes]],
                          disconnected: Callable[[], Awaitable[object]] | None) -> Response | None:
         """Serve a polling request for a session this server does not hold by
@@ -167,12 +136,12 @@ class AsyncNode:
                 head["too_large"] = True  # the owner answers 413 as it would itself
         try:
             reply = await self._forward(sid, owner, head, body, disconnected)
-        except _Here:
+        except Here:
             if not self.server.has_session(sid):
                 return await self._refuse(request, SessionUnknown(detail=sid))
             return await self.server._handle_http_here(
                 request, _given_body(body, bool(head.get("too_large"))), disconnected)
-        except _OwnerGone as gone:
+        except OwnerGone as gone:
             return await self._refuse(request, SessionUnknown(
                 detail=f"its node {gone} is not in the cluster"))
         except BusUnavailable as exc:
@@ -206,13 +175,12 @@ class AsyncNode:
                     watch.cancel()
             if answer.kind is not Kind.MOVED:
                 return answer
-            owner = str(answer.head["node"])
-            if owner == self.id:  # it moved here, while this request was on its way
-                self._moved.pop(sid, None)
+            follow = self._follow(sid, answer)
+            if follow is None:  # it moved here, while this request was on its way
                 await self.arrived(sid)
-                raise _Here
-            self._moved[sid] = owner
-        raise _OwnerGone(owner)
+                raise Here
+            owner = follow
+        raise OwnerGone(owner)
 
     async def before_get(self, sid: str, via: str) -> None:
         """A GET of a session held here reached this node through node ``via``: if
@@ -254,10 +222,7 @@ class AsyncNode:
             SessionUnknown: the session would be this node's, or its node is gone.
             ClusterUnavailable: the bus cannot be reached.
         """
-        binary = isinstance(data, bytes)
-        payload = data if isinstance(data, bytes) else data.encode()
-        await self._to_owner(sid, Envelope(Kind.SEND, self.id, 0,
-                                           {"sid": sid, "binary": binary}, payload))
+        await self._to_owner(sid, self._message(Kind.SEND, data, sid))
 
     async def broadcast(self, data: str | bytes) -> None:
         """Have every other node send ``data`` to each of its sessions.
@@ -265,10 +230,7 @@ class AsyncNode:
         Raises:
             BusUnavailable: the bus cannot be reached.
         """
-        binary = isinstance(data, bytes)
-        payload = data if isinstance(data, bytes) else data.encode()
-        await self._publish(None, Envelope(Kind.BROADCAST, self.id, 0, {"binary": binary},
-                                           payload))
+        await self._publish(None, self._message(Kind.BROADCAST, data))
 
     async def close(self, sid: str) -> None:
         """Close another node's session (see :meth:`send` for the errors)."""
@@ -338,34 +300,28 @@ class AsyncNode:
             try:
                 await self._publish(owner, Envelope(Kind.TAKE, self.id, call, {"sid": sid}))
                 answer = await asyncio.wait_for(reply, REPLY_TIMEOUT)
-            except (_OwnerGone, TimeoutError):
+            except (OwnerGone, TimeoutError):
                 return True
             finally:
                 self._calls.pop(call, None)
             if answer.kind is Kind.MOVED:
-                owner = str(answer.head["node"])
-                owner = None if owner == self.id else owner
+                owner = self._follow(sid, answer)
             elif answer.head.get("busy"):
                 await asyncio.sleep(TAKE_RETRY)
             elif answer.head.get("refused"):
                 return False
             else:
                 if answer.body:
-                    snapshot: SessionSnapshot = pickle.loads(answer.body)
-                    await self.server._adopt(snapshot)
-                    self._moved.pop(sid, None)
-                    self._adopted.add(sid)
+                    await self.server._adopt(self._taken(sid, answer.body))
                 return True
         return True
 
     def ended(self, sid: str) -> None:
         """A session of this server ended: if it was taken over, its first node
         forgets where it went."""
-        if sid in self._adopted:
-            self._adopted.discard(sid)
-            first = owner_of(sid)
-            if first is not None and first != self.id:
-                self._spawn(self._tell(first, Envelope(Kind.GONE, self.id, 0, {"sid": sid})))
+        notice = self._ended(sid)
+        if notice is not None:
+            self._spawn(self._tell(*notice))
 
     async def _to_owner(self, sid: str, envelope: Envelope) -> None:
         owner = self.owner(sid)
@@ -373,7 +329,7 @@ class AsyncNode:
             raise SessionUnknown(detail=sid)
         try:
             await self._publish(owner, envelope)
-        except _OwnerGone:
+        except OwnerGone:
             raise SessionUnknown(detail=f"{sid}: its node {owner} is not in the cluster") from None
 
     async def _ask(self, sid: str, kind: Kind, body: bytes) -> Envelope:
@@ -385,7 +341,7 @@ class AsyncNode:
             try:
                 await self._publish(owner, Envelope(kind, self.id, call, {"sid": sid}, body))
                 answer = await asyncio.wait_for(reply, REPLY_TIMEOUT)
-            except (_OwnerGone, TimeoutError):
+            except (OwnerGone, TimeoutError):
                 break
             finally:
                 self._calls.pop(call, None)
@@ -418,7 +374,7 @@ class AsyncNode:
                     error: Exception | None = None
                     try:
                         if not await self._bus.alive(node):
-                            error = _OwnerGone(node)
+                            error = OwnerGone(node)
                     except BusUnavailable as exc:
                         error = exc
                     if error is not None:
@@ -429,10 +385,10 @@ class AsyncNode:
             self._watcher = None
 
     async def _publish(self, node: str | None, envelope: Envelope) -> int:
-        """Publish; raises :class:`_OwnerGone` when a message for a node reached none."""
+        """Publish; raises :class:`OwnerGone` when a message for a node reached none."""
         reached = await self._bus.publish(node, encode(envelope))
         if node is not None and not reached:
-            raise _OwnerGone(node)
+            raise OwnerGone(node)
         return reached
 
     async def _tell(self, node: str, envelope: Envelope) -> None:
@@ -454,10 +410,8 @@ class AsyncNode:
     # ------------------------------------------------------------------ owner
     def _on_message(self, data: bytes) -> None:
         """Everything the bus brings this node (called in order, must not block)."""
-        try:
-            envelope = decode(data)
-        except WireError as exc:
-            logger.warning("dropped a message that is not a cluster message: %s", exc)
+        envelope = self._read(data)
+        if envelope is None:
             return
         kind = envelope.kind
         if kind is Kind.COUNTED:
@@ -465,7 +419,7 @@ class AsyncNode:
             if tally is not None:
                 tally.put_nowait(envelope)
             return
-        if kind in _REPLIES:
+        if kind in REPLIES:
             entry = self._calls.get(envelope.call)
             if entry is not None and not entry[1].done():
                 entry[1].set_result(envelope)
@@ -513,12 +467,10 @@ class AsyncNode:
             self._drops.pop(key, None)
 
     async def _serve_send(self, envelope: Envelope) -> None:
-        sid = str(envelope.head.get("sid", ""))
+        sid = self._sid(envelope)
         await self.arrived(sid)
-        body = envelope.body
-        data: str | bytes = body if envelope.head.get("binary") else body.decode()
         try:
-            await self.server.send(sid, data)
+            await self.server.send(sid, self._data(envelope))
         except SessionUnknown:
             logger.debug("a message from node %s for session %s, which is gone",
                          envelope.sender, sid)
@@ -526,24 +478,20 @@ class AsyncNode:
     async def _serve_broadcast(self, envelope: Envelope) -> None:
         if envelope.sender == self.id:
             return  # this node sent it to its own sessions already
-        body = envelope.body
-        await self.server._run(self.server._send_all,
-                               body if envelope.head.get("binary") else body.decode())
+        await self.server._run(self.server._send_all, self._data(envelope))
 
     async def _serve_close(self, envelope: Envelope) -> None:
-        sid = str(envelope.head.get("sid", ""))
+        sid = self._sid(envelope)
         await self.arrived(sid)
         with suppress(SessionUnknown):
             await self.server.disconnect(sid)
 
     async def _serve_data(self, envelope: Envelope) -> None:
-        sid = str(envelope.head.get("sid", ""))
+        sid = self._sid(envelope)
         await self.arrived(sid)
         server = self.server
         if not server.has_session(sid):
-            moved = self._moved.get(sid)
-            await self._reply(envelope, Kind.MOVED if moved else Kind.DATA,
-                              {"node": moved} if moved else {"unknown": True})
+            await self._reply(envelope, *self._not_here(sid))
             return
         if envelope.kind is Kind.SAVE_DATA:
             await server.save_session(sid, pickle.loads(envelope.body))
@@ -553,12 +501,11 @@ class AsyncNode:
                 await server.get_session(sid)))
 
     async def _serve_take(self, envelope: Envelope) -> None:
-        sid = str(envelope.head.get("sid", ""))
+        sid = self._sid(envelope)
         server = self.server
         if not server.has_session(sid):
-            moved = self._moved.get(sid)
-            await self._reply(envelope, Kind.MOVED if moved else Kind.TAKEN,
-                              {"node": moved} if moved else {"unknown": True})
+            kind, head = self._not_here(sid)
+            await self._reply(envelope, Kind.TAKEN if kind is Kind.DATA else kind, head)
             return
         try:
             snapshot = await server._hand_over(sid)
@@ -571,22 +518,14 @@ class AsyncNode:
         except SessionUnknown:
             await self._reply(envelope, Kind.TAKEN, {"unknown": True})
             return
-        self._moved[sid] = envelope.sender
-        self._adopted.discard(sid)
-        # Deadlines relative to the hand-over: the taker's clock need not be this one's.
-        portable = SessionSnapshot(snapshot.session.shifted(-snapshot.taken_at), 0.0)
-        await self._reply(envelope, Kind.TAKEN, body=pickle.dumps(portable))
+        await self._reply(envelope, Kind.TAKEN, body=self._handed(sid, envelope.sender, snapshot))
 
     async def _serve_gone(self, envelope: Envelope) -> None:
-        sid = str(envelope.head.get("sid", ""))
-        if self._moved.get(sid) == envelope.sender:
-            del self._moved[sid]
+        self._forget_moved(envelope)
 
     async def _serve_count(self, envelope: Envelope) -> None:
         await self._reply(envelope, Kind.COUNTED, {"n": self.server.session_count()})
 
-
-_REPLIES = frozenset({Kind.RESPONSE, Kind.MOVED, Kind.TAKEN, Kind.DATA})
 
 _HANDLERS: dict[Kind, Callable[[AsyncNode, Envelope], Awaitable[None]]] = {
     Kind.REQUEST: AsyncNode._serve_request,

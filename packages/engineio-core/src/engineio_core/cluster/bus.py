@@ -11,12 +11,16 @@ joins processes (:mod:`engineio_core.cluster.redis`).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["AsyncBus", "BusUnavailable", "Cluster", "MemoryCluster"]
+if TYPE_CHECKING:
+    from ..backends import SyncBackend
 
-Deliver = Callable[[bytes], None]
+__all__ = ["AsyncBus", "BusUnavailable", "Cluster", "MemoryCluster", "SyncBus"]
+
+Deliver = Callable[[bytes], object]
 """Called with each message for the node, in the order they were published."""
 
 
@@ -58,11 +62,26 @@ class AsyncBus(Protocol):
         ...
 
 
+class SyncBus(Protocol):
+    """A node's connection to the bus, for threads and green threads (the
+    methods of :class:`AsyncBus`, blocking)."""
+
+    def join(self, node: str, deliver: Deliver) -> bool: ...
+    def publish(self, node: str | None, message: bytes) -> int: ...
+    def alive(self, node: str) -> bool: ...
+    def leave(self) -> None: ...
+
+
 class Cluster(Protocol):
     """Where a server's nodes meet: the ``cluster=`` option of the servers."""
 
     def async_bus(self) -> AsyncBus:
         """A new node's connection, for :class:`~engineio_core.AsyncServer`."""
+        ...
+
+    def sync_bus(self, backend: SyncBackend) -> SyncBus:
+        """A new node's connection, for :class:`~engineio_core.Server` (its reader
+        runs in a task of ``backend``: a thread, or a green thread)."""
         ...
 
     def describe(self) -> str:
@@ -82,6 +101,9 @@ class MemoryCluster:
 
     def async_bus(self) -> AsyncBus:
         return _MemoryBus(self._nodes)
+
+    def sync_bus(self, backend: SyncBackend) -> SyncBus:
+        return _MemorySyncBus(self._nodes, backend)
 
     def describe(self) -> str:
         return "memory"
@@ -114,3 +136,52 @@ class _MemoryBus:
         if self._node is not None:
             self._nodes.pop(self._node, None)
             self._node = None
+
+
+class _MemorySyncBus:
+    """In-process, for ``Server``: each node's messages are delivered in order by a
+    task of its own (never inside the publisher's call)."""
+
+    def __init__(self, nodes: dict[str, Deliver], backend: SyncBackend) -> None:
+        self._nodes = nodes
+        self._backend = backend
+        self._node: str | None = None
+        self._inbox: deque[bytes] = deque()
+        self._wake = backend.event()
+
+    def join(self, node: str, deliver: Deliver) -> bool:
+        if node in self._nodes:
+            return False
+        inbox, wake = self._inbox, self._wake
+
+        def arrive(message: bytes) -> None:
+            inbox.append(message)
+            wake.set()
+
+        def deliver_all() -> None:
+            while self._node is not None:
+                wake.wait()
+                wake.clear()
+                while inbox:
+                    deliver(inbox.popleft())
+
+        self._nodes[node] = arrive
+        self._node = node
+        self._backend.spawn(deliver_all)
+        return True
+
+    def publish(self, node: str | None, message: bytes) -> int:
+        targets = list(self._nodes.values()) if node is None else (
+            [arrive] if (arrive := self._nodes.get(node)) is not None else [])
+        for arrive in targets:
+            arrive(message)
+        return len(targets)
+
+    def alive(self, node: str) -> bool:
+        return node in self._nodes
+
+    def leave(self) -> None:
+        if self._node is not None:
+            self._nodes.pop(self._node, None)
+            self._node = None
+            self._wake.set()

@@ -5,7 +5,9 @@ channel of every node (``<prefix>:all``). ``PUBLISH`` answers how many
 subscribers a message reached: 0 for a node whose process is gone, which is
 how an edge answers a dead owner's sessions at once. Needs redis-py
 (``pip install "engineio-core[redis]"``); its asyncio API serves
-:class:`~engineio_core.AsyncServer`.
+:class:`~engineio_core.AsyncServer`, its blocking API :class:`~engineio_core.Server`
+(the reader in a task of the server's backend: under eventlet and gevent, redis-py's
+sockets must be the patched ones, as gunicorn's and uWSGI's workers make them).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .bus import AsyncBus, BusUnavailable, Deliver
+from .bus import AsyncBus, BusUnavailable, Deliver, SyncBus
 
 if TYPE_CHECKING:
+    import redis.client
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
+
+    from ..backends import SyncBackend
 
 __all__ = ["RedisCluster"]
 
@@ -55,6 +60,9 @@ class RedisCluster:
     def async_bus(self) -> AsyncBus:
         return _AsyncRedisBus(self)
 
+    def sync_bus(self, backend: SyncBackend) -> SyncBus:
+        return _SyncRedisBus(self, backend)
+
     def describe(self) -> str:
         """The URL without its password (for logs and errors)."""
         parts = urlsplit(self.url)
@@ -68,22 +76,41 @@ class RedisCluster:
         return f"RedisCluster({self.describe()!r}, prefix={self.prefix!r})"
 
 
+class _Channels:
+    """The channel names of one cluster, and the Redis URL as logs show it."""
+
+    def __init__(self, cluster: RedisCluster) -> None:
+        self.cluster = cluster
+        self.all = f"{cluster.prefix}:all"
+        self.lost = False  # logged once per outage
+
+    def node(self, node: str) -> str:
+        return f"{self.cluster.prefix}:node:{node}"
+
+    def unavailable(self, exc: BaseException) -> BusUnavailable:
+        return BusUnavailable(f"cannot reach Redis at {self.cluster.describe()}: {exc}")
+
+    def losing(self, exc: BaseException) -> None:
+        if not self.lost:
+            self.lost = True
+            logger.error("lost Redis at %s (%s): sessions of other nodes are "
+                         "unreachable until it is back", self.cluster.describe(), exc)
+
+    def back(self) -> None:
+        if self.lost:
+            self.lost = False
+            logger.warning("Redis at %s is back: the cluster is whole again",
+                           self.cluster.describe())
+
+
 class _AsyncRedisBus:
     def __init__(self, cluster: RedisCluster) -> None:
         from redis.asyncio import Redis
 
-        self._cluster = cluster
+        self._names = _Channels(cluster)
         self._redis: Redis = Redis.from_url(cluster.url, **cluster.options)
-        self._all = f"{cluster.prefix}:all"
         self._node: str | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._lost = False  # logged once per outage
-
-    def _channel(self, node: str) -> str:
-        return f"{self._cluster.prefix}:node:{node}"
-
-    def _unavailable(self, exc: BaseException) -> BusUnavailable:
-        return BusUnavailable(f"cannot reach Redis at {self._cluster.describe()}: {exc}")
 
     async def join(self, node: str, deliver: Deliver) -> bool:
         from redis.exceptions import RedisError
@@ -92,38 +119,32 @@ class _AsyncRedisBus:
             if await self.alive(node):
                 return False
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(self._channel(node), self._all)
+            await pubsub.subscribe(self._names.node(node), self._names.all)
         except (RedisError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+            raise self._names.unavailable(exc) from exc
         self._node = node
-        self._reader = asyncio.ensure_future(self._read(pubsub, deliver))
+        self._reader = asyncio.ensure_future(self._read(node, pubsub, deliver))
         return True
 
-    async def _read(self, pubsub: PubSub | None, deliver: Deliver) -> None:
+    async def _read(self, node: str, pubsub: PubSub | None, deliver: Deliver) -> None:
         """Deliver what arrives; when Redis is lost, reconnect with backoff and subscribe again."""
         from redis.exceptions import RedisError
 
+        names = self._names
         attempt = 0
         while True:
             try:
                 if pubsub is None:
                     pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                    assert self._node is not None
-                    await pubsub.subscribe(self._channel(self._node), self._all)
-                    if self._lost:
-                        self._lost = False
-                        logger.warning("Redis at %s is back: the cluster is whole again",
-                                       self._cluster.describe())
+                    await pubsub.subscribe(names.node(node), names.all)
+                    names.back()
                     attempt = 0
                 while True:
                     message = await pubsub.get_message(timeout=None)
                     if message is not None and message["type"] == "message":
                         deliver(message["data"])
             except (RedisError, OSError) as exc:
-                if not self._lost:
-                    self._lost = True
-                    logger.error("lost Redis at %s (%s): sessions of other nodes are "
-                                 "unreachable until it is back", self._cluster.describe(), exc)
+                names.losing(exc)
                 if pubsub is not None:
                     with suppress(Exception):
                         await pubsub.aclose()
@@ -134,19 +155,19 @@ class _AsyncRedisBus:
     async def publish(self, node: str | None, message: bytes) -> int:
         from redis.exceptions import RedisError
 
-        channel = self._all if node is None else self._channel(node)
+        channel = self._names.all if node is None else self._names.node(node)
         try:
             return int(await self._redis.publish(channel, message))
         except (RedisError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+            raise self._names.unavailable(exc) from exc
 
     async def alive(self, node: str) -> bool:
         from redis.exceptions import RedisError
 
         try:
-            counts = await self._redis.pubsub_numsub(self._channel(node))
+            counts = await self._redis.pubsub_numsub(self._names.node(node))
         except (RedisError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+            raise self._names.unavailable(exc) from exc
         return bool(counts and counts[0][1])
 
     async def leave(self) -> None:
@@ -157,3 +178,79 @@ class _AsyncRedisBus:
                 await reader
         with suppress(Exception):
             await self._redis.aclose()
+
+
+class _SyncRedisBus:
+    def __init__(self, cluster: RedisCluster, backend: SyncBackend) -> None:
+        from redis import Redis as SyncRedis
+
+        self._names = _Channels(cluster)
+        self._backend = backend
+        self._redis = SyncRedis.from_url(cluster.url, **cluster.options)
+        self._node: str | None = None
+
+    def join(self, node: str, deliver: Deliver) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            if self.alive(node):
+                return False
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(self._names.node(node), self._names.all)
+        except (RedisError, OSError) as exc:
+            raise self._names.unavailable(exc) from exc
+        self._node = node
+        self._backend.spawn(self._read, node, pubsub, deliver)
+        return True
+
+    def _read(self, node: str, pubsub: redis.client.PubSub | None, deliver: Deliver) -> None:
+        """Deliver what arrives until :meth:`leave`; when Redis is lost, reconnect
+        with backoff and subscribe again."""
+        from redis.exceptions import RedisError
+
+        names = self._names
+        attempt = 0
+        while self._node == node:
+            try:
+                if pubsub is None:
+                    pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(names.node(node), names.all)
+                    names.back()
+                    attempt = 0
+                message = pubsub.get_message(timeout=1.0)  # returns to check for leave()
+                if message is not None and message["type"] == "message":
+                    deliver(message["data"])
+            except (RedisError, OSError, ValueError) as exc:
+                names.losing(exc)
+                if pubsub is not None:
+                    with suppress(Exception):
+                        pubsub.close()
+                pubsub = None
+                self._backend.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+                attempt += 1
+        if pubsub is not None:
+            with suppress(Exception):
+                pubsub.close()
+
+    def publish(self, node: str | None, message: bytes) -> int:
+        from redis.exceptions import RedisError
+
+        channel = self._names.all if node is None else self._names.node(node)
+        try:
+            return int(self._redis.publish(channel, message))
+        except (RedisError, OSError) as exc:
+            raise self._names.unavailable(exc) from exc
+
+    def alive(self, node: str) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            counts = self._redis.pubsub_numsub(self._names.node(node))
+        except (RedisError, OSError) as exc:
+            raise self._names.unavailable(exc) from exc
+        return bool(counts and counts[0][1])
+
+    def leave(self) -> None:
+        self._node = None  # the reader stops within a second
+        with suppress(Exception):
+            self._redis.close()

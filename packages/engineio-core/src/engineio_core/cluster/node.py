@@ -1,0 +1,153 @@
+"""What a cluster node knows and decides, with no I/O: the part
+:class:`~engineio_core.cluster.async_node.AsyncNode` and
+:class:`~engineio_core.cluster.sync_node.SyncNode` share.
+
+A node keeps which of its sessions moved to another node (taken over by a
+WebSocket upgrade there), which sessions it took over itself, and which of its
+held GETs came through which edge; it builds and reads the messages whose
+content does not depend on how it waits.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import os
+import pickle
+from typing import TYPE_CHECKING, Any
+
+from ..protocol.engine import SessionSnapshot
+from .ids import new_node_id, owner_of
+from .wire import Envelope, Kind, WireError, decode
+
+if TYPE_CHECKING:
+    from ..protocol.http import Request
+    from .bus import Cluster
+
+__all__ = ["MAX_HOPS", "OWNER_CHECK", "REPLY_TIMEOUT", "TAKE_ATTEMPTS", "TAKE_RETRY", "NodeBase"]
+
+logger = logging.getLogger("engineio_core.cluster")
+
+OWNER_CHECK = 1.0
+"""Seconds between two checks that a node some call waits on is still there."""
+
+REPLY_TIMEOUT = 5.0
+"""Seconds a call that is not a held GET (session dict, count, take-over) waits for its reply."""
+
+TAKE_ATTEMPTS = 5
+"""How many times a WebSocket upgrade asks for a session whose owner is busy with a POST
+or with an upgrade of its own."""
+
+TAKE_RETRY = 0.02
+"""Seconds between two such attempts."""
+
+MAX_HOPS = 3
+"""How many times a request follows a session that moved (taken over) before giving up."""
+
+REPLIES = frozenset({Kind.RESPONSE, Kind.MOVED, Kind.TAKEN, Kind.DATA})
+"""The kinds that answer a call (``COUNTED`` answers are collected apart)."""
+
+
+class OwnerGone(Exception):
+    """The node a call was for is not on the bus (any more)."""
+
+
+class Here(Exception):
+    """The session a request was forwarded for moved to this very node."""
+
+
+class NodeBase:
+    """The state and the decisions of a node (see the module docstring)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.id = new_node_id()
+        self._ids = itertools.count(1)
+        self._moved: dict[str, str] = {}  # sid -> the node that took the session over
+        self._adopted: set[str] = set()  # sessions this node took over from another
+        self._held_from: dict[str, str] = {}  # sid -> the edge whose GET is held here
+
+    def generate_sid(self, _request: Request) -> str:
+        """A session id that names this node (see :mod:`engineio_core.cluster.ids`)."""
+        return self.id + base64.urlsafe_b64encode(os.urandom(12)).decode()
+
+    def owner(self, sid: str) -> str | None:
+        """The node to ask about ``sid``, or ``None`` when it is this one's."""
+        owner = self._moved.get(sid) or owner_of(sid)
+        return None if owner == self.id else owner
+
+    def _joined_as(self) -> None:
+        logger.info("node %s joined the cluster on %s", self.id, self.cluster.describe())
+
+    # ------------------------------------------------------------------ messages
+    def _message(self, kind: Kind, data: str | bytes, sid: str | None = None) -> Envelope:
+        """A SEND or BROADCAST envelope carrying ``data``."""
+        head: dict[str, Any] = {"binary": isinstance(data, bytes)}
+        if sid is not None:
+            head["sid"] = sid
+        return Envelope(kind, self.id, 0, head, data if isinstance(data, bytes) else data.encode())
+
+    @staticmethod
+    def _data(envelope: Envelope) -> str | bytes:
+        """The data a SEND or BROADCAST envelope carries."""
+        body = envelope.body
+        return body if envelope.head.get("binary") else body.decode()
+
+    @staticmethod
+    def _sid(envelope: Envelope) -> str:
+        return str(envelope.head.get("sid", ""))
+
+    def _read(self, data: bytes) -> Envelope | None:
+        """Decode a message from the bus; ``None`` (logged) if it is not one of ours."""
+        try:
+            return decode(data)
+        except WireError as exc:
+            logger.warning("dropped a message that is not a cluster message: %s", exc)
+            return None
+
+    def _not_here(self, sid: str) -> tuple[Kind, dict[str, Any]]:
+        """The answer to a call about a session this node does not hold: where it
+        moved, or that it is unknown (``kind`` is used when it is unknown)."""
+        moved = self._moved.get(sid)
+        return (Kind.MOVED, {"node": moved}) if moved else (Kind.DATA, {"unknown": True})
+
+    def _follow(self, sid: str, answer: Envelope) -> str | None:
+        """A MOVED answer: the node to ask next (``None``: it moved here)."""
+        owner = str(answer.head["node"])
+        if owner == self.id:
+            self._moved.pop(sid, None)
+            return None
+        self._moved[sid] = owner
+        return owner
+
+    # ------------------------------------------------------------------ take-over
+    def _handed(self, sid: str, to: str, snapshot: SessionSnapshot) -> bytes:
+        """This node handed ``sid`` over to node ``to``: remember where it went;
+        the snapshot to send, its deadlines made relative (clocks differ)."""
+        self._moved[sid] = to
+        self._adopted.discard(sid)
+        return pickle.dumps(SessionSnapshot(snapshot.session.shifted(-snapshot.taken_at), 0.0))
+
+    def _taken(self, sid: str, body: bytes) -> SessionSnapshot:
+        """This node took ``sid`` over: the snapshot it received."""
+        snapshot: SessionSnapshot = pickle.loads(body)
+        self._moved.pop(sid, None)
+        self._adopted.add(sid)
+        return snapshot
+
+    def _ended(self, sid: str) -> tuple[str, Envelope] | None:
+        """A session ended here: if it was taken over, the notice for its first node."""
+        if sid not in self._adopted:
+            return None
+        self._adopted.discard(sid)
+        first = owner_of(sid)
+        if first is None or first == self.id:
+            return None
+        return first, Envelope(Kind.GONE, self.id, 0, {"sid": sid})
+
+    def _forget_moved(self, envelope: Envelope) -> None:
+        """A GONE notice: the node a session moved to says it has ended."""
+        sid = self._sid(envelope)
+        if self._moved.get(sid) == envelope.sender:
+            del self._moved[sid]
