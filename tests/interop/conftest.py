@@ -39,6 +39,7 @@ class ServerPool:
     def __init__(self, log_dir_factory: pytest.TempPathFactory) -> None:
         self._factory = log_dir_factory
         self._shared: dict[tuple[str, tuple[tuple[str, str], ...]], RunningServer] = {}
+        self._retired: list[RunningServer] = []  # asked to stop, not waited for yet
         self._counter = 0
 
     def _log_path(self, name: str) -> Path:
@@ -61,13 +62,21 @@ class ServerPool:
             self._shared[key] = server
         return server
 
+    def retire(self, server: RunningServer) -> None:
+        """Ask a test's own server to stop, and wait for it with the others at the
+        end (shutting down takes a server up to 2 s: closing its sessions, then
+        the drain of the contract app; the next tests need not wait for that)."""
+        server.terminate()
+        self._retired.append(server)
+
     def stop_all(self) -> None:
-        servers = list(self._shared.values())
+        servers = [*self._shared.values(), *self._retired]
         for server in servers:
             server.terminate()  # all at once: some take seconds to shut down (gunicorn)
         for server in servers:
             server.stop()
         self._shared.clear()
+        self._retired.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +141,7 @@ def make_server(server_name: str, server_pool: ServerPool, node_ready: str) -> I
             _assert_alive(server)
     finally:
         for server in fresh:
-            server.stop()
+            server_pool.retire(server)
 
 
 @pytest.fixture

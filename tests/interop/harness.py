@@ -85,12 +85,18 @@ SERVER_COMMANDS: dict[str, str] = {
     "flask-gunicorn-gevent": "{python} -m gunicorn -w 1 --no-control-socket -b 127.0.0.1:{port} -k gevent benchmarks.flask_app:app",  # noqa: E501
     # cluster mode (issue 15): 2 workers and Redis, nginx round-robin or a shared port
     "cluster-uvicorn-nginx": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --port {port}",  # noqa: E501
-    "cluster-uvicorn-workers": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --proxy none --port {port}",  # noqa: E501
-    "cluster-aiohttp-nginx": "{python} -m benchmarks.cluster_serve --runtime aiohttp --workers 2 --port {port}",  # noqa: E501
     "cluster-gevent-nginx": "{python} -m benchmarks.cluster_serve --runtime gevent --workers 2 --port {port}",  # noqa: E501
     "cluster-gevent-workers": "{python} -m benchmarks.cluster_serve --runtime gevent --workers 2 --proxy none --port {port}",  # noqa: E501
     # the JS reference (engine.io 6, allowEIO3): proves each check passes on engine.io too
     "node-engine.io": "{node} " + str(JS_DIR / "reference_server.js") + " {port}",
+}
+
+#: More deployments, run when named in ``INTEROP_SERVERS`` or with ``INTEROP_EXTENDED=1``
+#: (not in CI's default run, which has to stay under 20 minutes): the same code paths
+#: as the cluster entries above, under other process layouts.
+EXTENDED_SERVER_COMMANDS: dict[str, str] = {
+    "cluster-uvicorn-workers": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --proxy none --port {port}",  # noqa: E501
+    "cluster-aiohttp-nginx": "{python} -m benchmarks.cluster_serve --runtime aiohttp --workers 2 --port {port}",  # noqa: E501
 }
 
 #: Servers that behave like the JS engine.io reference where PROTOCOL.md §11
@@ -102,13 +108,16 @@ SERVER_STOP_GRACE = 5.0
 
 
 def selected_servers() -> list[str]:
-    """Server names to test: ``SERVER_COMMANDS`` plus ``INTEROP_EXTRA_SERVERS``
-    (a JSON object name -> command template), filtered by ``INTEROP_SERVERS``
-    (comma-separated names) when set."""
+    """Server names to test: ``SERVER_COMMANDS`` (with ``EXTENDED_SERVER_COMMANDS``
+    under ``INTEROP_EXTENDED=1``) plus ``INTEROP_EXTRA_SERVERS`` (a JSON object
+    name -> command template), or the names in ``INTEROP_SERVERS``
+    (comma-separated) when set."""
     commands = all_server_commands()
     wanted = os.environ.get("INTEROP_SERVERS", "").strip()
     if not wanted:
-        return list(commands)
+        if os.environ.get("INTEROP_EXTENDED") == "1":
+            return list(commands)
+        return [name for name in commands if name not in EXTENDED_SERVER_COMMANDS]
     names = [n.strip() for n in wanted.split(",") if n.strip()]
     unknown = [n for n in names if n not in commands]
     if unknown:
@@ -119,7 +128,7 @@ def selected_servers() -> list[str]:
 
 
 def all_server_commands() -> dict[str, str]:
-    commands = dict(SERVER_COMMANDS)
+    commands = {**SERVER_COMMANDS, **EXTENDED_SERVER_COMMANDS}
     extra = os.environ.get("INTEROP_EXTRA_SERVERS", "").strip()
     if extra:
         parsed = json.loads(extra)
