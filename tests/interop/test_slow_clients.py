@@ -25,7 +25,7 @@ from .harness import (
     CountObserver,
     Mode,
     RunningServer,
-    run_client,
+    run_clients,
     s_close,
     s_expect,
     s_open,
@@ -255,17 +255,18 @@ SLOW_ENV = {
 SLEEP_MS = 3 * SLOW_PING_TIMEOUT_MS
 
 
-@pytest.mark.parametrize(("mode", "kind"), [
-    ("websocket", "v6"), ("polling", "v6"),
-    ("polling", "v3"),  # over WebSocket an EIO 3 client's pings are read meanwhile anyway
-])
-def test_slow_handler_keeps_the_session(make_server: MakeServer, mode: Mode,
-                                        kind: ClientKind) -> None:
+#: (mode, client): over WebSocket an EIO 3 client's pings are read meanwhile anyway
+SLOW_CLIENTS: list[tuple[Mode, ClientKind]] = [
+    ("websocket", "v6"), ("polling", "v6"), ("polling", "v3")]
+
+
+def test_slow_handler_keeps_the_session(make_server: MakeServer) -> None:
     """engine.io-client 6 or 3 sends cmd:sleep:600 (the handler waits 3 x the ping
     timeout) and a message right behind it: the session answers heartbeats
     meanwhile, stays open, and the reply and the echo come back in order. (An EIO 3
     client pings itself and gives up when a pong is late: over polling its POST
-    must be answered while the handler runs.)"""
+    must be answered while the handler runs.) The three clients of
+    ``SLOW_CLIENTS`` run at once, each in a session of its own."""
     server = make_server(SLOW_ENV)
     skip_on_js_reference(server, "the JS reference app has no cmd:sleep (it echoes it)")
     steps = [
@@ -279,12 +280,14 @@ def test_slow_handler_keeps_the_session(make_server: MakeServer, mode: Mode,
         s_expect(3),
         s_close(),
     ]
-    result = run_client(ClientJob(kind, mode, server.url, steps))
-    assert result.ok, result.summary()
-    assert result.texts() == [f"slept:{SLEEP_MS}", "after", "last"], result.summary()
-    assert result.close is not None, result.summary()
-    assert result.close["reason"] == "forced close", result.summary()
-    # Heartbeats went on during and after the handler: one every 300 ms over
-    # >= 1.2 s (the client records a 'ping' event for each ping it answers).
-    pings = [e for e in result.events_named("ping") if e.get("sent", 0) >= 1]
-    assert len(pings) >= 3, f"{len(pings)} pings after cmd:sleep: {result.summary()}"
+    results = run_clients([ClientJob(kind, mode, server.url, steps)
+                           for mode, kind in SLOW_CLIENTS])
+    for result in results:
+        assert result.ok, result.summary()
+        assert result.texts() == [f"slept:{SLEEP_MS}", "after", "last"], result.summary()
+        assert result.close is not None, result.summary()
+        assert result.close["reason"] == "forced close", result.summary()
+        # Heartbeats went on during and after the handler: one every 300 ms over
+        # >= 1.2 s (the client records a 'ping' event for each ping it answers).
+        pings = [e for e in result.events_named("ping") if e.get("sent", 0) >= 1]
+        assert len(pings) >= 3, f"{len(pings)} pings after cmd:sleep: {result.summary()}"
