@@ -338,3 +338,38 @@ async def test_a_second_websocket_on_another_node_is_accepted_then_closed(
     assert await a.messages.get() == (sid, "still mine")
     await first.incoming.put(None)
     await asyncio.wait_for(served, WAIT)
+
+
+async def test_a_session_moves_only_once_its_handlers_have_run(pair: tuple[Node, Node]) -> None:
+    """An EIO 3 polling message's handler runs off the POST's path: the upgrade on
+    the other node waits for it, so that what it sends leaves first, in order."""
+    a, b = pair
+    release = asyncio.Event()
+
+    @a.eio.on("message")
+    async def slow_echo(sid: str, data: str | bytes) -> None:
+        if data == "slow":
+            await release.wait()
+        await a.eio.send(sid, f"echo:{data!s}")
+
+    @b.eio.on("message")
+    async def echo(sid: str, data: str | bytes) -> None:
+        await b.eio.send(sid, f"echo:{data!s}")
+
+    sid = await handshake(a.eio, "3")
+    response = await post(a.eio, sid, b"5:4slow", EIO="3")
+    assert response.status == 200  # answered while the handler waits
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "3", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
+    await asyncio.sleep(0.1)
+    assert a.eio.has_session(sid)  # not handed over while its handler runs
+    assert not b.eio.has_session(sid)
+    release.set()
+    await ws.incoming.put("2probe")
+    assert await ws.next() == "3probe"
+    await ws.incoming.put("5")
+    await ws.incoming.put("4after")
+    assert [await ws.next(), await ws.next()] == ["4echo:slow", "4echo:after"]
+    await ws.incoming.put(None)
+    await asyncio.wait_for(served, WAIT)

@@ -29,7 +29,7 @@ from .base_server import (
 )
 from .cluster.bus import BusUnavailable
 from .coroutines import Started, start
-from .protocol.engine import Handshake, PostBody, SessionSnapshot
+from .protocol.engine import Handshake, PostBody, SessionBusy, SessionSnapshot
 from .protocol.errors import ClusterUnavailable, ConfigError, SessionUnknown
 from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
@@ -590,7 +590,10 @@ class AsyncServer(BaseServer):
     # ------------------------------------------------------------------ cluster
     async def _hand_over(self, sid: str) -> SessionSnapshot:
         """Stop serving a polling session: another node takes it over (its held GET
-        gets a noop). Raises like :meth:`Engine.hand_over`."""
+        gets a noop). Raises like :meth:`Engine.hand_over`, and ``SessionBusy`` while
+        a handler of the session runs here (what it sends must leave first, in order)."""
+        if sid in self._pending:
+            raise SessionBusy(f"a handler of session {sid} is running")
         return await self._run(self.engine.hand_over, sid, self._now())
 
     async def _release_poll(self, sid: str) -> None:

@@ -38,7 +38,7 @@ from .base_server import (
     open_delay,
 )
 from .cluster.bus import BusUnavailable
-from .protocol.engine import Handshake, PostBody, SessionInfo, SessionSnapshot
+from .protocol.engine import Handshake, PostBody, SessionBusy, SessionInfo, SessionSnapshot
 from .protocol.errors import ClusterUnavailable, ConfigError, ProtocolError, SessionUnknown
 from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
@@ -550,8 +550,16 @@ class Server(BaseServer):
 
     # ------------------------------------------------------------------ cluster
     def _hand_over(self, sid: str) -> SessionSnapshot:
-        """Stop serving a polling session: another node takes it over."""
-        return self._run(self.engine.hand_over, sid, self._now())
+        """Stop serving a polling session: another node takes it over. Raises like
+        ``Engine.hand_over``, and ``SessionBusy`` while a handler of the session runs
+        here (what it sends must leave first, in order)."""
+
+        def hand_over() -> SessionSnapshot:
+            if sid in self._pending:
+                raise SessionBusy(f"a handler of session {sid} is running")
+            return self.engine.hand_over(sid, self._now())
+
+        return self._run(hand_over)
 
     def _adopt(self, snapshot: SessionSnapshot) -> None:
         """Serve a session another node handed over."""

@@ -35,9 +35,10 @@ OWNER_CHECK = 1.0
 REPLY_TIMEOUT = 5.0
 """Seconds a call that is not a held GET (session dict, count, take-over) waits for its reply."""
 
-TAKE_ATTEMPTS = 5
-"""How many times a WebSocket upgrade asks for a session whose owner is busy with a POST
-or with an upgrade of its own."""
+TAKE_ATTEMPTS = 25
+"""How many times a WebSocket upgrade asks for a session whose owner is busy with it (a
+POST, a handler that runs, an upgrade of its own) before the upgrade is refused (the
+client stays on polling)."""
 
 TAKE_RETRY = 0.02
 """Seconds between two such attempts."""
