@@ -30,7 +30,7 @@ from .base_server import (
 from .cluster.bus import BusUnavailable
 from .coroutines import Started, start
 from .protocol.engine import Handshake, PostBody, SessionBusy, SessionSnapshot
-from .protocol.errors import ClusterUnavailable, ConfigError, SessionUnknown
+from .protocol.errors import ClusterUnavailable, SessionUnknown
 from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel
@@ -247,11 +247,8 @@ class AsyncServer(BaseServer):
         if cluster is not None:
             from .cluster.async_node import AsyncNode
 
-            if options.get("sid_generator") is not None:
-                raise ConfigError("sid_generator cannot be combined with cluster: a cluster's "
-                                  "session ids name the node that holds them")
             node = AsyncNode(self, cluster)
-            options["sid_generator"] = node.generate_sid
+            node.name_sessions(options)
         super().__init__(**options)
         self._node = node
         backend = load_backend(async_mode, "async")
@@ -296,12 +293,6 @@ class AsyncServer(BaseServer):
             await node.join()
             await node.broadcast(data)
         await self._run(self._send_all, data)
-
-    def _send_all(self, data: str | bytes) -> None:
-        send = self.engine.send
-        for sid in self.engine.session_ids():
-            with suppress(SessionUnknown):
-                send(sid, data)
 
     async def disconnect(self, sid: str | None = None) -> None:
         """Close one session (in a cluster: of any node), or every session of this

@@ -313,6 +313,15 @@ class BaseServer:
         """
         return self.engine.session_info(sid)
 
+    def _send_all(self, data: str | bytes) -> None:
+        """Queue ``data`` for every open session (under the server's choke point)."""
+        send = self.engine.send
+        for sid in self.engine.session_ids():
+            try:
+                send(sid, data)
+            except SessionUnknown:
+                continue  # closing: it takes no more messages
+
     def _session_data(self, sid: str) -> dict[str, Any]:
         return self.engine.session(sid).data
 

@@ -39,7 +39,7 @@ from .base_server import (
 )
 from .cluster.bus import BusUnavailable
 from .protocol.engine import Handshake, PostBody, SessionBusy, SessionInfo, SessionSnapshot
-from .protocol.errors import ClusterUnavailable, ConfigError, ProtocolError, SessionUnknown
+from .protocol.errors import ClusterUnavailable, ProtocolError
 from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel, TransportName
@@ -190,11 +190,8 @@ class Server(BaseServer):
         if cluster is not None:
             from .cluster.sync_node import SyncNode
 
-            if options.get("sid_generator") is not None:
-                raise ConfigError("sid_generator cannot be combined with cluster: a cluster's "
-                                  "session ids name the node that holds them")
             node = SyncNode(self, cluster)
-            options["sid_generator"] = node.generate_sid
+            node.name_sessions(options)
         super().__init__(async_handlers=async_handlers, **options)
         self._node = node
         self.async_mode = backend.name
@@ -314,12 +311,6 @@ class Server(BaseServer):
             node.join()
             node.broadcast(data)
         self._run(self._send_all, data)
-
-    def _send_all(self, data: str | bytes) -> None:
-        send = self.engine.send
-        for sid in self.engine.session_ids():
-            with suppress(SessionUnknown):
-                send(sid, data)
 
     def count_sessions(self) -> int:
         """How many sessions are open: in a cluster, on all its nodes together;

@@ -18,6 +18,7 @@ import pickle
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.engine import SessionSnapshot
+from ..protocol.errors import ConfigError
 from .ids import new_node_id, owner_of
 from .wire import Envelope, Kind, WireError, decode
 
@@ -68,6 +69,17 @@ class NodeBase:
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over
         self._adopted: set[str] = set()  # sessions this node took over from another
         self._held_from: dict[str, str] = {}  # sid -> the edge whose GET is held here
+
+    def name_sessions(self, options: dict[str, Any]) -> None:
+        """Make the server's options give its sessions ids that name this node.
+
+        Raises:
+            ConfigError: ``options`` has a ``sid_generator`` of its own.
+        """
+        if options.get("sid_generator") is not None:
+            raise ConfigError("sid_generator cannot be combined with cluster: a cluster's "
+                              "session ids name the node that holds them")
+        options["sid_generator"] = self.generate_sid
 
     def generate_sid(self, _request: Request) -> str:
         """A session id that names this node (see :mod:`engineio_core.cluster.ids`)."""
