@@ -425,11 +425,7 @@ def run_daphne(argv: list[str], get_server: Callable[[], engineio_core.AsyncServ
 def cluster_option() -> dict[str, Any]:
     """``cluster=`` from ``EIO_CLUSTER_REDIS``, when set."""
     url = os.environ.get("EIO_CLUSTER_REDIS")
-    if not url:
-        return {}
-    from engineio_core.cluster import RedisCluster
-
-    return {"cluster": RedisCluster(url)}
+    return {"cluster": url} if url else {}
 
 
 def make_async_app() -> engineio_core.ASGIApp:
@@ -441,7 +437,7 @@ def make_async_app() -> engineio_core.ASGIApp:
 
 def make_wsgi_app() -> engineio_core.WSGIApp:
     """The contract app as a WSGI application (threading backend)."""
-    eio = engineio_core.Server(async_mode="threading", **options())
+    eio = engineio_core.Server(async_mode="threading", **options(), **cluster_option())
     register_sync(eio)
     return engineio_core.WSGIApp(eio)
 

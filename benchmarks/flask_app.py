@@ -11,7 +11,8 @@ under the gunicorn workers that monkey-patch first)::
     python -m benchmarks.flask_app --port 18050      # eio.run(app): Werkzeug, threaded
 
 Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT``
-(ms), ``EIO_MAX_PAYLOAD`` (bytes). CORS allows any origin; EIO 3 and 4 are served.
+(ms), ``EIO_MAX_PAYLOAD`` (bytes), ``EIO_CLUSTER_REDIS`` (a Redis URL: cluster mode).
+CORS allows any origin; EIO 3 and 4 are served.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from flask import Flask
 import engineio_core
 from flask_engineio import FlaskEngineIO, get_server
 
-from .contract_app import close_sessions_on_exit, options, register_sync
+from .contract_app import close_sessions_on_exit, cluster_option, options, register_sync
 
 eio = FlaskEngineIO()
 # The contract handlers, registered before init_app through the extension (so they
@@ -38,7 +39,7 @@ register_sync(cast(engineio_core.Server, eio))
 def make_app() -> Flask:
     """The contract app as a Flask application."""
     flask_app = Flask(__name__)
-    for name, value in options().items():
+    for name, value in {**options(), **cluster_option()}.items():
         flask_app.config[f"ENGINEIO_{name.upper()}"] = value
     eio.init_app(flask_app)
 

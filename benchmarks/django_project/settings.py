@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.contract_app import options
+from benchmarks.contract_app import cluster_option, options
 
 SECRET_KEY = "contract-app-not-a-secret"
 DEBUG = False
@@ -17,6 +17,6 @@ WSGI_APPLICATION = "benchmarks.django_project.wsgi.application"
 DATABASES: dict[str, dict[str, str]] = {}
 USE_TZ = True
 
-ENGINEIO = {key.upper(): value for key, value in options().items()}
-"""``PING_INTERVAL``, ``PING_TIMEOUT``, ``MAX_HTTP_BUFFER_SIZE`` from the environment;
-any origin, no credentials."""
+ENGINEIO = {key.upper(): value for key, value in {**options(), **cluster_option()}.items()}
+"""``PING_INTERVAL``, ``PING_TIMEOUT``, ``MAX_HTTP_BUFFER_SIZE`` (and ``CLUSTER`` from
+``EIO_CLUSTER_REDIS``) from the environment; any origin, no credentials."""

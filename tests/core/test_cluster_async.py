@@ -251,6 +251,17 @@ def test_sid_generator_and_cluster_do_not_mix() -> None:
         AsyncServer(cluster=MemoryCluster(), sid_generator=lambda request: "x" * 20)
 
 
+async def test_a_cluster_given_as_a_url_is_a_redis_cluster() -> None:
+    eio = AsyncServer(cluster="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    with pytest.raises(BusUnavailable, match=r"redis://127\.0\.0\.1:1/0"):
+        await eio.start()
+
+
+def test_a_cluster_that_is_neither_url_nor_cluster_is_refused() -> None:
+    with pytest.raises(ValueError, match="cluster must be a Redis URL or a Cluster"):
+        AsyncServer(cluster={"url": "redis://127.0.0.1:6379"})  # type: ignore[arg-type]
+
+
 class MemoryWebSocket:
     """An ``AsyncWebSocket`` fed by the test; records what the server sent."""
 

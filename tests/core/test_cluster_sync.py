@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from engineio_core import BodyTooLarge, DisconnectReason, Request, Server
-from engineio_core.cluster import MemoryCluster
+from engineio_core.cluster import BusUnavailable, MemoryCluster
 from engineio_core.cluster.ids import NODE_ID_LENGTH
 from engineio_core.protocol.http import Response
 
@@ -160,3 +160,9 @@ def test_an_upgrade_on_the_other_node_takes_the_session_over(pair: tuple[Node, N
     ws.incoming.put(None)
     served.join(WAIT)
     assert b.gone.get(timeout=WAIT)[0] == sid
+
+
+def test_a_cluster_given_as_a_url_is_a_redis_cluster() -> None:
+    eio = Server(async_mode="threading", cluster="redis://127.0.0.1:1/0")  # nothing on port 1
+    with pytest.raises(BusUnavailable, match=r"redis://127\.0\.0\.1:1/0"):
+        eio.start()

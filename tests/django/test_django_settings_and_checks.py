@@ -53,6 +53,7 @@ def test_valid_settings_pass_the_checks() -> None:
     assert check_ids(PING_INTERVAL=10, TRANSPORTS=["polling"], CORS_ALLOWED_ORIGINS="*",
                      CORS_CREDENTIALS=False, PATH="/rt/", ASYNC_MODE="threading",
                      SID_GENERATOR="test_django_settings_and_checks.sid_generator") == []
+    assert check_ids(CLUSTER="redis://127.0.0.1:6379/0") == []
     with override_settings(ENGINEIO={"PING_INTERVAL": 0}):
         assert "django_engineio.E003" in [m.id for m in run_checks()]  # registered
 
@@ -70,6 +71,8 @@ def test_valid_settings_pass_the_checks() -> None:
     ({"PATH": "/"}, ["django_engineio.E005"]),
     ({"ASYNC_MODE": "twisted"}, ["django_engineio.E006"]),
     ({"ALLOW_REQUEST": "no.such.module.hook"}, ["django_engineio.E008"]),
+    ({"CLUSTER": "localhost:6379"}, ["django_engineio.E009"]),
+    ({"CLUSTER": {"url": "redis://localhost"}}, ["django_engineio.E009"]),
     ({"CORS_ALLOWED_ORIGINS": "*"}, ["django_engineio.W001"]),
 ])
 def test_each_problem_has_its_id(engineio: dict[str, Any], expected: list[str]) -> None:

@@ -75,7 +75,7 @@ def test_all_exports() -> None:
 def test_every_server_option_has_a_documented_key() -> None:
     options = set(config_defaults())
     public = {f.removesuffix("_ms") for f in ServerConfig.__dataclass_fields__}
-    assert public | {"path", "async_mode", "logger", "async_handlers"} == options
+    assert public | {"path", "async_mode", "logger", "async_handlers", "cluster"} == options
     docs = DOCS.read_text()
     for name in options:
         assert f"`ENGINEIO_{name.upper()}`" in docs, name

@@ -9,6 +9,7 @@
 ``django_engineio.E006``  ``ASYNC_MODE`` is not ``None`` or a known mode
 ``django_engineio.E007``  an ASGI deployment without Channels installed
 ``django_engineio.E008``  a hook's dotted path does not import
+``django_engineio.E009``  ``CLUSTER`` is not a Redis URL or a cluster, or redis-py is missing
 ``django_engineio.W001``  ``CORS_ALLOWED_ORIGINS = "*"`` with ``CORS_CREDENTIALS`` on
 ========================  ==========================================================
 """
@@ -31,6 +32,7 @@ from .conf import ASYNC_MODES, OPTION_KEYS, PACKAGE_KEYS, SETTING, _import_hook
 __all__ = ["check_settings"]
 
 _ID = "django_engineio."
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @register(Tags.compatibility)
@@ -43,7 +45,8 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None,
     if not isinstance(raw, dict):
         return [Error(f"settings.{SETTING} must be a dict, not {type(raw).__name__}.",
                       hint=f'{SETTING} = {{"PING_INTERVAL": 25, ...}}', id=_ID + "E001")]
-    return [*_keys(raw), *_package_keys(raw), *_options(raw), *_channels(raw), *_cors(raw)]
+    return [*_keys(raw), *_package_keys(raw), *_options(raw), *_channels(raw), *_cors(raw),
+            *_cluster(raw)]
 
 
 def _keys(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
@@ -68,7 +71,7 @@ def _package_keys(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
 def _options(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
     options: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in OPTION_KEYS or key in ("LOGGER", "ASYNC_HANDLERS"):
+        if key not in OPTION_KEYS or key in ("LOGGER", "ASYNC_HANDLERS", "CLUSTER"):
             continue
         if key in ("SID_GENERATOR", "ALLOW_REQUEST", "HANDSHAKE_HEADERS") and isinstance(value,
                                                                                           str):
@@ -101,6 +104,22 @@ def _channels(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
         yield Error("An ASGI deployment of django_engineio needs Channels, which is not "
                     "installed.", hint="pip install 'django-engineio[channels]'",
                     id=_ID + "E007")
+
+
+def _cluster(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
+    value = raw.get("CLUSTER")
+    if value is None:
+        return
+    if isinstance(value, str):
+        if not value.startswith(_REDIS_SCHEMES):
+            yield Error(f"{SETTING}['CLUSTER'] must be a Redis URL ({', '.join(_REDIS_SCHEMES)}"
+                        f"...) or a cluster object, not {value!r}.", id=_ID + "E009")
+        elif importlib.util.find_spec("redis") is None:
+            yield Error(f"{SETTING}['CLUSTER'] needs redis-py, which is not installed.",
+                        hint='pip install "engineio-core[redis]"', id=_ID + "E009")
+    elif not callable(getattr(value, "describe", None)):
+        yield Error(f"{SETTING}['CLUSTER'] must be a Redis URL or a cluster object "
+                    f"(engineio_core.cluster.RedisCluster), not {value!r}.", id=_ID + "E009")
 
 
 def _cors(raw: dict[Any, Any]) -> Iterable[CheckMessage]:

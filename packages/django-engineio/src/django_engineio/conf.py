@@ -50,7 +50,7 @@ _INTERNAL = {f"{name}_ms" for name in _SECONDS} | {"allowed_hosts"}
 OPTION_KEYS: frozenset[str] = frozenset(
     {f.name.upper() for f in fields(ServerConfig) if f.name not in _INTERNAL}
     | {name.upper() for name in _SECONDS}
-    | {"LOGGER", "ASYNC_HANDLERS"}
+    | {"LOGGER", "ASYNC_HANDLERS", "CLUSTER"}
 )
 """Keys passed to the server (as lower-case keyword arguments). Not ``ALLOWED_HOSTS``:
 the servers follow Django's own setting."""

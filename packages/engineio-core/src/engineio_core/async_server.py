@@ -234,14 +234,15 @@ class AsyncServer(BaseServer):
         async_handlers: ``False`` to read a session's next packet only once its
             message handler has returned.
         cluster: join a cluster of servers (several processes) that share their
-            sessions, e.g. :class:`~engineio_core.cluster.RedisCluster`: any of
-            them may receive any request of any session (see ``docs/cluster.md``).
+            sessions, e.g. :class:`~engineio_core.cluster.RedisCluster`, or a Redis
+            URL for one: any of them may receive any request of any session
+            (see ``docs/cluster.md``).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
     """
 
-    def __init__(self, async_mode: str | None = None, *, cluster: Cluster | None = None,
+    def __init__(self, async_mode: str | None = None, *, cluster: Cluster | str | None = None,
                  **options: Any) -> None:
         node: AsyncNode | None = None
         if cluster is not None:

@@ -176,13 +176,18 @@ class Server(BaseServer):
         async_handlers: ``False`` to read a session's next packet only once its
             message handler has returned (a handler that blocks longer than the
             ping timeout then gets its session closed).
+        cluster: join a cluster of servers (several processes) that share their
+            sessions, e.g. :class:`~engineio_core.cluster.RedisCluster`, or a Redis
+            URL for one: any of them may receive any request of any session
+            (see ``docs/cluster.md``; the process must be monkey-patched under
+            eventlet and gevent, as their gunicorn workers do).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
     """
 
     def __init__(self, async_mode: str | None = None, *, async_handlers: bool = True,
-                 cluster: Cluster | None = None, **options: Any) -> None:
+                 cluster: Cluster | str | None = None, **options: Any) -> None:
         backend = load_backend(async_mode, "sync")
         assert backend.kind == "sync"
         self.backend: SyncBackend = backend

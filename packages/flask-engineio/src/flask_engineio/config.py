@@ -31,13 +31,14 @@ DEFAULT_PATH = "/engine.io/"
 def config_defaults() -> dict[str, Any]:
     """Every option the extension reads, by option name, with its default.
 
-    ``path``, ``async_mode``, ``logger`` and ``async_handlers``, then each public
+    ``path``, ``async_mode``, ``logger``, ``async_handlers`` and ``cluster`` (a Redis
+    URL or a :class:`~engineio_core.cluster.RedisCluster`), then each public
     :class:`~engineio_core.ServerConfig` option; times in seconds, as the
     server takes them.
     """
     base = ServerConfig()
     defaults: dict[str, Any] = {"path": DEFAULT_PATH, "async_mode": None, "logger": None,
-                                "async_handlers": True}
+                                "async_handlers": True, "cluster": None}
     for field in fields(ServerConfig):
         value = getattr(base, field.name)
         if field.name.endswith("_ms"):

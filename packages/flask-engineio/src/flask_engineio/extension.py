@@ -216,6 +216,16 @@ class FlaskEngineIO:
         """Close one session, or every session of the current app when ``sid`` is ``None``."""
         self.server.disconnect(sid)
 
+    def broadcast(self, data: str | bytes) -> None:
+        """Send a message to every open session of the current app (with
+        ``ENGINEIO_CLUSTER``: of every process of the cluster)."""
+        self.server.broadcast(data)
+
+    def count_sessions(self) -> int:
+        """How many sessions the current app has open (with ``ENGINEIO_CLUSTER``:
+        in every process of the cluster together)."""
+        return self.server.count_sessions()
+
     @contextmanager
     def session(self, sid: str) -> Iterator[dict[str, Any]]:
         """The application's dict for a session, as a context manager."""

@@ -73,10 +73,10 @@ def _given_body(body: bytes, too_large: bool) -> Callable[[int], Awaitable[bytes
 class AsyncNode(NodeBase):
     """This process's place in a cluster (created by the server for its ``cluster=``)."""
 
-    def __init__(self, server: AsyncServer, cluster: Cluster) -> None:
+    def __init__(self, server: AsyncServer, cluster: Cluster | str) -> None:
         super().__init__(cluster)
         self.server = server
-        self._bus = cluster.async_bus()
+        self._bus = self.cluster.async_bus()
         self._joined = False
         self._join_lock: asyncio.Lock | None = None
         # call id -> (the node it waits on, or None, and the reply's future)

@@ -51,6 +51,23 @@ REPLIES = frozenset({Kind.RESPONSE, Kind.MOVED, Kind.TAKEN, Kind.DATA})
 """The kinds that answer a call (``COUNTED`` answers are collected apart)."""
 
 
+def as_cluster(option: Cluster | str) -> Cluster:
+    """The ``cluster=`` option as a :class:`Cluster`: a string is a Redis URL.
+
+    Raises:
+        ConfigError: ``option`` is neither (e.g. a dict from a settings file).
+    """
+    if isinstance(option, str):
+        from .redis import RedisCluster
+
+        return RedisCluster(option)
+    if not (callable(getattr(option, "describe", None))
+            and any(callable(getattr(option, name, None)) for name in ("async_bus", "sync_bus"))):
+        raise ConfigError(f"cluster must be a Redis URL or a Cluster (e.g. RedisCluster(url)), "
+                          f"got {option!r}")
+    return option
+
+
 class OwnerGone(Exception):
     """The node a call was for is not on the bus (any more)."""
 
@@ -62,8 +79,8 @@ class Here(Exception):
 class NodeBase:
     """The state and the decisions of a node (see the module docstring)."""
 
-    def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
+    def __init__(self, cluster: Cluster | str) -> None:
+        self.cluster = as_cluster(cluster)
         self.id = new_node_id()
         self._ids = itertools.count(1)
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over

@@ -76,11 +76,11 @@ def _given_body(body: bytes, too_large: bool) -> Callable[[int], bytes]:
 class SyncNode(NodeBase):
     """This process's place in a cluster, for ``Server``."""
 
-    def __init__(self, server: Server, cluster: Cluster) -> None:
+    def __init__(self, server: Server, cluster: Cluster | str) -> None:
         super().__init__(cluster)
         self.server = server
         self._backend = server.backend
-        self._bus = cluster.sync_bus(server.backend)
+        self._bus = self.cluster.sync_bus(server.backend)
         self._joined = False
         self._join_lock = server.backend.lock()
         self._calls: dict[int, _Call] = {}

@@ -1,0 +1,232 @@
+"""Cluster mode under the commands users type (issue 15, item 2): ``gunicorn -w 4``
+with each worker class, ``uvicorn --workers 4``, ``hypercorn --workers 4``, and the
+Flask and Django apps under them; no proxy, no sticky sessions.
+
+Each deployment joins a real ``redis-server`` (started here) through
+``EIO_CLUSTER_REDIS`` (the contract apps pass it on as ``cluster=``, Flask's
+``ENGINEIO_CLUSTER``, Django's ``ENGINEIO["CLUSTER"]``). The clients are
+python-engineio's, with ``Connection: close`` on every request (as behind a
+proxy that does not keep connections alive), so each request of a session
+lands on whichever worker accepts it: most reach a worker that does not hold
+the session. The control runs ``uvicorn --workers 4`` without Redis: the same
+clients fail there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import engineio
+import pytest
+import requests
+from tests.helpers import wait_until_sent
+
+from .harness import free_port
+
+pytestmark = pytest.mark.interop
+
+REPO = Path(__file__).resolve().parents[2]
+WORKERS = "4"
+PEERS = 8
+ECHOES = 4
+READY_S = 40.0
+STOP_S = 15.0
+
+_GUNICORN = [sys.executable, "-m", "gunicorn", "-w", WORKERS, "--no-control-socket",
+             "--graceful-timeout", "2", "-b", "127.0.0.1:{port}"]
+_EVENTLET = "engineio_core.backends.gunicorn_eventlet.EventletWorker"
+_UVICORN = [sys.executable, "-m", "uvicorn", "--workers", WORKERS, "--host", "127.0.0.1",
+            "--port", "{port}", "--log-level", "warning", "--no-access-log"]
+_ASGI = "benchmarks.asgi_app:app"
+_DJANGO_ASGI = "benchmarks.django_project.asgi:application"
+_DJANGO_WSGI = "benchmarks.django_project.wsgi:application"
+_FLASK = "benchmarks.flask_app:app"
+
+#: deployment -> command (``{port}`` replaced): what docs/cluster.md tells users to run
+COMMANDS: dict[str, list[str]] = {
+    "gunicorn-gevent": [*_GUNICORN, "-k", "gevent", "benchmarks.wsgi_apps:gevent_app"],
+    "gunicorn-gthread": [*_GUNICORN, "-k", "gthread", "--threads", "32",
+                         "benchmarks.wsgi_apps:threading_app"],
+    "gunicorn-eventlet": [*_GUNICORN, "-k", _EVENTLET, "benchmarks.wsgi_apps:eventlet_app"],
+    "gunicorn-uvicorn-worker": [*_GUNICORN, "-k", "uvicorn.workers.UvicornWorker", _ASGI],
+    "uvicorn-workers": [*_UVICORN, _ASGI],
+    "hypercorn-workers": [sys.executable, "-m", "hypercorn", "--workers", WORKERS,
+                          "-b", "127.0.0.1:{port}", _ASGI],
+    "flask-gunicorn-gevent": [*_GUNICORN, "-k", "gevent", _FLASK],
+    "flask-gunicorn-gthread": [*_GUNICORN, "-k", "gthread", "--threads", "32", _FLASK],
+    "flask-gunicorn-eventlet": [*_GUNICORN, "-k", _EVENTLET, _FLASK],
+    "flask-uwsgi-gevent": [str(Path(sys.executable).with_name("uwsgi")), "--http",
+                           "127.0.0.1:{port}", "--http-keepalive", "--http-websockets",
+                           "--gevent", "100", "--gevent-monkey-patch", "--master",
+                           "--processes", WORKERS, "--module", _FLASK, "--disable-logging",
+                           "--die-on-term"],
+    "django-gunicorn-gthread": [*_GUNICORN, "-k", "gthread", "--threads", "32", _DJANGO_WSGI],
+    "django-gunicorn-uvicorn-worker": [*_GUNICORN, "-k", "uvicorn.workers.UvicornWorker",
+                                       _DJANGO_ASGI],
+    "django-uvicorn-workers": [*_UVICORN, _DJANGO_ASGI],
+}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ``redis-server`` of its own on a free port, for every deployment of this module."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(binary):
+        pytest.fail("redis-server is not installed (scripts/setup.sh installs it)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + READY_S
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextmanager
+def deployment(command: list[str], redis: str | None, log: Path) -> Iterator[int]:
+    """Run ``command`` on a free port (in cluster mode when ``redis`` is a URL) until it
+    answers a polling handshake; stop it (and its workers) afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "EIO_CLUSTER_REDIS"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if redis is not None:
+        env["EIO_CLUSTER_REDIS"] = redis
+    argv = [part.replace("{port}", str(port)) for part in command]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + READY_S
+        nodes: set[str] = set()
+        # Ready when every worker has answered a handshake: in a cluster a session id
+        # names its worker (without one, the first answer will do).
+        while len(nodes) < (int(WORKERS) if redis else 1):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"workers up: {nodes}\n{log.read_text()}"
+            try:
+                nodes.add(_handshake_and_close(port)[:4])
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(STOP_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _handshake_and_close(port: int) -> str:
+    """Open a polling session and close it (each request on a new connection); its id."""
+    url = f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling"
+    with urllib.request.urlopen(url, timeout=2) as answer:
+        body = answer.read()
+    sid: str = json.loads(body[body.index(b"{"):])["sid"]
+    urllib.request.urlopen(f"{url}&sid={sid}", data=b"1", timeout=2).close()
+    return sid
+
+
+class Peer:
+    """A python-engineio client whose every request opens a new connection."""
+
+    def __init__(self, port: int, upgrade: bool) -> None:
+        http = requests.Session()
+        http.headers["Connection"] = "close"
+        self.client = engineio.Client(http_session=http)
+        self.got: queue.Queue[str | bytes] = queue.Queue()
+        self.gone = threading.Event()
+        self.client.on("message", self.got.put)
+        self.client.on("disconnect", lambda *_: self.gone.set())
+        self.client.connect(f"http://127.0.0.1:{port}",
+                            transports=["polling", "websocket"] if upgrade else ["polling"])
+
+    def next(self) -> str | bytes | None:
+        """The next message, or ``None`` once the session is gone or 5 s passed."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not self.gone.is_set():
+            try:
+                return self.got.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        return None
+
+    def echoes(self, count: int) -> bool:
+        """Whether ``count`` messages come back, in order."""
+        for n in range(count):
+            self.client.send(f"m{n}")
+            if self.next() != f"m{n}":
+                return False
+        return True
+
+    def close(self) -> None:
+        if not self.gone.is_set():
+            wait_until_sent(self.client)
+            self.client.disconnect()
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_the_command_serves_every_session_from_any_worker(
+        name: str, redis_url: str, tmp_path: Path) -> None:
+    with deployment(COMMANDS[name], redis_url, tmp_path / "server.log") as port:
+        peers: list[Peer] = []
+        try:
+            for n in range(PEERS):
+                peers.append(Peer(port, upgrade=n % 4 == 3))
+            for peer in peers:
+                assert peer.echoes(ECHOES), f"{name}: a session lost its messages"
+            nodes = {peer.client.sid[:4] for peer in peers if peer.client.sid}
+            assert len(nodes) >= 2, f"{name}: every session on one worker: {nodes}"
+            upgraded = [peer.client.transport() for n, peer in enumerate(peers) if n % 4 == 3]
+            assert upgraded == ["websocket"] * len(upgraded)
+            # cluster-wide: the count, and a broadcast from one session reaching all
+            peers[0].client.send("cmd:count")
+            assert peers[0].next() == f"count:{PEERS}"
+            peers[1].client.send("cmd:broadcast:all")
+            assert [peer.next() for peer in peers] == ["all"] * PEERS
+        finally:
+            for peer in peers:
+                peer.close()
+
+
+def test_without_the_cluster_the_same_clients_fail(tmp_path: Path) -> None:
+    """The control: ``uvicorn --workers 4`` with no Redis answers most requests of a
+    session from a worker that does not hold it."""
+    with deployment(COMMANDS["uvicorn-workers"], None, tmp_path / "server.log") as port:
+        failures = 0
+        attempts = 0
+        # Some workers may still be starting at first: try until one session fails.
+        while not failures and attempts < 20:
+            attempts += 1
+            try:
+                peer = Peer(port, upgrade=False)
+            except engineio.exceptions.ConnectionError:
+                failures += 1
+                continue
+            if not peer.echoes(ECHOES):
+                failures += 1
+            peer.close()
+        assert failures, "no session failed without the cluster: the control proves nothing"
