@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/ruff check packages tests benchmarks examples
 .venv/bin/mypy
-exec .venv/bin/python -m pytest "$@"
+# Two pytest-xdist workers (the interop tests mostly wait on servers and clients);
+# every test of one interop server runs in the same worker (tests/interop/conftest.py).
+# PYTEST_WORKERS=0 runs everything in this process.
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -79,6 +79,17 @@ class ServerPool:
         self._retired.clear()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite),
+    every test of one server runs in the same worker, so each shared server is
+    started once; tests of no particular server go to whichever worker is free."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("server_name") if callspec is not None else None
+        if isinstance(name, str):
+            item.add_marker(pytest.mark.xdist_group(name=name))
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage() -> Iterator[None]:
     """Collect after each test, so that a socket a client library leaked is

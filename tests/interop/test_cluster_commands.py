@@ -14,6 +14,7 @@ clients fail there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -80,9 +81,11 @@ COMMANDS: dict[str, list[str]] = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ``redis-server`` of its own on a free port, for every deployment of this module."""
+    """A ``redis-server`` of the test's own on a free port (pub/sub channels span a
+    server's databases: a worker of another deployment still shutting down would
+    otherwise answer this one's ``count_sessions()``)."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.path.exists(binary):
         pytest.fail("redis-server is not installed (scripts/setup.sh installs it)")
@@ -136,8 +139,10 @@ def deployment(command: list[str], redis: str | None, log: Path) -> Iterator[int
         try:
             process.wait(STOP_S)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
             process.wait()
+        with contextlib.suppress(ProcessLookupError):  # workers the master left behind
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _handshake_and_close(port: int) -> str:

@@ -79,6 +79,49 @@ def test_v4_no_pong_closes_at_interval_plus_timeout_and_releases_get_with_close(
     assert reasons(server) == []
 
 
+def test_v4_a_poll_after_the_deadline_finds_the_session_closed_though_no_timer_fired() -> None:
+    """The runtime's timer wakes late (a busy process): a request that arrives after
+    the session's deadline sees that deadline fire first, as the reference's does."""
+    server, client, t0 = opened(4)
+    server.advance(INTERVAL)  # the ping goes out (buffered: no GET held)
+    server.clock.now = t0 + INTERVAL + TIMEOUT + EPS  # the pong's timer has not fired
+    assert_unknown(client)
+    assert reasons(server) == [DisconnectReason.PING_TIMEOUT]
+    server.advance(10)
+    assert reasons(server) == []
+
+
+def test_v4_a_poll_before_the_deadline_is_served_and_gets_the_due_ping() -> None:
+    server, client, t0 = opened(4)
+    server.clock.now = t0 + INTERVAL + EPS  # the ping is due; its timer has not fired
+    assert client.poll() == [PING]
+    assert reasons(server) == []
+    assert server.next_deadline() == pytest.approx(t0 + INTERVAL + TIMEOUT)
+
+
+def test_v4_a_poll_after_a_long_sleep_of_the_process_gets_the_ping_and_time_to_answer() -> None:
+    server, client, t0 = opened(4)
+    server.clock.now = t0 + INTERVAL + TIMEOUT + EPS  # no timer fired: not the client's fault
+    assert client.poll() == [PING]
+    assert reasons(server) == []
+    assert server.next_deadline() == pytest.approx(server.now + TIMEOUT / 2)
+
+
+@pytest.mark.parametrize(("late", "deadline_after_due"), [
+    (TIMEOUT / 4, TIMEOUT),  # counted from when the ping was due
+    (TIMEOUT, TIMEOUT * 1.5),  # very late: the client still gets half its timeout
+])
+def test_v4_a_ping_sent_late_is_answered_within_timeout_of_when_it_was_due(
+        late: float, deadline_after_due: float) -> None:
+    server, client, t0 = opened(4)
+    due = t0 + INTERVAL
+    server.clock.now = due + late
+    server.engine.handle_timer(server.now)  # the timer fires late
+    server.pump()
+    assert client.poll() == [PING]
+    assert server.next_deadline() == pytest.approx(due + deadline_after_due)
+
+
 def test_v4_pong_rearms_the_next_ping_one_interval_later() -> None:
     server, client, t0 = opened(4)
     server.advance(INTERVAL)

@@ -280,11 +280,14 @@ class Engine:
             when, _, session = heapq.heappop(timers)
             if session.armed_at != when:
                 continue  # re-armed since, or gone (a closed session is disarmed)
-            entry = self._entries[session.sid]
-            session.disarm()
-            self._fire(entry, now)
-            if entry.session.state is not State.CLOSED:
-                self._arm(entry.session)
+            self._fire_due(self._entries[session.sid], now)
+
+    def _fire_due(self, entry: _Entry, now: float) -> None:
+        session = entry.session
+        session.disarm()
+        self._fire(entry, now)
+        if session.state is not State.CLOSED:
+            self._arm(session)
 
     # ------------------------------------------------------------------ queries
     def has_session(self, sid: str) -> bool:
@@ -490,6 +493,12 @@ class Engine:
                                  context={"name": "TRANSPORT_HANDSHAKE_ERROR"})
             return self._new_handshake(request, websocket=False)
         entry = self._entries.get(sid)
+        while entry is not None and entry.session.armed_at is not None \
+                and entry.session.armed_at <= now:
+            # A deadline of this session passed and the runtime's timer has not fired
+            # it yet (a busy process wakes late): it fires first, as it would have.
+            self._fire_due(entry, now)
+            entry = self._entries.get(sid)
         if entry is None or entry.session.state is State.CONNECTING:
             if entry is None and request.method == "GET" and sid in self._client_closed:
                 until, traits = self._client_closed.pop(sid)
@@ -1050,7 +1059,7 @@ class Engine:
                 self._close(entry, DisconnectReason.PING_TIMEOUT, None, now)
                 return
         if session.next_ping is not None and session.next_ping <= now:
-            session.ping_sent(now, self._timeout)
+            session.ping_sent(now, self._timeout, due=session.next_ping)
             self._enqueue(entry, Packet(PacketType.PING))
 
     def _open_session(self, sid: str) -> Session:

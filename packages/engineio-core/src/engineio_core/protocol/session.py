@@ -304,10 +304,14 @@ class Session:
         """v3: the client pinged; it must ping again within ``interval + timeout``."""
         self.heartbeat_deadline = now + interval + timeout
 
-    def ping_sent(self, now: float, timeout: float) -> None:
-        """v4: a ping went out; the pong must come within ``timeout``."""
+    def ping_sent(self, now: float, timeout: float, due: float | None = None) -> None:
+        """v4: a ping went out; the pong must come within ``timeout`` of when the ping
+        was ``due`` (as when the timer fires on time: the session ends interval +
+        timeout after the last pong), but never sooner than ``timeout / 2`` from
+        ``now`` (a ping sent late by a busy process still gives the client time)."""
         self.next_ping = None
-        self.pong_deadline = now + timeout
+        start = now if due is None else due
+        self.pong_deadline = max(start + timeout, now + timeout / 2)
 
     def drain(self, now: float, grace: float) -> None:
         """Closed by the server while no channel was attached: wait ``grace`` for the last GET."""
