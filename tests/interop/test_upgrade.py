@@ -4,6 +4,7 @@ python-engineio client upgrades inside connect(), before anything is sent)."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 
 import pytest
@@ -76,6 +77,33 @@ def _read_response(sock: socket.socket) -> tuple[int, bytes]:
     return status, body
 
 
+def _probe_socket(port: int) -> tuple[str, socket.socket]:
+    """A polling session and its probe WebSocket, upgraded to the 101 (nothing sent)."""
+    host = f"Host: 127.0.0.1:{port}\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as http:
+        http.sendall(f"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n{host}\r\n".encode())
+        status, body = _read_response(http)
+    assert status == 200, (status, body)
+    assert body.startswith(b"0{"), body
+    sid: str = json.loads(body[1:].split(b"\x1e")[0])["sid"]
+    ws = socket.create_connection(("127.0.0.1", port), timeout=5)
+    ws.sendall(_upgrade_request(port, sid))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = ws.recv(1)  # byte by byte: nothing past the 101 is consumed
+        assert chunk, "closed before the 101"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sid, ws
+
+
+def _upgrade_request(port: int, sid: str) -> bytes:
+    return (f"GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "\r\n").encode()
+
+
 def test_a_get_sent_right_after_the_upgrade_frames_is_refused(server: RunningServer) -> None:
     """The official suite's "ignores HTTP requests with same sid after upgrade", at its
     most racy: ``2probe`` and ``5`` leave on the WebSocket in one write and the GET
@@ -83,33 +111,48 @@ def test_a_get_sent_right_after_the_upgrade_frames_is_refused(server: RunningSer
     connections, the GET must find the upgrade done: 400, never a held poll answered
     by a noop (``PROBE_CATCH_UP``)."""
     port = server.port
-    host = f"Host: 127.0.0.1:{port}\r\n"
     for attempt in range(ROUNDS):
+        sid, ws = _probe_socket(port)
         http = socket.create_connection(("127.0.0.1", port), timeout=5)
-        ws = socket.create_connection(("127.0.0.1", port), timeout=5)
         try:
-            http.sendall(f"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n{host}\r\n".encode())
-            status, body = _read_response(http)
-            assert status == 200, (status, body)
-            assert body.startswith(b"0{"), body
-            sid = json.loads(body[1:].split(b"\x1e")[0])["sid"]
-            ws.sendall(f"GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\n{host}"
-                       "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = ws.recv(1)  # byte by byte: nothing past the 101 is consumed
-                assert chunk, "closed before the 101"
-                head += chunk
-            assert head.startswith(b"HTTP/1.1 101"), head
-            http.close()  # some servers close after each answer (Werkzeug)
-            http = socket.create_connection(("127.0.0.1", port), timeout=5)
             ws.sendall(masked_text_frame("2probe") + masked_text_frame("5"))
             http.sendall(f"GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
-                         f"{host}\r\n".encode())
+                         f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
             status, body = _read_response(http)
             assert status == 400, (f"{server.describe()}: round {attempt}: the GET was "
                                    f"answered {status} {body!r} after the upgrade")
         finally:
             http.close()
+            ws.close()
+
+
+def test_a_second_websocket_is_refused_after_the_probe_is_answered(
+        server: RunningServer) -> None:
+    """The official suite's "ignores WebSocket connection with same sid after upgrade":
+    the client sends ``2probe`` and ``5``, opens a second WebSocket with the same sid
+    and, once that one is refused, takes the next message of the first as the answer to
+    what it sends next, so ``3probe`` must be on its way before the refusal (on
+    loopback: readable by then)."""
+    port = server.port
+    for attempt in range(ROUNDS):
+        sid, ws = _probe_socket(port)
+        second = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            ws.sendall(masked_text_frame("2probe") + masked_text_frame("5"))
+            second.sendall(_upgrade_request(port, sid))
+            answer = b""
+            while chunk := second.recv(65536):  # refused, or accepted then closed
+                answer += chunk
+                head, done, frames = answer.partition(b"\r\n\r\n")
+                if done and (not head.startswith(b"HTTP/1.1 101") or frames[:1] == b"\x88"):
+                    break  # an error answer, or a close frame (what the client calls closed)
+            head, _, frames = answer.partition(b"\r\n\r\n")
+            assert not head.startswith(b"HTTP/1.1 101") or frames[:1] == b"\x88", answer
+            assert select.select([ws], [], [], 0)[0], (
+                f"{server.describe()}: round {attempt}: the second WebSocket was refused "
+                "before 3probe was written")
+            frame = ws.recv(8)
+            assert frame[2:] == b"3probe", frame
+        finally:
+            second.close()
             ws.close()

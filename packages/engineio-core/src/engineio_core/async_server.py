@@ -543,6 +543,10 @@ class AsyncServer(BaseServer):
                 return
         engine = self.engine
         run = self._run
+        if self._probes:  # another WebSocket for an upgrading (or upgraded) session:
+            probe = self._probes.get(request.query.get("sid", ""))
+            if probe is not None:  # what its WebSocket already sent is answered first
+                await _caught_up(probe)
         outcome = await run(engine.handle_websocket, request, self._now())
         if isinstance(outcome, Handshake):
             result = await self._handshake(outcome)

@@ -503,6 +503,10 @@ class Server(BaseServer):
         self._start_timer()
         engine = self.engine
         run = self._run
+        if self._probes:  # another WebSocket for an upgrading (or upgraded) session:
+            probe = self._probes.get(request.query.get("sid", ""))
+            if probe is not None:  # what its WebSocket already sent is answered first
+                self._caught_up(probe)
         outcome = run(engine.handle_websocket, request, self._now())
         if isinstance(outcome, Handshake):
             result = self._handshake(outcome)
