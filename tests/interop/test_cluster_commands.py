@@ -18,9 +18,7 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,7 +33,7 @@ import pytest
 import requests
 from tests.helpers import wait_until_sent
 
-from .harness import free_port
+from .harness import free_port, redis_server
 
 pytestmark = pytest.mark.interop
 
@@ -82,30 +80,12 @@ COMMANDS: dict[str, list[str]] = {
 
 
 @pytest.fixture
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ``redis-server`` of the test's own on a free port (pub/sub channels span a
-    server's databases: a worker of another deployment still shutting down would
-    otherwise answer this one's ``count_sessions()``)."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.path.exists(binary):
-        pytest.fail("redis-server is not installed (scripts/setup.sh installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + READY_S
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A ``redis-server`` of the test's own (pub/sub channels span a server's
+    databases: a worker of another deployment still shutting down would otherwise
+    answer this one's ``count_sessions()``)."""
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 @contextmanager

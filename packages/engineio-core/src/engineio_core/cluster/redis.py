@@ -111,6 +111,9 @@ class _AsyncRedisBus:
         self._redis: Redis = Redis.from_url(cluster.url, **cluster.options)
         self._node: str | None = None
         self._reader: asyncio.Task[None] | None = None
+        # PUBLISHes waiting for the one in flight: (channel, message, its count)
+        self._queued: list[tuple[str, bytes, asyncio.Future[int]]] = []
+        self._sender: asyncio.Task[None] | None = None  # sends the queue, while it has any
 
     async def join(self, node: str, deliver: Deliver) -> bool:
         from redis.exceptions import RedisError
@@ -153,13 +156,40 @@ class _AsyncRedisBus:
                 attempt += 1
 
     async def publish(self, node: str | None, message: bytes) -> int:
+        """PUBLISH, in order: the messages published while one round trip is under way
+        leave together in the next (one write and one read for all of them, however
+        many requests the node is forwarding at once)."""
+        channel = self._names.all if node is None else self._names.node(node)
+        reached: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued.append((channel, message, reached))
+        if self._sender is None:
+            self._sender = asyncio.ensure_future(self._send_queued())
+        return await reached
+
+    async def _send_queued(self) -> None:
         from redis.exceptions import RedisError
 
-        channel = self._names.all if node is None else self._names.node(node)
         try:
-            return int(await self._redis.publish(channel, message))
-        except (RedisError, OSError) as exc:
-            raise self._names.unavailable(exc) from exc
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    if len(batch) == 1:
+                        counts = [await self._redis.publish(batch[0][0], batch[0][1])]
+                    else:
+                        pipe = self._redis.pipeline(transaction=False)
+                        for channel, message, _ in batch:
+                            pipe.publish(channel, message)
+                        counts = await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    for _, _, reached in batch:
+                        if not reached.done():
+                            reached.set_exception(self._names.unavailable(exc))
+                    continue
+                for (_, _, reached), count in zip(batch, counts, strict=True):
+                    if not reached.done():
+                        reached.set_result(int(count))
+        finally:
+            self._sender = None
 
     async def alive(self, node: str) -> bool:
         from redis.exceptions import RedisError
