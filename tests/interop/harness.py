@@ -146,6 +146,18 @@ def free_port() -> int:
         return port
 
 
+def wait_listening(port: int, timeout: float) -> None:
+    """Wait until something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def redis_server(directory: Path) -> Iterator[str]:
     """A ``redis-server`` on a free port (no persistence, files in ``directory``)
@@ -158,14 +170,7 @@ def redis_server(directory: Path) -> Iterator[str]:
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(directory)], stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
+        wait_listening(port, SERVER_START_TIMEOUT)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()

@@ -17,11 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -31,9 +29,9 @@ from pathlib import Path
 import engineio
 import pytest
 import requests
-from tests.helpers import wait_until_sent
 
 from .harness import free_port, redis_server
+from .peer import Peer
 
 pytestmark = pytest.mark.interop
 
@@ -135,42 +133,12 @@ def _handshake_and_close(port: int) -> str:
     return sid
 
 
-class Peer:
-    """A python-engineio client whose every request opens a new connection."""
-
-    def __init__(self, port: int, upgrade: bool) -> None:
-        http = requests.Session()
-        http.headers["Connection"] = "close"
-        self.client = engineio.Client(http_session=http)
-        self.got: queue.Queue[str | bytes] = queue.Queue()
-        self.gone = threading.Event()
-        self.client.on("message", self.got.put)
-        self.client.on("disconnect", lambda *_: self.gone.set())
-        self.client.connect(f"http://127.0.0.1:{port}",
-                            transports=["polling", "websocket"] if upgrade else ["polling"])
-
-    def next(self) -> str | bytes | None:
-        """The next message, or ``None`` once the session is gone or 5 s passed."""
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not self.gone.is_set():
-            try:
-                return self.got.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        return None
-
-    def echoes(self, count: int) -> bool:
-        """Whether ``count`` messages come back, in order."""
-        for n in range(count):
-            self.client.send(f"m{n}")
-            if self.next() != f"m{n}":
-                return False
-        return True
-
-    def close(self) -> None:
-        if not self.gone.is_set():
-            wait_until_sent(self.client)
-            self.client.disconnect()
+def fresh_connection_peer(port: int, upgrade: bool) -> Peer:
+    """A peer whose every request opens a new connection (``Connection: close``)."""
+    http = requests.Session()
+    http.headers["Connection"] = "close"
+    return Peer(f"http://127.0.0.1:{port}", ["polling", "websocket"] if upgrade else ["polling"],
+                http_session=http)
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
@@ -180,7 +148,7 @@ def test_the_command_serves_every_session_from_any_worker(
         peers: list[Peer] = []
         try:
             for n in range(PEERS):
-                peers.append(Peer(port, upgrade=n % 4 == 3))
+                peers.append(fresh_connection_peer(port, upgrade=n % 4 == 3))
             for peer in peers:
                 assert peer.echoes(ECHOES), f"{name}: a session lost its messages"
             nodes = {peer.client.sid[:4] for peer in peers if peer.client.sid}
@@ -207,7 +175,7 @@ def test_without_the_cluster_the_same_clients_fail(tmp_path: Path) -> None:
         while not failures and attempts < 20:
             attempts += 1
             try:
-                peer = Peer(port, upgrade=False)
+                peer = fresh_connection_peer(port, upgrade=False)
             except engineio.exceptions.ConnectionError:
                 failures += 1
                 continue

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,11 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import engineio
 import pytest
-from tests.helpers import wait_until_sent
 
 from .harness import free_port
+from .peer import Peer
 
 pytestmark = pytest.mark.interop
 
@@ -71,29 +68,6 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
             process.wait()
 
 
-class Peer:
-    """A python-engineio client that records its disconnect."""
-
-    def __init__(self, port: int, transports: list[str]) -> None:
-        self.client = engineio.Client()
-        self.got: queue.Queue[str | bytes] = queue.Queue()
-        self.gone = threading.Event()
-        self.client.on("message", self.got.put)
-        self.client.on("disconnect", lambda *_: self.gone.set())
-        self.client.connect(f"http://127.0.0.1:{port}", transports=transports)
-        assert self.client.sid is not None
-        self.sid: str = self.client.sid
-
-    def echo(self, text: str) -> None:
-        self.client.send(text)
-        assert self.got.get(timeout=5) == text
-
-    def close(self) -> None:
-        if not self.gone.is_set():
-            wait_until_sent(self.client)
-            self.client.disconnect()
-
-
 def handshake(port: int) -> str:
     with urllib.request.urlopen(
             f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling", timeout=5) as answer:
@@ -114,6 +88,7 @@ def post(port: int, sid: str, body: bytes) -> tuple[int, bytes]:
 def test_a_killed_worker_ends_only_its_own_sessions(tmp_path: Path) -> None:
     with cluster(tmp_path) as facts:
         port = facts["port"]
+        url = f"http://127.0.0.1:{port}"
         victim, survivor = facts["workers"]
         victim_node = handshake(victim["port"])[:4]
         peers: list[Peer] = []
@@ -121,7 +96,7 @@ def test_a_killed_worker_ends_only_its_own_sessions(tmp_path: Path) -> None:
             # Through nginx, until both workers hold sessions (round-robin spreads them).
             while len(peers) < 12 and (
                     len({p.sid[:4] for p in peers}) < 2 or len(peers) < 4):
-                peers.append(Peer(port, ["websocket"] if len(peers) % 2 else ["polling"]))
+                peers.append(Peer(url, ["websocket"] if len(peers) % 2 else ["polling"]))
             doomed = [p for p in peers if p.sid[:4] == victim_node]
             spared = [p for p in peers if p.sid[:4] != victim_node]
             assert doomed
@@ -138,7 +113,7 @@ def test_a_killed_worker_ends_only_its_own_sessions(tmp_path: Path) -> None:
                 assert not peer.gone.is_set(), (peer.sid, peer.client.transport(),
                                                 facts["log"].read_text()[-3000:])
                 peer.echo("after")  # their requests reach the survivor, some through nginx
-            again = Peer(port, ["polling"])  # a client of the dead worker reconnects
+            again = Peer(url, ["polling"])  # a client of the dead worker reconnects
             again.echo("back")
             peers.append(again)
             assert again.sid[:4] != victim_node
@@ -152,7 +127,8 @@ def test_redis_lost_then_back(tmp_path: Path) -> None:
     with cluster(tmp_path) as facts:
         first, second = facts["workers"]
         redis = facts["redis"]
-        local = Peer(first["port"], ["websocket"])  # every frame stays on its worker
+        local = Peer(f"http://127.0.0.1:{first['port']}",
+                     ["websocket"])  # every frame stays on its worker
         redis_again: subprocess.Popen[bytes] | None = None
         try:
             sid = handshake(first["port"])

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -31,7 +30,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from tests.helpers import wait_until_sent
 
-from .harness import free_port
+from .harness import free_port, wait_listening
+from .peer import Peer
 
 pytestmark = pytest.mark.interop
 
@@ -65,17 +65,6 @@ def _wait_http(port: int) -> None:
             time.sleep(0.1)
     sid = json.loads(body[body.index(b"{"):])["sid"]
     urllib.request.urlopen(f"{url}&sid={sid}", data=b"1", timeout=2).close()
-
-
-def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + READY_S
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"nothing listens on port {port}"
-            time.sleep(0.05)
 
 
 @contextmanager
@@ -148,7 +137,7 @@ def proxy(kind: str, tmp: Path, upstream: list[int], balance: str) -> Iterator[i
         argv = [_which("haproxy"), "-db", "-f", str(conf)]
     process = subprocess.Popen(argv)
     try:
-        _wait_listening(port)  # no handshake through it: it would leave a session behind
+        wait_listening(port, READY_S)  # no handshake through it: it would leave a session behind
         yield port
     finally:
         process.terminate()
@@ -167,44 +156,16 @@ class SourceAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
-class Peer:
-    """A python-engineio client whose requests (and WebSocket) leave from ``source``."""
-
-    def __init__(self, port: int, source: str, upgrade: bool) -> None:
-        session = requests.Session()
-        session.mount("http://", SourceAdapter(source))
-        options: dict[str, Any] = {}
-        if upgrade:  # the WebSocket from the same address (websocket-client takes a socket)
-            sock = socket.create_connection(("127.0.0.1", port), source_address=(source, 0))
-            options["socket"] = sock
-        self.client = engineio.Client(http_session=session, websocket_extra_options=options)
-        self.got: queue.Queue[str | bytes] = queue.Queue()
-        self.gone = threading.Event()
-        self.client.on("message", self.got.put)
-        self.client.on("disconnect", lambda *_: self.gone.set())
-        self.client.connect(f"http://127.0.0.1:{port}",
-                            transports=["polling", "websocket"] if upgrade else ["polling"])
-
-    def echoes(self, count: int) -> bool:
-        """Whether ``count`` messages come back, in order (``False`` as soon as the
-        session is gone: a request reached a worker that does not hold it)."""
-        for n in range(count):
-            self.client.send(f"m{n}")
-            deadline = time.monotonic() + 3
-            while True:
-                try:
-                    if self.got.get(timeout=0.05) != f"m{n}":
-                        return False
-                    break
-                except queue.Empty:
-                    if self.gone.is_set() or time.monotonic() > deadline:
-                        return False
-        return True
-
-    def close(self) -> None:
-        if not self.gone.is_set():
-            wait_until_sent(self.client)
-            self.client.disconnect()
+def sticky_peer(port: int, source: str, upgrade: bool) -> Peer:
+    """A peer whose requests (and WebSocket) leave from ``source``."""
+    session = requests.Session()
+    session.mount("http://", SourceAdapter(source))
+    options: dict[str, Any] = {}
+    if upgrade:  # the WebSocket from the same address (websocket-client takes a socket)
+        options["socket"] = socket.create_connection(("127.0.0.1", port),
+                                                     source_address=(source, 0))
+    return Peer(f"http://127.0.0.1:{port}", ["polling", "websocket"] if upgrade else ["polling"],
+                http_session=session, websocket_extra_options=options)
 
 
 def local_counts(ports: list[int]) -> list[int]:
@@ -243,7 +204,7 @@ def test_sticky_configurations_keep_each_session_on_its_worker(
             for n, source in enumerate(SOURCES):
                 # the cookie configuration pins by cookie: upgrades need it on the socket
                 # too, which websocket-client sends (python-engineio passes its cookies)
-                peers.append(Peer(port, source, upgrade=n % 3 == 2))
+                peers.append(sticky_peer(port, source, upgrade=n % 3 == 2))
             for peer in peers:
                 assert peer.echoes(5), f"a session lost its worker behind {kind} {balance}"
             upgraded = [peer.client.transport() for n, peer in enumerate(peers) if n % 3 == 2]
@@ -263,7 +224,7 @@ def test_hashing_the_sid_does_not_pin_the_handshake(tmp_path: Path) -> None:
         failures = 0
         for source in SOURCES[:10]:  # each fails with odds 2/3: all survive 1 time in 59,000
             try:
-                peer = Peer(port, source, upgrade=False)
+                peer = sticky_peer(port, source, upgrade=False)
             except engineio.exceptions.ConnectionError:
                 failures += 1
                 continue

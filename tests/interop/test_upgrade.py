@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import select
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from tests.helpers import masked_text_frame
@@ -97,6 +99,20 @@ def _probe_socket(port: int) -> tuple[str, socket.socket]:
     return sid, ws
 
 
+@contextmanager
+def _upgrade_frames_sent(port: int) -> Iterator[tuple[str, socket.socket, socket.socket]]:
+    """A session's probe WebSocket right after ``2probe`` and ``5`` left in one write,
+    and another connection, opened before them: ``(sid, probe, other)``."""
+    sid, ws = _probe_socket(port)
+    other = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        ws.sendall(masked_text_frame("2probe") + masked_text_frame("5"))
+        yield sid, ws, other
+    finally:
+        other.close()
+        ws.close()
+
+
 def _upgrade_request(port: int, sid: str) -> bytes:
     return (f"GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\n"
             f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -112,18 +128,12 @@ def test_a_get_sent_right_after_the_upgrade_frames_is_refused(server: RunningSer
     by a noop (``PROBE_CATCH_UP``)."""
     port = server.port
     for attempt in range(ROUNDS):
-        sid, ws = _probe_socket(port)
-        http = socket.create_connection(("127.0.0.1", port), timeout=5)
-        try:
-            ws.sendall(masked_text_frame("2probe") + masked_text_frame("5"))
+        with _upgrade_frames_sent(port) as (sid, _ws, http):
             http.sendall(f"GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
                          f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
             status, body = _read_response(http)
             assert status == 400, (f"{server.describe()}: round {attempt}: the GET was "
                                    f"answered {status} {body!r} after the upgrade")
-        finally:
-            http.close()
-            ws.close()
 
 
 def test_a_second_websocket_is_refused_after_the_probe_is_answered(
@@ -135,10 +145,7 @@ def test_a_second_websocket_is_refused_after_the_probe_is_answered(
     loopback: readable by then)."""
     port = server.port
     for attempt in range(ROUNDS):
-        sid, ws = _probe_socket(port)
-        second = socket.create_connection(("127.0.0.1", port), timeout=5)
-        try:
-            ws.sendall(masked_text_frame("2probe") + masked_text_frame("5"))
+        with _upgrade_frames_sent(port) as (sid, ws, second):
             second.sendall(_upgrade_request(port, sid))
             answer = b""
             while chunk := second.recv(65536):  # refused, or accepted then closed
@@ -153,6 +160,3 @@ def test_a_second_websocket_is_refused_after_the_probe_is_answered(
                 "before 3probe was written")
             frame = ws.recv(8)
             assert frame[2:] == b"3probe", frame
-        finally:
-            second.close()
-            ws.close()
