@@ -124,12 +124,17 @@ def deployment(command: list[str], redis: str | None, log: Path) -> Iterator[int
 
 
 def _handshake_and_close(port: int) -> str:
-    """Open a polling session and close it (each request on a new connection); its id."""
+    """Open a polling session and close it (each request on a new connection); its id.
+
+    Raises ``OSError`` only when no session was opened: one that was is closed (a
+    worker's first request joins the cluster, which can take a while on a busy
+    machine), or ``cmd:count`` would count it later.
+    """
     url = f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling"
-    with urllib.request.urlopen(url, timeout=2) as answer:
+    with urllib.request.urlopen(url, timeout=READY_S) as answer:  # not given up on
         body = answer.read()
     sid: str = json.loads(body[body.index(b"{"):])["sid"]
-    urllib.request.urlopen(f"{url}&sid={sid}", data=b"1", timeout=2).close()
+    urllib.request.urlopen(f"{url}&sid={sid}", data=b"1", timeout=READY_S).close()
     return sid
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .bus import AsyncBus, BusUnavailable, Deliver, SyncBus
+from .direct import DirectLinks
 
 if TYPE_CHECKING:
     import redis.client
@@ -43,11 +44,19 @@ class RedisCluster:
             ``unix:///path``), as redis-py's ``from_url`` takes it.
         prefix: the start of every channel name: servers with the same URL and
             prefix form one cluster.
+        direct: let the nodes (of :class:`~engineio_core.AsyncServer`) send the
+            messages meant for one node over direct links instead of through Redis
+            (:mod:`engineio_core.cluster.direct`): a forwarded request costs half as
+            many system calls. ``False``: everything through Redis.
+        host: where a node listens for direct links and how the others reach it; the
+            default, loopback, links the nodes of one machine (nodes on other
+            machines reach it over Redis). A routable address links every node:
+            give one only on a network that only the cluster's machines reach.
         **options: passed on to redis-py's ``from_url`` (timeouts, TLS files...).
     """
 
     def __init__(self, url: str = "redis://localhost:6379/0", *, prefix: str = "engineio",
-                 **options: Any) -> None:
+                 direct: bool = True, host: str = "127.0.0.1", **options: Any) -> None:
         try:
             import redis  # noqa: F401
         except ImportError:
@@ -55,6 +64,8 @@ class RedisCluster:
                               '"engineio-core[redis]"') from None
         self.url = url
         self.prefix = prefix
+        self.direct = direct
+        self.host = host
         self.options = options
 
     def async_bus(self) -> AsyncBus:
@@ -114,6 +125,8 @@ class _AsyncRedisBus:
         # PUBLISHes waiting for the one in flight: (channel, message, its count)
         self._queued: list[tuple[str, bytes, asyncio.Future[int]]] = []
         self._sender: asyncio.Task[None] | None = None  # sends the queue, while it has any
+        self._direct = DirectLinks(self._redis, cluster.prefix, cluster.host) \
+            if cluster.direct else None
 
     async def join(self, node: str, deliver: Deliver) -> bool:
         from redis.exceptions import RedisError
@@ -123,6 +136,8 @@ class _AsyncRedisBus:
                 return False
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(self._names.node(node), self._names.all)
+            if self._direct is not None:
+                await self._direct.open(node, deliver)
         except (RedisError, OSError) as exc:
             raise self._names.unavailable(exc) from exc
         self._node = node
@@ -159,6 +174,17 @@ class _AsyncRedisBus:
         """PUBLISH, in order: the messages published while one round trip is under way
         leave together in the next (one write and one read for all of them, however
         many requests the node is forwarding at once)."""
+        if node is not None and self._direct is not None:
+            from redis.exceptions import RedisError
+
+            if self._names.lost:  # the cluster is down while Redis is (docs/cluster.md)
+                raise self._names.unavailable(ConnectionError("lost"))
+            try:
+                direct = await self._direct.send(node, message)
+            except (RedisError, OSError) as exc:  # looking its address up
+                raise self._names.unavailable(exc) from exc
+            if direct is not None:
+                return direct
         channel = self._names.all if node is None else self._names.node(node)
         reached: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._queued.append((channel, message, reached))
@@ -201,6 +227,8 @@ class _AsyncRedisBus:
         return bool(counts and counts[0][1])
 
     async def leave(self) -> None:
+        if self._direct is not None:
+            await self._direct.close()
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
