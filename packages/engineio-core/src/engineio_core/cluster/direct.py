@@ -95,9 +95,10 @@ class DirectLinks:
             {"host": self._host, "port": port, "machine": self._machine}))
 
     async def send(self, node: str, message: bytes) -> int | None:
-        """Send ``message`` to ``node`` over its link: 1 once written, 0 when the node
-        is registered but does not answer (its process is gone), ``None`` when it has
-        no link to offer (send it over Redis)."""
+        """Send ``message`` to ``node`` over its link: 1 once written, 0 when the link
+        broke under the write, ``None`` when there is no link to it (send it over
+        Redis, which also knows whether the node is alive: a node killed before it
+        could unregister leaves an address that refuses connections)."""
         lock = self._locks.get(node)
         if lock is None:
             lock = self._locks[node] = asyncio.Lock()
@@ -112,8 +113,8 @@ class DirectLinks:
                 try:
                     writer = await self._connect(node, address)
                 except OSError:
-                    self._addresses.pop(node, None)  # asked again next time
-                    return 0
+                    self._addresses[node] = None  # from now on over Redis
+                    return None
             writer.write(_LENGTH.pack(len(message)) + message)
             if writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
                 try:
