@@ -86,7 +86,10 @@ class DirectLinks:
         self._token = token if isinstance(token, bytes) else str(token).encode()
 
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._serve(reader, writer, deliver)
+            # Cancelled when the node leaves: ended quietly (Python 3.11's streams
+            # would log a cancelled connection callback as an error).
+            with suppress(asyncio.CancelledError):
+                await self._serve(reader, writer, deliver)
 
         self._server = await asyncio.start_server(accept, self._host, 0)
         port = self._server.sockets[0].getsockname()[1]
