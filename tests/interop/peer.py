@@ -23,8 +23,8 @@ class Peer:
         self.client.on("message", self.got.put)
         self.client.on("disconnect", lambda *_: self.gone.set())
         self.client.connect(url, transports=transports)
-        assert self.client.sid is not None
-        self.sid: str = self.client.sid
+        # "" when the session is gone already (a request reached a worker without it)
+        self.sid: str = self.client.sid or ""
 
     def next(self, timeout: float = 5) -> str | bytes | None:
         """The next message, or ``None`` once the session is gone or ``timeout`` passed."""
