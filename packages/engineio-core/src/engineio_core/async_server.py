@@ -428,9 +428,7 @@ class AsyncServer(BaseServer):
         engine = self.engine
         run = self._run
         if self._probes and request.method == "GET":
-            probe = self._probes.get(request.query.get("sid", ""))
-            if probe is not None:
-                await _caught_up(probe)
+            await self._catch_up(request)
         outcome = await run(engine.handle_request, request, self._now())
         if isinstance(outcome, Response):
             if outcome.status >= 400:
@@ -543,10 +541,8 @@ class AsyncServer(BaseServer):
                 return
         engine = self.engine
         run = self._run
-        if self._probes:  # another WebSocket for an upgrading (or upgraded) session:
-            probe = self._probes.get(request.query.get("sid", ""))
-            if probe is not None:  # what its WebSocket already sent is answered first
-                await _caught_up(probe)
+        if self._probes:  # another WebSocket, maybe for an upgrading (or upgraded) session
+            await self._catch_up(request)
         outcome = await run(engine.handle_websocket, request, self._now())
         if isinstance(outcome, Handshake):
             result = await self._handshake(outcome)
@@ -601,6 +597,13 @@ class AsyncServer(BaseServer):
         await self._run(self.engine.import_session, snapshot, self._now())
 
     # ------------------------------------------------------------------ internals
+    async def _catch_up(self, request: Request) -> None:
+        """Before a GET or another WebSocket of a session with a probe WebSocket: what
+        that WebSocket already sent is handled first (:func:`_caught_up`)."""
+        probe = self._probes.get(request.query.get("sid", ""))
+        if probe is not None:
+            await _caught_up(probe)
+
     def _now(self) -> float:
         # The running loop's clock (never a cached loop: an app may be served again
         # on a new loop, as Sanic's and aiohttp's test clients do).

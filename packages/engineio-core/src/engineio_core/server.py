@@ -427,9 +427,7 @@ class Server(BaseServer):
         engine = self.engine
         run = self._run
         if self._probes and request.method == "GET":
-            probe = self._probes.get(request.query.get("sid", ""))
-            if probe is not None:
-                self._caught_up(probe)
+            self._catch_up(request)
 
         def handle() -> Any:
             outcome = engine.handle_request(request, self._now())
@@ -503,10 +501,8 @@ class Server(BaseServer):
         self._start_timer()
         engine = self.engine
         run = self._run
-        if self._probes:  # another WebSocket for an upgrading (or upgraded) session:
-            probe = self._probes.get(request.query.get("sid", ""))
-            if probe is not None:  # what its WebSocket already sent is answered first
-                self._caught_up(probe)
+        if self._probes:  # another WebSocket, maybe for an upgrading (or upgraded) session
+            self._catch_up(request)
         outcome = run(engine.handle_websocket, request, self._now())
         if isinstance(outcome, Handshake):
             result = self._handshake(outcome)
@@ -589,6 +585,13 @@ class Server(BaseServer):
         if error is not None:
             raise error
         return result  # type: ignore[no-any-return]
+
+    def _catch_up(self, request: Request) -> None:
+        """Before a GET or another WebSocket of a session with a probe WebSocket: what
+        that WebSocket already sent is handled first (:meth:`_caught_up`)."""
+        probe = self._probes.get(request.query.get("sid", ""))
+        if probe is not None:
+            self._caught_up(probe)
 
     def _caught_up(self, probe: _Writer) -> None:
         """Let a probe's reader process the frames that arrived before a GET of its session.

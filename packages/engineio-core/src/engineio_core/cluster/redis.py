@@ -171,7 +171,8 @@ class _AsyncRedisBus:
                 attempt += 1
 
     async def publish(self, node: str | None, message: bytes) -> int:
-        """PUBLISH, in order: the messages published while one round trip is under way
+        """A message for one node over its direct link, when it has one; else a
+        PUBLISH, in order: the messages published while one round trip is under way
         leave together in the next (one write and one read for all of them, however
         many requests the node is forwarding at once)."""
         if node is not None and self._direct is not None:
