@@ -22,6 +22,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from engineio_core import AsyncServer
+from engineio_core.hosting import hosted_server
 
 from .adapter import make_handler
 
@@ -35,7 +36,7 @@ SERVER_KEY: Final = web.AppKey("engineio_server", AsyncServer)
 
 def setup(
     app: web.Application,
-    server: AsyncServer | None = None,
+    server: AsyncServer | Any | None = None,
     *,
     path: str = "/engine.io/",
     app_key: web.AppKey[AsyncServer] = SERVER_KEY,
@@ -48,8 +49,9 @@ def setup(
 
     Args:
         app: the aiohttp application.
-        server: an existing server; by default a new
-            ``AsyncServer(async_mode="aiohttp", **options)`` is made.
+        server: an existing server (or a python-socketio server on our engine,
+            ``engineio_core.socketio.AsyncServer``: its engine is served); by
+            default a new ``AsyncServer(async_mode="aiohttp", **options)`` is made.
         path: where Engine.IO is served, matched with and without the trailing slash.
         app_key: the key the server is stored under (another key lets one
             application serve two servers, on two paths).
@@ -61,7 +63,8 @@ def setup(
 
     Raises:
         RuntimeError: ``setup`` was already called on ``app`` with this key.
-        TypeError: both ``server`` and options were given.
+        TypeError: both ``server`` and options were given, or ``server`` is not
+            an asyncio server of ours.
         engineio_core.ConfigError: an unknown or invalid option.
     """
     if app_key in app:
@@ -73,6 +76,8 @@ def setup(
             f"setup() got options {sorted(options)} and a server: "
             "give the options to AsyncServer(...) instead"
         )
+    else:
+        server = hosted_server(server, AsyncServer, "aiohttp_engineio.setup()")
     handler = make_handler(server)
     base = "/" + path.strip("/")
     for route in (base, base + "/") if base != "/" else ("/",):

@@ -82,25 +82,7 @@ class WSGIApp:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         if path in self._paths:
-            request = to_engine_request(environ)
-            if _single_request_worker(environ):
-                return _respond(start_response, self._refuse_sync_worker())
-            if environ.get("HTTP_UPGRADE", "").lower() == "websocket" or (
-                    environ.get("wsgi.websocket") is not None):
-                response = self._websocket(environ, request)
-                if response is None:
-                    return []  # the WebSocket was served; nothing more to write
-            else:
-                _no_delay(_gevent_socket(environ))
-                try:
-                    response = self.server.handle_http(request, _body_reader(environ),
-                                                       _disconnect_check(environ))
-                except _BodyUnreadable:
-                    # The engine dropped the POST; what is left on the connection is garbage.
-                    response = error_response(self.server.config, request,
-                                              BadRequest(detail="malformed request body"))
-                    response.headers.append(("Connection", "close"))
-            return _respond(start_response, response)
+            return self.serve(environ, start_response)
         static = self._static(path) if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else None
         if static is not None:
             return _respond(start_response, static)
@@ -108,6 +90,29 @@ class WSGIApp:
             return self.wsgi_app(environ, start_response)
         return _respond(start_response, Response(404, [("Content-Type", "text/plain")],
                                                  b"Not Found"))
+
+    def serve(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """Serve ``environ`` as an Engine.IO request, whatever its path (``__call__``
+        does for the Engine.IO path; an app that routes by itself can call this)."""
+        request = to_engine_request(environ)
+        if _single_request_worker(environ):
+            return _respond(start_response, self._refuse_sync_worker())
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket" or (
+                environ.get("wsgi.websocket") is not None):
+            response = self._websocket(environ, request)
+            if response is None:
+                return []  # the WebSocket was served; nothing more to write
+        else:
+            _no_delay(_gevent_socket(environ))
+            try:
+                response = self.server.handle_http(request, _body_reader(environ),
+                                                   _disconnect_check(environ))
+            except _BodyUnreadable:
+                # The engine dropped the POST; what is left on the connection is garbage.
+                response = error_response(self.server.config, request,
+                                          BadRequest(detail="malformed request body"))
+                response.headers.append(("Connection", "close"))
+        return _respond(start_response, response)
 
     def _websocket(self, environ: Environ, request: Request) -> Response | None:
         """Serve a WebSocket request; returns a response only when it was refused."""

@@ -22,7 +22,14 @@ from __future__ import annotations
 from engineio_core import ConnectionRefused, DisconnectReason
 
 from .backend import SanicBackend
-from .integration import CONFIG_PREFIX, SanicEngineIO, get_server, to_engine_request, to_sanic
+from .integration import (
+    CONFIG_PREFIX,
+    SanicEngineIO,
+    get_server,
+    make_handler,
+    to_engine_request,
+    to_sanic,
+)
 from .websocket import SanicWebSocket
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "SanicEngineIO",
     "SanicWebSocket",
     "get_server",
+    "make_handler",
     "to_engine_request",
     "to_sanic",
 ]

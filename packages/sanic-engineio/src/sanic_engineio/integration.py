@@ -21,6 +21,7 @@ from sanic.constants import HTTP_METHODS
 
 from engineio_core import AsyncServer, ConfigError
 from engineio_core.base_server import BodyTooLarge, check_event
+from engineio_core.hosting import hosted_server
 from engineio_core.protocol.http import Request, Response, parse_query
 from engineio_core.protocol.session import TransportName
 
@@ -69,6 +70,9 @@ class SanicEngineIO:
         app: the Sanic app; ``None`` to call :meth:`init_app` later (app factories).
         path: where Engine.IO is served, matched with and without the trailing
             slash (default ``/engine.io/``; config ``ENGINEIO_PATH``).
+        server: serve this server (ours, or a python-socketio server on our engine,
+            ``engineio_core.socketio.AsyncServer``) instead of making one; the
+            ``ENGINEIO_*`` options other than ``ENGINEIO_PATH`` are then not used.
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``, ``logger``...), see
             :class:`~engineio_core.ServerConfig`.
@@ -84,9 +88,14 @@ class SanicEngineIO:
     """
 
     def __init__(self, app: SanicApp | None = None, *, path: str | None = None,
-                 **options: Any) -> None:
+                 server: AsyncServer | Any | None = None, **options: Any) -> None:
         if "async_mode" in options:
             raise ConfigError("SanicEngineIO always uses async_mode='sanic'")
+        if server is not None and options:
+            raise TypeError(f"SanicEngineIO got options {sorted(options)} and a server: "
+                            "give the options to the server instead")
+        self._given = None if server is None else hosted_server(server, AsyncServer,
+                                                                 "SanicEngineIO")
         self.path = path
         self.options = options
         self.handlers: dict[str, Callable[..., Any]] = {}
@@ -127,13 +136,16 @@ class SanicEngineIO:
             raise ConfigError(f"path must be a non-empty URL path, got {path!r}")
         if "async_mode" in options:
             raise ConfigError("ENGINEIO_ASYNC_MODE is not an option: SanicEngineIO uses 'sanic'")
-        server = AsyncServer(async_mode="sanic", **options)
+        if self._given is not None:
+            server = self._given
+        else:
+            server = AsyncServer(async_mode="sanic", **options)
         for event, handler in self.handlers.items():
             server.on(event, handler)
         app.ctx.engineio = server
         self._server = server
 
-        handler = _make_handler(server)
+        handler = make_handler(server)
         app.enable_websocket()  # serve with Sanic's WebSocketProtocol
         self.mounted_path = "/" + path.strip("/") + "/"
         app.add_route(handler, "/" + path.strip("/"), methods=HTTP_METHODS,
@@ -224,7 +236,7 @@ class SanicEngineIO:
 
 
 # ---------------------------------------------------------------------- the route
-def _make_handler(server: AsyncServer) -> Callable[..., Any]:
+def make_handler(server: AsyncServer) -> Callable[..., Any]:
     ws_max_size = server.config.max_http_buffer_size * WS_SIZE_FACTOR
 
     async def engineio(request: SanicRequest[Any, Any]) -> HTTPResponse | None:

@@ -28,6 +28,7 @@ from tornado.iostream import IOStream
 from tornado.routing import PathMatches, Rule
 
 from engineio_core.async_server import AsyncServer
+from engineio_core.hosting import hosted_server
 from engineio_core.protocol.http import Request, Response, origin_allowed
 from engineio_core.tcp import reset_on_close, set_cork
 from engineio_core.websocket_frames import encode_frame
@@ -65,7 +66,8 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         """Take the handler's arguments from its URL spec.
 
         Args:
-            server: the Engine.IO server.
+            server: the Engine.IO server (or a python-socketio server on our engine,
+            ``engineio_core.socketio.AsyncServer``, with ``path="/socket.io/"``).
             compression_options: WebSocket permessage-deflate options (``{}`` turns it
                 on with Tornado's defaults); ``None`` (the default) keeps it off.
         """
@@ -340,13 +342,14 @@ class _TornadoWebSocket:
                 await upgrade
 
 
-def engineio_routes(server: AsyncServer, path: str = "/engine.io/", *,
+def engineio_routes(server: AsyncServer | Any, path: str = "/engine.io/", *,
                     compression_options: dict[str, Any] | None = None,
                     fast_polling: bool = True) -> list[Rule]:
     """Rules that serve ``server``, to splice into ``tornado.web.Application([...])``.
 
     Args:
-        server: the Engine.IO server.
+        server: the Engine.IO server (or a python-socketio server on our engine,
+            ``engineio_core.socketio.AsyncServer``, with ``path="/socket.io/"``).
         path: where Engine.IO is served; matched with and without the trailing slash.
         compression_options: WebSocket permessage-deflate options (``None``: off).
         fast_polling: serve the polling GETs and POSTs of established sessions with a
@@ -359,6 +362,7 @@ def engineio_routes(server: AsyncServer, path: str = "/engine.io/", *,
         ``fast_polling`` is false), then the :class:`tornado.routing.URLSpec` for
         :class:`EngineIOHandler`, which serves everything the router leaves.
     """
+    server = hosted_server(server, AsyncServer, "tornado_engineio.engineio_routes()")
     pattern = re.escape("/" + path.strip("/")).rstrip("/") + "/?"
     kwargs = {"server": server, "compression_options": compression_options}
     spec = tornado.web.url(pattern, EngineIOHandler, kwargs)
@@ -377,7 +381,8 @@ async def shutdown(server: AsyncServer, http_server: HTTPServer | None = None, *
     heartbeat timer, then closes the remaining HTTP connections.
 
     Args:
-        server: the Engine.IO server.
+        server: the Engine.IO server (or a python-socketio server on our engine,
+            ``engineio_core.socketio.AsyncServer``, with ``path="/socket.io/"``).
         http_server: what ``Application.listen`` returned, if it should be stopped too.
         close_code: the WebSocket close code (1001, "going away").
     """
