@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import engineio  # python-engineio, a test client
 import requests
+import uvicorn
 import websocket  # websocket-client
 
 WAIT = 5.0
@@ -96,3 +101,32 @@ class EngineIOPeer:
         ws = getattr(self.client, "ws", None)
         if ws is not None:  # left open when the server closed the session
             ws.shutdown()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve_asgi(app: Any, **config: Any) -> Iterator[int]:
+    """Run ``app`` under uvicorn on a free port until the block ends."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
+                                           ws_per_message_deflate=False, **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        time.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(WAIT)
+        assert not thread.is_alive(), "uvicorn did not stop"

@@ -13,18 +13,14 @@ import asyncio
 import http.client
 import json
 import queue
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import engineio
 import pytest
-import uvicorn
 import websocket
-from tests.interop.harness import free_port
+from tests.helpers import serve_asgi as serve
 
 import engineio_core
 from engineio_core import ASGIApp, AsyncServer, ConnectionRefused, Request
@@ -32,27 +28,6 @@ from engineio_core import ASGIApp, AsyncServer, ConnectionRefused, Request
 WAIT = 5.0
 Scope = MutableMapping[str, Any]
 
-
-
-@contextmanager
-def serve(app: Any, **config: Any) -> Iterator[int]:
-    """Run ``app`` under uvicorn on a free port until the block ends."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           ws_per_message_deflate=False, **config))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        time.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(WAIT)
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def get(port: int, path: str, method: str = "GET", body: bytes | None = None,

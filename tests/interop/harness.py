@@ -38,7 +38,7 @@ from typing import Any, Literal
 import engineio
 import pytest
 import websocket
-from tests.helpers import async_wait_until_sent, wait_until_sent
+from tests.helpers import async_wait_until_sent, free_port, wait_until_sent
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -139,13 +139,6 @@ def all_server_commands() -> dict[str, str]:
             raise ValueError("INTEROP_EXTRA_SERVERS must be a JSON object name -> command")
         commands.update({str(k): str(v) for k, v in parsed.items()})
     return commands
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_listening(port: int, timeout: float) -> None:
