@@ -23,9 +23,9 @@ from typing import Any
 
 import anyio
 import pytest
-from tests.core.test_asgi import serve
 from tests.helpers import EngineIOPeer as Peer
 from tests.helpers import drain
+from tests.helpers import serve_asgi as serve
 
 from engineio_core import MAX_QUEUED_EVENTS, ASGIApp, AsyncServer, DisconnectReason, Request
 

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 import websocket
-from tests.core.test_asgi import serve as serve_asgi
-from tests.helpers import WAIT, EngineIOPeer, drain
+from tests.helpers import WAIT, EngineIOPeer, drain, serve_asgi
 from werkzeug.serving import make_server
 
 from engineio_core import ASGIApp, AsyncServer, ConnectionRefused, Refusal, Request

@@ -267,7 +267,8 @@ def test_flask_socketio_handlers_run_in_flask_request_context(transports: list[s
     @socket.on("connect")
     def connect(auth: Any) -> None:
         flask.session["name"] = flask.request.args.get("name")
-        flask_socketio.emit("hello", {"app": flask.current_app.name, "sid": flask.request.sid})
+        sid = flask.request.sid  # type: ignore[attr-defined]  # Flask-SocketIO sets it
+        flask_socketio.emit("hello", {"app": flask.current_app.name, "sid": sid})
 
     @socket.on("name")
     def name() -> Any:

@@ -38,7 +38,8 @@ from typing import Any, Literal
 import engineio
 import pytest
 import websocket
-from tests.helpers import async_wait_until_sent, free_port, wait_until_sent
+from tests.helpers import async_wait_until_sent, wait_until_sent
+from tests.helpers import free_port as free_port  # re-exported: the tests import it from here
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
