@@ -287,3 +287,57 @@ def test_flask_socketio_handlers_run_in_flask_request_context(transports: list[s
             assert client.transport() == transports[-1]
         finally:
             client.disconnect()
+
+
+# ---------------------------------------------------------------------- Tornado
+@contextmanager
+def tornado_server(sio: Any) -> Iterator[str]:
+    """python-socketio's own Tornado handler, in an event loop of its own thread."""
+    import tornado.web
+
+    port = free_port()
+    ready = threading.Event()
+    stop: list[Any] = []
+
+    async def main() -> None:
+        app = tornado.web.Application([(r"/socket.io/", socketio.get_tornado_handler(sio))])
+        server = app.listen(port, "127.0.0.1")
+        done = asyncio.Event()
+        stop.append((asyncio.get_running_loop(), done))
+        ready.set()
+        await done.wait()
+        server.stop()
+        await sio.shutdown()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(WAIT)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop, done = stop[0]
+        loop.call_soon_threadsafe(done.set)
+        thread.join(WAIT)
+        assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"], ["polling", "websocket"]])
+def test_python_socketio_tornado_handler(transports: list[str]) -> None:
+    sio = sio_on_core.AsyncServer(async_mode="tornado")
+
+    @sio.on("echo")
+    async def echo(sid: str, data: Any) -> None:
+        await sio.emit("echo-back", data, to=sid)
+
+    client = socketio.Client()
+    echoed: queue.Queue[Any] = queue.Queue()
+    client.on("echo-back", echoed.put)
+    payload = {"binary": b"\x00\xff", "text": "x" * 5000}
+    with tornado_server(sio) as url:
+        client.connect(url, transports=transports, wait_timeout=WAIT)
+        try:
+            client.emit("echo", payload)
+            assert echoed.get(timeout=WAIT) == payload
+            assert client.transport() == transports[-1]
+        finally:
+            client.disconnect()

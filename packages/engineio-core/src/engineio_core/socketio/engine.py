@@ -21,6 +21,7 @@ import json as std_json
 import logging
 import queue
 import secrets
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -247,9 +248,11 @@ class AsyncEngineServer(_Common):
     """python-engineio's ``engineio.AsyncServer``, served by :class:`engineio_core.AsyncServer`.
 
     ``handle_request`` takes an ASGI ``(scope, receive, send)``, an aiohttp or a
-    Sanic request; ``attach(app)`` serves an aiohttp or Sanic application (with
-    the aiohttp-engineio or sanic-engineio package). For Tornado, route
-    ``tornado_engineio.engineio_routes(sio, "/socket.io/")``.
+    Sanic request, or python-socketio's Tornado handler; ``attach(app)`` serves an
+    aiohttp or Sanic application (with the aiohttp-engineio or sanic-engineio
+    package). On Tornado, ``tornado_engineio.engineio_routes(sio, "/socket.io/")``
+    is faster than ``socketio.get_tornado_handler(sio)`` and answers refused
+    upgrades with 400 (see :mod:`.tornado`).
 
     Args:
         **options: as :class:`EngineServer`'s; ``async_mode`` is one of ``asgi``
@@ -267,6 +270,16 @@ class AsyncEngineServer(_Common):
     @property
     def server(self) -> CoreAsyncServer:
         return self._server
+
+    @property
+    def cors_allowed_origins(self) -> str | list[str] | None:
+        """The origins option as python-engineio's Tornado handler reads it (for its
+        ``check_origin``): a callable, which it cannot call, reads as ``None`` (every
+        origin passes Tornado; the engine checks each request itself)."""
+        origins = self._server.config.cors_allowed_origins
+        if origins is None or isinstance(origins, str):
+            return origins
+        return None if callable(origins) else list(origins)
 
     def is_asyncio_based(self) -> bool:
         return True
@@ -314,11 +327,11 @@ class AsyncEngineServer(_Common):
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         """Serve a request in python-engineio's calling conventions: ASGI
         ``(scope, receive, send)`` (python-socketio's ``ASGIApp``), an aiohttp
-        request, or a Sanic request (routes made by :meth:`attach`).
+        request, a Sanic request (routes made by :meth:`attach`), or the Tornado
+        handler of ``socketio.get_tornado_handler(sio)`` (:mod:`.tornado`).
 
         Raises:
-            TypeError: arguments of no convention served here (a Tornado handler:
-                use ``tornado_engineio.engineio_routes(sio)`` instead).
+            TypeError: arguments of no convention served here.
         """
         if len(args) == 3 and isinstance(args[0], dict):
             await self._asgi.serve(*args)
@@ -331,9 +344,12 @@ class AsyncEngineServer(_Common):
                     framework, self._server)
             if handler is not None:
                 return await handler(*args, **kwargs)
-            if framework == "tornado" or hasattr(args[0], "request"):
-                raise TypeError("a Tornado handler: serve python-socketio on Tornado with "
-                                "tornado_engineio.engineio_routes(sio, '/socket.io/')")
+            tornado_web = sys.modules.get("tornado.web")
+            if tornado_web is not None and isinstance(args[0], tornado_web.RequestHandler):
+                from .tornado import serve_tornado_handler
+
+                await serve_tornado_handler(self._server, args[0])
+                return None
         raise TypeError(f"handle_request: no calling convention takes {args!r}")
 
     def attach(self, app: Any, engineio_path: str = "engine.io") -> None:
