@@ -32,7 +32,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import engineio_core
@@ -46,11 +46,12 @@ GRACE = 0.1
 RUNTIMES = ("uvicorn", "hypercorn", "daphne", "werkzeug")
 
 
-def options() -> dict[str, Any]:
-    """Server options from the contract's environment variables."""
+def options(ping_interval_ms: int = 25000, ping_timeout_ms: int = 20000) -> dict[str, Any]:
+    """Server options from the contract's environment variables (the defaults are the
+    contract's; the Socket.IO contract app passes the socket.io-protocol suite's)."""
     return {
-        "ping_interval": int(os.environ.get("EIO_PING_INTERVAL", "25000")) / 1000,
-        "ping_timeout": int(os.environ.get("EIO_PING_TIMEOUT", "20000")) / 1000,
+        "ping_interval": int(os.environ.get("EIO_PING_INTERVAL", str(ping_interval_ms))) / 1000,
+        "ping_timeout": int(os.environ.get("EIO_PING_TIMEOUT", str(ping_timeout_ms))) / 1000,
         "max_http_buffer_size": int(os.environ.get("EIO_MAX_PAYLOAD", "1000000")),
         "cors_allowed_origins": "*",
         "cors_credentials": False,
@@ -396,10 +397,11 @@ def close_sessions_on_exit(eio: engineio_core.Server) -> None:
     uwsgi.atexit = at_exit
 
 
-def run_daphne(argv: list[str], get_server: Callable[[], engineio_core.AsyncServer]) -> None:
-    """Run daphne's command line with ``argv``; SIGTERM/SIGINT close every session of
-    ``get_server()`` before the reactor stops (daphne has no lifespan: it would cancel
-    the application instances and drop the connections)."""
+def run_daphne(argv: list[str], close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run daphne's command line with ``argv``; SIGTERM/SIGINT await ``close()`` (close
+    every session, e.g. ``close_sessions_async(server)``) before the reactor stops
+    (daphne has no lifespan: it would cancel the application instances and drop the
+    connections)."""
     from daphne.cli import CommandLineInterface  # installs Twisted's asyncio reactor
     from twisted.internet import reactor as twisted_reactor
 
@@ -411,7 +413,7 @@ def run_daphne(argv: list[str], get_server: Callable[[], engineio_core.AsyncServ
 
         def on_signal() -> None:
             if not stopping:
-                stopping.append(loop.create_task(close_sessions_async(get_server())))
+                stopping.append(loop.create_task(close()))
                 stopping[0].add_done_callback(lambda _: reactor.stop())
 
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -420,6 +422,45 @@ def run_daphne(argv: list[str], get_server: Callable[[], engineio_core.AsyncServ
     reactor.callWhenRunning(install)
     sys.argv = argv
     CommandLineInterface.entrypoint()
+
+
+def run_uvicorn(app: Any, port: int, close: Callable[[], Coroutine[Any, Any, None]],
+                host: str = "127.0.0.1") -> None:
+    """Serve the ASGI ``app`` with uvicorn (backlog 1024, no access log, lifespan on,
+    permessage-deflate off) until SIGTERM or SIGINT, which first await ``close()``
+    (close every session): uvicorn's lifespan shutdown comes only after every
+    connection ended, and a held GET would hold it until the next ping."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, backlog=1024, log_level="warning",
+                            access_log=False, lifespan="on", ws_per_message_deflate=False)
+
+    class ClosingServer(uvicorn.Server):
+        """Awaits ``close()`` before uvicorn stops."""
+
+        eio_loop: asyncio.AbstractEventLoop | None = None
+        eio_closing: asyncio.Task[None] | None = None
+        eio_signalled = False
+
+        async def serve(self, sockets: Any = None) -> None:
+            self.eio_loop = asyncio.get_running_loop()
+            await super().serve(sockets=sockets)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            loop = self.eio_loop
+            if self.eio_signalled or self.should_exit or loop is None:
+                super().handle_exit(sig, frame)  # a second signal: stop now
+                return
+            self.eio_signalled = True
+
+            def start() -> None:
+                self.eio_closing = loop.create_task(close())
+                self.eio_closing.add_done_callback(lambda _: super(
+                    ClosingServer, self).handle_exit(sig, frame))
+
+            loop.call_soon_threadsafe(start)
+
+    ClosingServer(config).run()
 
 
 def cluster_option() -> dict[str, Any]:
@@ -446,39 +487,8 @@ def serve(runtime: str, port: int) -> None:
     """Run the contract app on ``runtime`` at 127.0.0.1:``port`` until SIGTERM."""
     host = "127.0.0.1"
     if runtime == "uvicorn":
-        import uvicorn
-
         app = make_async_app()
-        config = uvicorn.Config(app, host=host, port=port, backlog=1024, log_level="warning",
-                                access_log=False, lifespan="on", ws_per_message_deflate=False)
-
-        class ClosingServer(uvicorn.Server):
-            """Closes the sessions before uvicorn stops (its lifespan shutdown comes after
-            every connection ended: a held GET would hold it until the next ping)."""
-
-            eio_loop: asyncio.AbstractEventLoop | None = None
-            eio_closing: asyncio.Task[None] | None = None
-            eio_signalled = False
-
-            async def serve(self, sockets: Any = None) -> None:
-                self.eio_loop = asyncio.get_running_loop()
-                await super().serve(sockets=sockets)
-
-            def handle_exit(self, sig: int, frame: Any) -> None:
-                loop = self.eio_loop
-                if self.eio_signalled or self.should_exit or loop is None:
-                    super().handle_exit(sig, frame)  # a second signal: stop now
-                    return
-                self.eio_signalled = True
-
-                def start() -> None:
-                    self.eio_closing = loop.create_task(close_sessions_async(app.server))
-                    self.eio_closing.add_done_callback(lambda _: super(
-                        ClosingServer, self).handle_exit(sig, frame))
-
-                loop.call_soon_threadsafe(start)
-
-        ClosingServer(config).run()
+        run_uvicorn(app, port, lambda: close_sessions_async(app.server), host)
     elif runtime == "hypercorn":
         from hypercorn.asyncio import serve as hypercorn_serve
         from hypercorn.config import Config
@@ -513,7 +523,7 @@ def serve(runtime: str, port: int) -> None:
             return app.server
 
         run_daphne(["daphne", "-b", host, "-p", str(port), "--verbosity", "0",
-                    "benchmarks.contract_app:asgi_app"], get_server)
+                    "benchmarks.contract_app:asgi_app"], lambda: close_sessions_async(get_server()))
     elif runtime == "werkzeug":
         import logging
 

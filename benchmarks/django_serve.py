@@ -64,9 +64,9 @@ def main() -> None:
         # lifespan: it would cancel the application instances and drop the connections).
         from django_engineio import get_async_server
 
-        from .contract_app import run_daphne
+        from .contract_app import close_sessions_async, run_daphne
 
-        run_daphne(["daphne", *argv[3:]], get_async_server)
+        run_daphne(["daphne", *argv[3:]], lambda: close_sessions_async(get_async_server()))
         return
     os.execv(argv[0], argv)
 
