@@ -103,8 +103,8 @@ def test_public_api() -> None:
         "ASGIApp", "AsyncServer", "AsyncWebSocket", "BackendUnavailable", "BodyTooLarge",
         "ConfigError", "ConnectionRefused", "CookieOptions", "DisconnectReason", "EngineIOError",
         "MAX_QUEUED_EVENTS", "MessageTooLarge", "ParseError", "ProtocolError", "Refusal", "Request",
-        "Response", "Server",
-        "ServerConfig", "SessionInfo", "SessionUnknown", "State", "SyncWebSocket", "WSGIApp",
+        "Response", "Server", "ServerConfig", "ServerNotFound", "SessionInfo", "SessionUnknown",
+        "State", "SyncWebSocket", "WSGIApp",
     ])
     for name in engineio_core.__all__:
         assert getattr(engineio_core, name) is not None

@@ -36,7 +36,8 @@ def sid_generator(request: Any) -> str:
 
 def test_public_api() -> None:
     assert sorted(django_engineio.__all__) == [
-        "ConnectionRefused", "DisconnectReason", "SessionUnknown", "adisconnect", "asend",
+        "ConnectionRefused", "DisconnectReason", "ServerNotConfigured", "SessionUnknown",
+        "adisconnect", "asend",
         "disconnect", "get_async_server", "get_server", "get_sync_server", "on", "send",
     ]
     for name in django_engineio.__all__:
@@ -184,7 +185,7 @@ def test_no_server_yet_is_a_clear_error() -> None:
         "except Exception as exc:\n"
         "    print(type(exc).__name__)\n"
     )
-    assert _run_in_a_child(script) == ["ImproperlyConfigured", "ImproperlyConfigured"]
+    assert _run_in_a_child(script) == ["ServerNotConfigured", "ServerNotConfigured"]
 
 
 def test_on_registers_on_live_servers_and_keeps_signatures() -> None:

@@ -112,7 +112,8 @@ def test_all_exports() -> None:
     assert sorted(sanic_engineio.__all__) == sanic_engineio.__all__
     assert set(sanic_engineio.__all__) == {
         "CONFIG_PREFIX", "ConnectionRefused", "DisconnectReason", "SanicBackend",
-        "SanicEngineIO", "SanicWebSocket", "get_server", "to_engine_request", "to_sanic",
+        "SanicEngineIO", "SanicWebSocket", "get_server", "make_handler", "to_engine_request",
+        "to_sanic",
     }
     for name in sanic_engineio.__all__:
         assert getattr(sanic_engineio, name) is not None
@@ -148,7 +149,8 @@ def test_config_keys_and_keyword_overrides(app: AnyApp) -> None:
 
 def test_unknown_config_key_is_an_error(app: AnyApp) -> None:
     app.config.ENGINEIO_PING_INTERVL = 5
-    with pytest.raises(ConfigError, match="ping_intervl"):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\): ENGINEIO_PING_INTERVL \(did "
+                                          r"you mean ENGINEIO_PING_INTERVAL\?\)"):
         SanicEngineIO(app)
 
 

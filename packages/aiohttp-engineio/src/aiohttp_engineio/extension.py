@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from engineio_core import AsyncServer
+from engineio_core import AsyncServer, ConfigError, ServerNotFound
 from engineio_core.hosting import hosted_server
 
 from .adapter import make_handler
@@ -65,10 +65,13 @@ def setup(
         RuntimeError: ``setup`` was already called on ``app`` with this key.
         TypeError: both ``server`` and options were given, or ``server`` is not
             an asyncio server of ours.
-        engineio_core.ConfigError: an unknown or invalid option.
+        engineio_core.ConfigError: an unknown or invalid option, or ``async_mode``.
     """
     if app_key in app:
         raise RuntimeError("aiohttp_engineio.setup() was already called for this application")
+    if "async_mode" in options:
+        raise ConfigError("aiohttp_engineio.setup() always serves with async_mode='aiohttp': "
+                          "leave async_mode out (or pass a server you built)")
     if server is None:
         server = AsyncServer(async_mode="aiohttp", **options)
     elif options:
@@ -106,11 +109,11 @@ def get_server(app: web.Application, app_key: web.AppKey[AsyncServer] = SERVER_K
         app_key: the key given to ``setup``, if not the default.
 
     Raises:
-        RuntimeError: ``setup`` was not called on ``app``.
+        ServerNotFound: ``setup`` was not called on ``app``.
     """
     try:
         return app[app_key]
     except KeyError:
-        raise RuntimeError(
+        raise ServerNotFound(
             "no Engine.IO server on this application: call aiohttp_engineio.setup(app) first"
         ) from None

@@ -26,6 +26,7 @@ from engineio_core import ConnectionRefused, DisconnectReason, SessionUnknown
 
 from .registry import on
 from .servers import (
+    ServerNotConfigured,
     adisconnect,
     asend,
     disconnect,
@@ -38,6 +39,7 @@ from .servers import (
 __all__ = [
     "ConnectionRefused",
     "DisconnectReason",
+    "ServerNotConfigured",
     "SessionUnknown",
     "adisconnect",
     "asend",

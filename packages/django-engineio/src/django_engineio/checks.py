@@ -25,9 +25,9 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from engineio_core import ConfigError, ServerConfig
-from engineio_core.protocol.config import TRANSPORTS
+from engineio_core.protocol.config import TRANSPORTS, unknown_options
 
-from .conf import ASYNC_MODES, OPTION_KEYS, PACKAGE_KEYS, SETTING, _import_hook
+from .conf import ASYNC_MODES, OPTION_KEYS, PACKAGE_KEYS, SETTING, _import_hook, spell_key
 
 __all__ = ["check_settings"]
 
@@ -54,7 +54,10 @@ def _keys(raw: dict[Any, Any]) -> Iterable[CheckMessage]:
         hint = "Known keys: " + ", ".join(sorted(OPTION_KEYS | PACKAGE_KEYS)) + "."
         if key == "ALLOWED_HOSTS":
             hint = "Engine.IO requests follow settings.ALLOWED_HOSTS; set the hosts there."
-        yield Error(f"{SETTING} has an unknown key {key!r}.", hint=hint, id=_ID + "E002")
+        message = str(unknown_options([str(key).lower()],
+                                      [k.lower() for k in OPTION_KEYS | PACKAGE_KEYS],
+                                      spell=spell_key))
+        yield Error(message + ".", hint=hint, id=_ID + "E002")
 
 
 def _package_keys(raw: dict[Any, Any]) -> Iterable[CheckMessage]:

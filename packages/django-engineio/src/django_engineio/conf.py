@@ -24,6 +24,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from engineio_core import ConfigError, ServerConfig
+from engineio_core.protocol.config import unknown_options
 
 __all__ = [
     "ASYNC_MODES",
@@ -33,6 +34,7 @@ __all__ = [
     "SETTING",
     "EngineIOSettings",
     "engineio_settings",
+    "spell_key",
 ]
 
 SETTING = "ENGINEIO"
@@ -56,6 +58,11 @@ OPTION_KEYS: frozenset[str] = frozenset(
 the servers follow Django's own setting."""
 
 PACKAGE_KEYS: frozenset[str] = frozenset({"PATH", "ASYNC_MODE"})
+
+
+def spell_key(name: str) -> str:
+    """An option name as the setting spells it: ``ENGINEIO['PING_INTERVAL']``."""
+    return f"{SETTING}[{name.upper()!r}]"
 """Keys this package uses itself."""
 
 _HOOKS = ("SID_GENERATOR", "ALLOW_REQUEST", "HANDSHAKE_HEADERS")
@@ -109,7 +116,9 @@ class EngineIOSettings:
         raw = self.raw
         unknown = sorted(set(raw) - OPTION_KEYS - PACKAGE_KEYS)
         if unknown:
-            raise ConfigError(f"unknown {SETTING} key(s): {', '.join(map(str, unknown))}")
+            raise unknown_options([str(k).lower() for k in unknown],
+                                  [k.lower() for k in OPTION_KEYS | PACKAGE_KEYS],
+                                  spell=spell_key)
         options: dict[str, Any] = {}
         for key, value in raw.items():
             if key in PACKAGE_KEYS:

@@ -21,13 +21,14 @@ from typing import cast
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured
 
-from engineio_core import AsyncServer, Server
+from engineio_core import AsyncServer, Server, ServerNotFound
 
 from .conf import SETTING, engineio_settings
 from .hosts import host_allowed
 from .registry import Kind, registry
 
 __all__ = [
+    "ServerNotConfigured",
     "adisconnect",
     "asend",
     "disconnect",
@@ -37,6 +38,11 @@ __all__ = [
     "reset_servers",
     "send",
 ]
+
+
+class ServerNotConfigured(ServerNotFound, ImproperlyConfigured):
+    """:func:`get_server` found no server: the ``ServerNotFound`` of every package,
+    and Django's ``ImproperlyConfigured``."""
 
 _servers: dict[Kind, AsyncServer | Server] = {}
 _kinds: list[Kind] = []  # the kinds this process's deployment uses (kept across resets)
@@ -52,7 +58,7 @@ def get_server() -> AsyncServer | Server:
     ``ENGINEIO["ASYNC_MODE"]`` names.
 
     Raises:
-        ImproperlyConfigured: no server was started in this process yet and
+        ServerNotConfigured: no server was started in this process yet and
             ``ASYNC_MODE`` is not set, or both kinds run and ``ASYNC_MODE`` does not
             say which one is meant.
     """
@@ -62,11 +68,11 @@ def get_server() -> AsyncServer | Server:
     if len(_kinds) == 1:
         return _get(_kinds[0])
     if not _kinds:
-        raise ImproperlyConfigured(
+        raise ServerNotConfigured(
             "no Engine.IO server runs in this process yet: route the consumers of "
             "django_engineio.routing (ASGI) or wrap the WSGI application in "
             f"django_engineio.wsgi.EngineIOMiddleware, or set {SETTING}['ASYNC_MODE']")
-    raise ImproperlyConfigured(
+    raise ServerNotConfigured(
         f"both an AsyncServer and a Server run in this process; set {SETTING}['ASYNC_MODE']")
 
 

@@ -26,6 +26,7 @@ from .protocol.errors import (
     EngineIOError,
     ParseError,
     ProtocolError,
+    ServerNotFound,
     SessionUnknown,
 )
 from .protocol.events import DisconnectReason, Refusal
@@ -54,6 +55,7 @@ __all__ = [
     "Response",
     "Server",
     "ServerConfig",
+    "ServerNotFound",
     "SessionInfo",
     "SessionUnknown",
     "State",

@@ -8,11 +8,11 @@ core's own :class:`~engineio_core.ServerConfig`, so they cannot drift from it.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from engineio_core import ConfigError, ServerConfig
+from engineio_core import ServerConfig
+from engineio_core.protocol.config import unknown_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -67,18 +67,15 @@ def read_config(app: Flask, overrides: Mapping[str, Any]) -> dict[str, Any]:
     defaults = config_defaults()
     known = {CONFIG_PREFIX + name.upper() for name in defaults}
     unknown = sorted(k for k in app.config if k.startswith(CONFIG_PREFIX) and k not in known)
+    if unknown:
+        raise unknown_options([k[len(CONFIG_PREFIX):].lower() for k in unknown], defaults,
+                              spell=lambda name: CONFIG_PREFIX + name.upper())
     bad_kwargs = sorted(name for name in overrides if name not in defaults)
-    if unknown or bad_kwargs:
-        problems = [_unknown(key, known) for key in unknown]
-        problems += [_unknown(name, set(defaults)) for name in bad_kwargs]
-        raise ConfigError("unknown Engine.IO option(s): " + "; ".join(problems)
-                          + " (see docs/flask.md for the keys)")
+    if bad_kwargs:
+        raise unknown_options(bad_kwargs, defaults)
     options = {name: app.config.setdefault(CONFIG_PREFIX + name.upper(), default)
                for name, default in defaults.items()}
     options.update(overrides)
     return options
 
 
-def _unknown(name: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f"{name} (did you mean {close[0]}?)" if close else name

@@ -20,7 +20,7 @@ from flask import Flask, current_app, has_app_context
 from werkzeug.exceptions import SecurityError
 from werkzeug.wsgi import get_host
 
-from engineio_core import ConfigError, Request, Server, WSGIApp
+from engineio_core import ConfigError, Request, Server, ServerNotFound, WSGIApp
 from engineio_core.base_server import check_event
 from engineio_core.protocol.session import TransportName
 
@@ -64,11 +64,11 @@ def get_state(app: Flask) -> EngineIOState:
     """The Engine.IO state of ``app``.
 
     Raises:
-        RuntimeError: ``init_app`` was not called for ``app``.
+        ServerNotFound: ``init_app`` was not called for ``app``.
     """
     state = app.extensions.get(EXTENSION_KEY)
     if not isinstance(state, EngineIOState):
-        raise RuntimeError(f"Engine.IO is not initialised on the Flask app {app.name!r}: "
+        raise ServerNotFound(f"Engine.IO is not initialised on the Flask app {app.name!r}: "
                            "call FlaskEngineIO(app) or eio.init_app(app) first")
     return state
 
@@ -77,7 +77,7 @@ def get_server(app: Flask) -> Server:
     """The :class:`engineio_core.Server` that ``init_app`` created for ``app``.
 
     Raises:
-        RuntimeError: ``init_app`` was not called for ``app``.
+        ServerNotFound: ``init_app`` was not called for ``app``.
     """
     return get_state(app).server
 

@@ -19,9 +19,10 @@ from sanic import Request as SanicRequest
 from sanic.compat import Header
 from sanic.constants import HTTP_METHODS
 
-from engineio_core import AsyncServer, ConfigError
+from engineio_core import AsyncServer, ConfigError, ServerConfig, ServerNotFound
 from engineio_core.base_server import BodyTooLarge, check_event
 from engineio_core.hosting import hosted_server
+from engineio_core.protocol.config import unknown_options
 from engineio_core.protocol.http import Request, Response, parse_query
 from engineio_core.protocol.session import TransportName
 
@@ -46,11 +47,12 @@ def get_server(app: SanicApp) -> AsyncServer:
     """The :class:`~engineio_core.AsyncServer` that :class:`SanicEngineIO` set up on ``app``.
 
     Raises:
-        LookupError: ``app`` has no Engine.IO server (``init_app`` was not called).
+        ServerNotFound: ``app`` has no Engine.IO server (``init_app`` was not called).
     """
     server = getattr(app.ctx, "engineio", None)
     if not isinstance(server, AsyncServer):
-        raise LookupError(f"no Engine.IO server on the Sanic app {app.name!r}; call init_app")
+        raise ServerNotFound(f"no Engine.IO server on the Sanic app {app.name!r}: "
+                             "call SanicEngineIO(app) or init_app(app) first")
     return server
 
 
@@ -128,6 +130,10 @@ class SanicEngineIO:
             for key, value in app.config.items()
             if key.startswith(CONFIG_PREFIX)
         }
+        known = ServerConfig.option_names() | _PACKAGE_OPTIONS
+        unknown = sorted(set(options) - known)
+        if unknown:  # named as the user wrote them: ENGINEIO_PING_INTERVL
+            raise unknown_options(unknown, known, spell=lambda name: CONFIG_PREFIX + name.upper())
         options.update(self.options)
         path = options.pop("path", DEFAULT_PATH)
         if self.path is not None:
@@ -233,6 +239,10 @@ class SanicEngineIO:
     async def sleep(self, seconds: float = 0) -> None:
         """Sleep without blocking other sessions."""
         await self.server.sleep(seconds)
+
+
+_PACKAGE_OPTIONS = frozenset({"path", "logger", "async_handlers", "cluster", "async_mode"})
+"""``ENGINEIO_*`` keys that are not :class:`~engineio_core.ServerConfig` options."""
 
 
 # ---------------------------------------------------------------------- the route

@@ -122,7 +122,9 @@ def load_backend(async_mode: str | None, kind: BackendKind) -> SyncBackend | Asy
     if target is None:
         hint = INSTALL_HINTS.get(async_mode)
         extra = f"; install {hint!r}" if hint else ""
-        raise BackendUnavailable(f"unknown async_mode {async_mode!r}{extra}")
+        valid = ", ".join(sorted(set(targets) | set(INSTALL_HINTS)))
+        raise BackendUnavailable(f"unknown async_mode {async_mode!r}{extra} (async_mode is "
+                                 f"one of {valid}, or None for the best installed one)")
     try:
         backend = _load(async_mode, target)
     except ImportError as exc:

@@ -7,6 +7,7 @@ configured 0.3 s is advertised as exactly 300.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -143,12 +144,18 @@ class ServerConfig:
             options.pop("transports", None)
         if "protocol_versions" in options:
             kw["protocol_versions"] = tuple(options.pop("protocol_versions"))
-        known = {f.name for f in fields(cls)} - {f"{name}_ms" for name in _SECONDS}
+        known = cls.option_names()
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+            raise unknown_options(unknown, known)
         kw.update(options)
         return cls(**kw)
+
+    @classmethod
+    def option_names(cls) -> frozenset[str]:
+        """The public option names :meth:`from_options` takes (times in seconds)."""
+        return frozenset(f.name.removesuffix("_ms") if f.name.removesuffix("_ms") in _SECONDS
+                         else f.name for f in fields(cls))
 
     def __post_init__(self) -> None:
         for name in _SECONDS:
@@ -169,10 +176,13 @@ class ServerConfig:
                 f"protocol_versions must be a non-empty subset of {PROTOCOL_VERSIONS}"
             )
         origins = self.cors_allowed_origins
-        if not (origins is None or isinstance(origins, str) or callable(origins)) and not all(
-            isinstance(o, str) for o in origins
+        if not (origins is None or isinstance(origins, str) or callable(origins)) and not (
+            isinstance(origins, list | tuple | set | frozenset)
+            and all(isinstance(o, str) for o in origins)
         ):
-            raise ConfigError("cors_allowed_origins must hold strings")
+            raise ConfigError("cors_allowed_origins must be None (same origin only), \"*\", "
+                              "an origin, a list of origins or a callable(origin) -> bool, "
+                              f"got {origins!r}")
         hosts = self.allowed_hosts
         if hosts is not None and not callable(hosts):
             if isinstance(hosts, str | bytes) or not all(isinstance(h, str) for h in hosts):
@@ -215,3 +225,22 @@ def _cookie(value: object) -> CookieOptions | None:
     raise ConfigError("cookie must be None, a cookie name or a mapping of attributes")
 
 
+def unknown_options(names: Iterable[str], known: Iterable[str],
+                    spell: Callable[[str], str] = str) -> ConfigError:
+    """The error for option names that are not options, in one voice for every package:
+    each as the user wrote it (``spell``: ``ENGINEIO_PING_INTERVL`` for a Flask key),
+    with the closest valid one when there is one.
+
+    Args:
+        names: the unknown option names (lower case, as :meth:`ServerConfig.from_options`
+            takes them).
+        known: the valid option names.
+        spell: how the user wrote an option name (the setting key).
+    """
+    valid = sorted(known)
+    problems = []
+    for name in names:
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f" (did you mean {spell(close[0])}?)" if close else ""
+        problems.append(spell(name) + hint)
+    return ConfigError(f"unknown option(s): {'; '.join(problems)}")

@@ -35,6 +35,12 @@ class ConfigError(EngineIOError, ValueError):
     """An unknown, mistyped or out-of-range server option."""
 
 
+class ServerNotFound(EngineIOError, LookupError, RuntimeError):
+    """A framework package's ``get_server`` found no server: its setup step was not
+    run for that application. The same type in every package (a ``LookupError``
+    and, as the first releases raised, a ``RuntimeError``)."""
+
+
 class ParseError(EngineIOError, ValueError):
     """A packet or payload that cannot be decoded."""
 
