@@ -10,8 +10,9 @@ python-engineio (``pysio-RUNTIME``) on the same server, and node socket.io 4
 
 The python servers are ``python -m benchmarks.socketio_serve --runtime R --port P
 --engine ours|python-engineio`` (this repository's ``.venv``, python-engineio 4
-installed there); the anchor is ``benchmarks/socketio_node/server.js`` (npm
-``socket.io`` ^4, installed there with ``npm ci`` when missing). Every server
+installed there; ``eventlet`` is Flask-SocketIO on eventlet); the anchor is
+``benchmarks/socketio_node/server.js`` (npm ``socket.io`` ^4, installed there with
+``npm ci`` when missing). Every server
 serves the socket.io-protocol suite's app: ``message`` -> ``message-back``,
 ``message-with-ack`` acked with its arguments, ``broadcast`` -> ``broadcast`` to
 every client of ``/``.
