@@ -103,6 +103,18 @@ EXTENDED_SERVER_COMMANDS: dict[str, str] = {
     "cluster-uvicorn-workers": "{python} -m benchmarks.cluster_serve --runtime uvicorn --workers 2 --proxy none --port {port}",  # noqa: E501
 }
 
+#: python-socketio on our engine: the Socket.IO contract app (benchmarks/socketio_serve.py)
+#: under each runtime, served at ``/socket.io/``; for tests/interop/test_socketio.py only
+#: (not in ``selected_servers()``: they answer Socket.IO, not the Engine.IO contract).
+SOCKETIO_SERVER_COMMANDS: dict[str, str] = {
+    f"sio-{name}": "{python} -m benchmarks.socketio_serve --runtime " + runtime + " --port {port}"
+    for name, runtime in (
+        ("uvicorn", "uvicorn"), ("aiohttp", "aiohttp"), ("tornado", "tornado"),
+        ("sanic", "sanic"), ("flask", "flask"), ("flask-eventlet", "eventlet"),
+        ("flask-gevent", "gevent"), ("django-channels", "django-channels"),
+        ("django-wsgi", "django-wsgi"))
+}
+
 #: Servers that behave like the JS engine.io reference where PROTOCOL.md §11
 #: says our server behaves differently. Tests of "our" behaviour skip them.
 JS_REFERENCE_SERVERS: frozenset[str] = frozenset({"node-engine.io"})
@@ -128,6 +140,20 @@ def selected_servers() -> list[str]:
         raise ValueError(
             f"INTEROP_SERVERS names unknown servers {unknown}; known: {list(commands)}"
         )
+    return names
+
+
+def selected_socketio_servers() -> list[str]:
+    """``SOCKETIO_SERVER_COMMANDS``' names, or those in ``INTEROP_SOCKETIO_SERVERS``
+    (comma-separated) when set."""
+    wanted = os.environ.get("INTEROP_SOCKETIO_SERVERS", "").strip()
+    if not wanted:
+        return list(SOCKETIO_SERVER_COMMANDS)
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SOCKETIO_SERVER_COMMANDS]
+    if unknown:
+        raise ValueError(f"INTEROP_SOCKETIO_SERVERS names unknown servers {unknown}; "
+                         f"known: {list(SOCKETIO_SERVER_COMMANDS)}")
     return names
 
 
@@ -184,7 +210,7 @@ def check_node_modules() -> str | None:
     """Return an error message when the JS dependencies are missing."""
     missing = [
         pkg
-        for pkg in ("engine.io", "engine.io-client", "engine.io-client-v3")
+        for pkg in ("engine.io", "engine.io-client", "engine.io-client-v3", "socket.io-client")
         if not (JS_DIR / "node_modules" / pkg / "package.json").is_file()
     ]
     if missing:
@@ -245,11 +271,11 @@ class RunningServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def _probe_handshake(port: int) -> bool:
-    """True when a v4 polling handshake works; closes that session again."""
+def _probe_handshake(port: int, path: str = "/engine.io/") -> bool:
+    """True when a v4 polling handshake at ``path`` works; closes that session again."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        conn.request("GET", "/engine.io/?EIO=4&transport=polling")
+        conn.request("GET", f"{path}?EIO=4&transport=polling")
         resp = conn.getresponse()
         body = resp.read()
         if resp.status != 200 or not body.startswith(b"0{"):
@@ -257,7 +283,7 @@ def _probe_handshake(port: int) -> bool:
         sid = json.loads(body[1:].split(b"\x1e")[0])["sid"]
         conn.request(
             "POST",
-            f"/engine.io/?EIO=4&transport=polling&sid={sid}",
+            f"{path}?EIO=4&transport=polling&sid={sid}",
             body=b"1",
             headers={"Content-Type": "text/plain;charset=UTF-8"},
         )
@@ -270,8 +296,9 @@ def _probe_handshake(port: int) -> bool:
 
 
 def start_server(name: str, env: dict[str, str], log_path: Path) -> RunningServer:
-    commands = all_server_commands()
+    commands = {**all_server_commands(), **SOCKETIO_SERVER_COMMANDS}
     template = commands[name]
+    path = "/socket.io/" if name in SOCKETIO_SERVER_COMMANDS else "/engine.io/"
     port = free_port()
     command = template.format(port=port, python=sys.executable, node=shutil.which("node") or "node",
                               uwsgi=str(Path(sys.executable).with_name("uwsgi")),
@@ -298,7 +325,7 @@ def start_server(name: str, env: dict[str, str], log_path: Path) -> RunningServe
                 f"{server.describe()} exited with {proc.returncode} before it was ready:\n"
                 f"{server.log_tail()}"
             )
-        if _probe_handshake(port):
+        if _probe_handshake(port, path):
             return server
         time.sleep(0.05)
     server.stop()
