@@ -115,7 +115,8 @@ class WSGIApp:
         return _respond(start_response, response)
 
     def _websocket(self, environ: Environ, request: Request) -> Response | None:
-        """Serve a WebSocket request; returns a response only when it was refused."""
+        """Serve a WebSocket request; returns a response when it was refused (and under
+        Werkzeug, an answer nobody will read: see the end)."""
         server = self.server
         config = server.config
         upgraded = environ.get("wsgi.websocket")
@@ -161,8 +162,17 @@ class WSGIApp:
             # eventlet's convention: write nothing more and close the connection.
             eventlet_wsgi.WSGI_LOCAL.already_handled = True
             return None
-        # The connection is spent: make the WSGI server drop it quietly (Werkzeug treats
-        # ConnectionError as a dropped connection; gunicorn and gevent ignore ECONNRESET).
+        if "werkzeug.socket" in environ:
+            # Werkzeug reads the next request of a connection once the app returns (what
+            # the client sent after the close frame would be logged as a bad request),
+            # and its debugger turns an exception from the app into a 500: end the
+            # connection both ways, then let Werkzeug's own write of the (unused) answer
+            # find it closed, which it takes as a dropped connection, silently.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            return Response(101, [])  # the access log says what happened
+        # The connection is spent: make the WSGI server drop it quietly (gunicorn and
+        # gevent ignore ECONNRESET).
         raise ConnectionResetError(errno.ECONNRESET, "WebSocket closed")
 
     def _refuse_sync_worker(self) -> Response:
