@@ -141,17 +141,23 @@ def wait_for_redis(port: int, until: float) -> None:
 
 
 def wait_for_handshake(port: int, until: float, children: list[subprocess.Popen[bytes]]) -> None:
-    """Wait until a polling handshake on ``port`` answers, then close that session."""
+    """Wait until a polling handshake on ``port`` answers, then close that session.
+
+    A request is given until ``until`` to be answered: one given up on early (a
+    worker still starting) would still be served later, and leave a session open
+    while the first tests run.
+    """
     url = f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling"
     while time.monotonic() < until:
         for child in children:
             if child.poll() is not None:
                 raise SystemExit(f"cluster_serve: {child.args!r} exited with {child.returncode}")
+        timeout = max(0.1, until - time.monotonic())
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 body = response.read()
             sid = json.loads(body[body.index(b"{"):])["sid"]
-            with urllib.request.urlopen(f"{url}&sid={sid}", data=b"1", timeout=2):
+            with urllib.request.urlopen(f"{url}&sid={sid}", data=b"1", timeout=timeout):
                 return
         except (OSError, ValueError, KeyError):
             pass
