@@ -58,6 +58,8 @@ OURS = [
      False, None),
     # Tornado with no Engine.IO (only polling_echo, handshakes_polling, handshakes_ws)
     ("floor-tornado", f"{REPO}/benchmarks/run-app tornado_floor {{port}}", False, None),
+    # gevent.pywsgi with no Engine.IO (only ws_echo, ws_echo_pipelined): ours-gevent's bound
+    ("floor-gevent-ws", f"{REPO}/benchmarks/run-app gevent_floor {{port}}", False, None),
     # python-engineio's threading mode on Werkzeug (the bench has no such anchor)
     ("pyeio-werkzeug", f"{REPO}/.venv/bin/python {REPO}/benchmarks/pyeio_werkzeug.py {{port}}",
      False, "raw-aiohttp-ws"),
