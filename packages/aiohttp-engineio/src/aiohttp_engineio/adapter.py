@@ -179,7 +179,6 @@ class AiohttpWebSocket:
     Args:
         request: the upgrade request.
         ws: an unprepared ``web.WebSocketResponse``; prepared by :meth:`accept`.
-        limit: the engine's message size limit (``max_http_buffer_size``).
 
     Attributes:
         response: what the aiohttp handler returns: the WebSocketResponse, or the

@@ -95,6 +95,11 @@ registry = Registry()
 """The process-wide registry."""
 
 on = registry.on
+"""Register a handler for an event on every server of the project, ASGI and WSGI
+(:meth:`Registry.on` of the process's registry): as a decorator (``@on("message")``)
+or ``on(event, handler)``; a later handler for the same event replaces it. Events:
+``connect(sid, request)``, ``message(sid, data)``, ``disconnect(sid, reason)``,
+``upgrade(sid)`` and ``connection_error(refusal)``."""
 
 
 def adapt(event: str, fn: Callable[..., Any], kind: Kind) -> Callable[..., Any]:

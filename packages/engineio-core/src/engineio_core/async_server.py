@@ -230,9 +230,6 @@ class AsyncServer(BaseServer):
     Args:
         async_mode: the backend name (``"asyncio"``, or one a framework package
             registers); ``None`` picks the best installed one.
-        logger: a ``logging.Logger`` (default ``engineio_core.server``).
-        async_handlers: ``False`` to read a session's next packet only once its
-            message handler has returned.
         cluster: join a cluster of servers (several processes) that share their
             sessions, e.g. :class:`~engineio_core.cluster.RedisCluster`, or a Redis
             URL for one: any of them may receive any request of any session
@@ -240,6 +237,11 @@ class AsyncServer(BaseServer):
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
+
+    Keyword Args:
+        logger (logging.Logger | None): a ``logging.Logger`` (default ``engineio_core.server``).
+        async_handlers (bool): ``False`` to read a session's next packet only once its
+            message handler has returned.
     """
 
     def __init__(self, async_mode: str | None = None, *, cluster: Cluster | str | None = None,

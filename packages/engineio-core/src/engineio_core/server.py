@@ -172,7 +172,6 @@ class Server(BaseServer):
     Args:
         async_mode: the sync backend (``"threading"``, or ``"eventlet"``/``"gevent"``
             when installed); ``None`` picks the best installed one.
-        logger: a ``logging.Logger`` (default ``engineio_core.server``).
         async_handlers: ``False`` to read a session's next packet only once its
             message handler has returned (a handler that blocks longer than the
             ping timeout then gets its session closed).
@@ -184,6 +183,9 @@ class Server(BaseServer):
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
+
+    Keyword Args:
+        logger (logging.Logger | None): a ``logging.Logger`` (default ``engineio_core.server``).
     """
 
     def __init__(self, async_mode: str | None = None, *, async_handlers: bool = True,

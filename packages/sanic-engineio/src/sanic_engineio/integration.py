@@ -247,6 +247,17 @@ _PACKAGE_OPTIONS = frozenset({"path", "logger", "async_handlers", "cluster", "as
 
 # ---------------------------------------------------------------------- the route
 def make_handler(server: AsyncServer) -> Callable[..., Any]:
+    """The Sanic handler serving ``server``: polling and WebSocket upgrades on one route.
+
+    :meth:`SanicEngineIO.init_app` routes it for you; to route it yourself, add it
+    for every HTTP method with ``stream=True`` and call ``app.enable_websocket()``.
+
+    Args:
+        server: the Engine.IO server.
+
+    Returns:
+        A coroutine function ``handler(request) -> HTTPResponse | None``.
+    """
     ws_max_size = server.config.max_http_buffer_size * WS_SIZE_FACTOR
 
     async def engineio(request: SanicRequest[Any, Any]) -> HTTPResponse | None:

@@ -67,7 +67,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
 
         Args:
             server: the Engine.IO server (or a python-socketio server on our engine,
-            ``engineio_core.socketio.AsyncServer``, with ``path="/socket.io/"``).
+                ``engineio_core.socketio.AsyncServer``, with ``path="/socket.io/"``).
             compression_options: WebSocket permessage-deflate options (``{}`` turns it
                 on with Tornado's defaults); ``None`` (the default) keeps it off.
         """
