@@ -197,7 +197,12 @@ class Option:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """A docstring as one table cell (its roles as code: the file is read on GitHub too)."""
+    return convert_roles(" ".join(text.split()), links=False).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`".replace("|", "\\|")
 
 
 def _literal(value: object) -> str:
@@ -228,7 +233,7 @@ def server_options() -> list[Option]:
             doc = doc.replace(", in ms", ", in seconds").replace(" in ms", " in seconds")
         if field.name == "sid_generator":
             value = None
-        options.append(Option(name, _literal(value), f"`{annotation}`", _one_line(doc)))
+        options.append(Option(name, _literal(value), _code(annotation), _one_line(doc)))
     names = {o.name for o in options}
     if names != ServerConfig.option_names():
         raise RuntimeError(f"ServerConfig options {sorted(names ^ ServerConfig.option_names())} "
@@ -258,12 +263,12 @@ def server_arguments() -> list[Option]:
         for param in params.values():
             if param.name == "self" or param.kind is inspect.Parameter.VAR_KEYWORD:
                 continue
-            default = f"`{cls.__name__}`: {_literal(param.default)}"
+            default = _literal(param.default)
             doc = _one_line(documented.get(param.name, ""))
             row = rows.setdefault(param.name, Option(param.name, default,
-                                                     f"`{param.annotation}`", doc))
-            if row.default != default and default not in row.default:
-                row.default += f"; {default}"
+                                                     _code(str(param.annotation)), doc))
+            if default not in row.default:  # AsyncServer's, then Server's
+                row.default = f"`AsyncServer`: {row.default}; `Server`: {default}"
             if doc and doc not in row.doc:
                 row.doc = f"{row.doc} (`Server`: {doc})" if row.doc else doc
     return list(rows.values())
@@ -281,7 +286,8 @@ def package_keys() -> list[tuple[str, str, str, str, str, str]]:
     from sanic_engineio import CONFIG_PREFIX as SANIC_PREFIX
 
     django = _django_keys()
-    sanic = ServerConfig.option_names() | sanic_integration._PACKAGE_OPTIONS
+    # async_mode is on Sanic's list only to be refused with its own message
+    sanic = (ServerConfig.option_names() | sanic_integration._PACKAGE_OPTIONS) - {"async_mode"}
     flask = set(config_defaults())
     core = ServerConfig.option_names() | {"logger", "async_handlers", "cluster", "async_mode"}
     names = sorted(core | sanic | flask | {k.lower() for k in django})
@@ -356,8 +362,9 @@ def _walk(obj: griffe.Object) -> Iterator[griffe.Object]:
             yield from _walk(member)
 
 
-def convert_roles(text: str, obj: griffe.Object | None = None) -> str:
-    """``text`` with its Sphinx roles as Markdown (see :class:`SphinxRoles`)."""
+def convert_roles(text: str, obj: griffe.Object | None = None, *, links: bool = True) -> str:
+    """``text`` with its Sphinx roles as Markdown (see :class:`SphinxRoles`); without
+    ``links``, as code only."""
     def replace(m: re.Match[str]) -> str:
         if m.group("explicit"):
             title, target = m.group("target").strip(), m.group("explicit").strip()
@@ -366,12 +373,12 @@ def convert_roles(text: str, obj: griffe.Object | None = None) -> str:
             title = target.lstrip(".").rsplit(".", 1)[-1] if m.group("tilde") else target
         if m.group("role") in ("meth", "func") and not title.endswith(")"):
             title += "()"
-        identifier = _qualify(target.removesuffix("()"), obj)
+        identifier = _qualify(target.removesuffix("()"), obj) if links else ""
         return (f'<autoref identifier="{identifier}" optional><code>{title}</code></autoref>'
                 if identifier else f"`{title}`")
 
     text = ROLE.sub(replace, text)
-    return re.sub(r"(\w)::$", r"\1:", text, flags=re.MULTILINE)
+    return re.sub(r"(\S)::$", r"\1:", text, flags=re.MULTILINE)
 
 
 def _qualify(target: str, obj: griffe.Object | None) -> str:
