@@ -14,8 +14,6 @@ import asyncio
 import http.client
 import json
 import re
-import threading
-import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -23,11 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websocket
 from sanic import Request as SanicRequest
 from sanic import Sanic
-from tests.helpers import assert_websocket_echo
+from tests.helpers import assert_websocket_echo, serve_asgi
 from tests.interop.harness import free_port
 from websockets.exceptions import ConnectionClosedOK
 
@@ -457,30 +454,10 @@ def test_extension_takes_options_or_an_instance() -> None:
 
 
 # ---------------------------------------------------------------------- under ASGI
-@contextmanager
-def serve_asgi(app: AnyApp) -> Iterator[int]:
-    """Run ``app`` as an ASGI application under uvicorn (in a thread) on a free port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           ws_per_message_deflate=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        time.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(5)
-
-
 def test_under_an_asgi_server(app: AnyApp) -> None:
     eio = echo_app(app)
     reasons = disconnect_reasons(eio)
-    with serve_asgi(app) as port:
+    with serve_asgi(app, lifespan="on") as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/engine.io/?EIO=4&transport=polling")
         response = conn.getresponse()
