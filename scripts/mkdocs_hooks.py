@@ -125,7 +125,7 @@ def _rewrite(m: re.Match[str], base: Path, page_dir: Path, repo_url: str | None,
 
 
 # --------------------------------------------------------------------------- API reference
-API_MARKER = re.compile(r"^<!-- api: ([a-z_]+) -->$", re.MULTILINE)
+API_MARKER = re.compile(r"^<!-- api: ([a-z_.]+) -->$", re.MULTILINE)
 
 
 def load_package(name: str) -> griffe.Module:
@@ -135,25 +135,30 @@ def load_package(name: str) -> griffe.Module:
     return module
 
 
-def api_reference(package: str, src: str) -> str:
-    """Markdown for mkdocstrings: the package's docstring, then each name of its ``__all__``.
+def api_reference(target: str, src: str) -> str:
+    """Markdown for mkdocstrings: the module's docstring, then each name of its ``__all__``.
 
-    A name re-exported from another package of ours links to its reference there.
+    ``target`` is a package (its docstring under the page's title) or one of its
+    modules (under a heading of its own). A name re-exported from another package of
+    ours links to its reference there.
     """
+    package, _, rest = target.partition(".")
     if package not in PACKAGES:
-        log.warning("%s: <!-- api: %s --> is not a package of the monorepo", src, package)
+        log.warning("%s: <!-- api: %s --> is not in a package of the monorepo", src, target)
         return ""
     module = load_package(package)
+    if rest:
+        module = module[rest]
     exports = [str(name) for name in module.exports or ()]
     if not exports:
-        log.warning("%s: %s has no __all__", src, package)
+        log.warning("%s: %s has no __all__", src, target)
     own: list[str] = []
     reexported: list[tuple[str, str]] = []
     for name in exports:
         member = module.members.get(name)
         if member is None:
-            log.warning("%s: %s.__all__ names %r, which the package does not define",
-                        src, package, name)
+            log.warning("%s: %s.__all__ names %r, which the module does not define",
+                        src, target, name)
             continue
         if isinstance(member, griffe.Alias) and member.target_path.split(".")[0] != package:
             reexported.append((name, member.target_path))
@@ -161,12 +166,16 @@ def api_reference(package: str, src: str) -> str:
         own.append(name)
         if not (member.final_target if isinstance(member, griffe.Alias) else member).docstring:
             log.warning("%s: %s.%s is public (in __all__) but has no docstring",
-                        src, package, name)
-    parts = [f"::: {package}\n    options:\n      members: false\n      show_root_heading: false"]
-    parts += [f"::: {package}.{name}" for name in own]
+                        src, target, name)
+    level = 3 if rest else 2
+    heading = "true" if rest else "false"
+    parts = [f"::: {target}\n    options:\n      members: false\n"
+             f"      show_root_heading: {heading}"]
+    parts += [f"::: {target}.{name}\n    options:\n      heading_level: {level}"
+              for name in own]
     if reexported:
-        lines = [f"- `{package}.{name}` is [`{target}`][{target}]" for name, target in reexported]
-        parts.append("## Re-exported\n\n" + "\n".join(lines))
+        lines = [f"- `{target}.{name}` is [`{path}`][{path}]" for name, path in reexported]
+        parts.append("#" * level + " Re-exported\n\n" + "\n".join(lines))
     return "\n\n".join(parts)
 
 
@@ -378,6 +387,7 @@ def convert_roles(text: str, obj: griffe.Object | None = None, *, links: bool = 
                 if identifier else f"`{title}`")
 
     text = ROLE.sub(replace, text)
+    text = re.sub(r"^[ \t]*::[ \t]*$", "", text, flags=re.MULTILINE)  # reST's bare "::"
     return re.sub(r"(\S)::$", r"\1:", text, flags=re.MULTILINE)
 
 
