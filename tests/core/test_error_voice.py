@@ -88,3 +88,12 @@ def test_async_mode_given_to_a_framework_that_fixes_it_says_so() -> None:
         aiohttp_engineio.setup(web.Application(), async_mode="asyncio")
     with pytest.raises(ConfigError, match=r"always uses async_mode='sanic'"):
         sanic_engineio.SanicEngineIO(async_mode="asyncio")
+
+
+def test_the_runtimes_refuse_a_server_of_the_other_kind() -> None:
+    with pytest.raises(TypeError, match=r"ASGIApp needs an engineio_core.AsyncServer, got a "
+                                        r"Server \(the blocking one\)"):
+        engineio_core.ASGIApp(Server(async_mode="threading"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"WSGIApp needs an engineio_core.Server, got an "
+                                        r"AsyncServer \(the asyncio one\)"):
+        engineio_core.WSGIApp(AsyncServer())  # type: ignore[arg-type]

@@ -58,12 +58,12 @@ OPTION_KEYS: frozenset[str] = frozenset(
 the servers follow Django's own setting."""
 
 PACKAGE_KEYS: frozenset[str] = frozenset({"PATH", "ASYNC_MODE"})
+"""Keys this package uses itself."""
 
 
 def spell_key(name: str) -> str:
     """An option name as the setting spells it: ``ENGINEIO['PING_INTERVAL']``."""
     return f"{SETTING}[{name.upper()!r}]"
-"""Keys this package uses itself."""
 
 _HOOKS = ("SID_GENERATOR", "ALLOW_REQUEST", "HANDSHAKE_HEADERS")
 

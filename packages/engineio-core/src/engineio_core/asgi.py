@@ -56,7 +56,10 @@ class ASGIApp:
         on_startup: Hook | None = None,
         on_shutdown: Hook | None = None,
     ) -> None:
-        self.server = server
+        from .async_server import AsyncServer
+        from .hosting import hosted_server
+
+        self.server = hosted_server(server, AsyncServer, "ASGIApp")
         self.other_asgi_app = other_asgi_app
         self.static_files = dict(static_files or {})
         path = "/" + engineio_path.strip("/")

@@ -166,8 +166,8 @@ class BaseServer:
 
     Args:
         logger: a ``logging.Logger`` to log to (default ``engineio_core.server``).
-        async_handlers: run message handlers off the session's read path
-            (``AsyncServer``'s default; ``Server`` defaults to ``False``):
+        async_handlers: run message handlers off the session's read path (the
+            default of both servers):
             heartbeats, closes and upgrades are processed while a
             handler runs, and the messages of one session still reach its
             handler one at a time, in the order they arrived (with the

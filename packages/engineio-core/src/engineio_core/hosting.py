@@ -40,7 +40,8 @@ def hosted_server(server: object, kind: type[S], where: str) -> S:
     found = core if core is not None else server
     if isinstance(found, AsyncServer | Server):
         other = "Server" if kind is AsyncServer else "AsyncServer"
-        raise TypeError(f"{where} needs an engineio_core.{kind.__name__}, got a {other}"
+        article = "a" if other == "Server" else "an"
+        raise TypeError(f"{where} needs an engineio_core.{kind.__name__}, got {article} {other}"
                         f" (the {'blocking' if other == 'Server' else 'asyncio'} one)")
     raise TypeError(f"{where} needs an engineio_core.{kind.__name__} or a python-socketio "
                     f"server on our engine (engineio_core.socketio), got "

@@ -72,7 +72,10 @@ class WSGIApp:
         static_files: StaticFiles | None = None,
         engineio_path: str = "engine.io",
     ) -> None:
-        self.server = server
+        from .hosting import hosted_server
+        from .server import Server
+
+        self.server = hosted_server(server, Server, "WSGIApp")
         self.wsgi_app = wsgi_app
         self.static_files = dict(static_files or {})
         path = "/" + engineio_path.strip("/")

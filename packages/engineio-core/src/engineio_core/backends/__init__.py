@@ -134,7 +134,8 @@ def load_backend(async_mode: str | None, kind: BackendKind) -> SyncBackend | Asy
         ) from exc
     if backend.kind != kind:
         raise BackendUnavailable(
-            f"async_mode {async_mode!r} is a {backend.kind} backend; use it with "
+            f"async_mode {async_mode!r} is {'an asyncio' if backend.kind == 'async' else 'a sync'}"
+            " backend; use it with "
             f"{'AsyncServer' if backend.kind == 'async' else 'Server'}"
         )
     return backend
