@@ -334,6 +334,15 @@ def _handlers(record: _Record, name: str, ns: str, client: Any,
             "connect_error": on_connect_error, "*": on_any}
 
 
+_AGAIN = """``connect_again`` (python clients) connects a new client object with the same
+handlers and options, not the same one again: after the server closed the session,
+python-engineio's client leaves its write loop waiting on the queue it shares with
+the next connection (for up to ping interval + 5 s), and that loop then takes the new
+connection's first packet (the namespace CONNECT) and sends it the old way: over
+polling, to a session that upgraded meanwhile, it is refused (400, as the protocol
+says; python-engineio's server takes it) and the namespace never connects."""
+
+
 def _connect_kwargs(url: str, step: Step) -> dict[str, Any]:
     transports = step.get("transports", ["polling", "websocket"])
     if transports == ["polling", "websocket"] and step.get("upgrade") is False:
@@ -363,8 +372,9 @@ def run_py_sync(url: str, steps: list[Step], timeout_s: float = 15.0) -> SioResu
     """Run the steps with python-socketio's ``Client`` (threads)."""
     record = _Record()
     cond = threading.Condition()
-    clients: dict[str, Any] = {}
-    connects: dict[str, dict[str, Any]] = {}
+    clients: dict[str, Any] = {}  # name -> its current client object
+    every_client: list[Any] = []
+    connects: dict[str, Step] = {}  # name -> its connect step
     sessions: list[Any] = []
     error: str | None = None
     deadline = time.monotonic() + timeout_s
@@ -386,6 +396,15 @@ def run_py_sync(url: str, steps: list[Step], timeout_s: float = 15.0) -> SioResu
                 raise TimeoutError(f"timed out after {tmo} s waiting for {what}")
             time.sleep(0.01)
 
+    def new_client(name: str, step: Step) -> Any:
+        client = socketio.Client(http_session=_session_factory(sessions), **_client_options(step))
+        clients[name] = client
+        every_client.append(client)
+        for ns in step.get("namespaces", ["/"]):
+            for event, handler in _handlers(record, name, ns, client, changed).items():
+                client.on(event, lambda *a, _h=handler: _locked(cond, _h, a), namespace=ns)
+        return client
+
     try:
         for step in steps:
             if time.monotonic() > deadline:
@@ -394,16 +413,10 @@ def run_py_sync(url: str, steps: list[Step], timeout_s: float = 15.0) -> SioResu
             name = step.get("client", "")
             tmo = step.get("timeout_ms", 5000) / 1000
             if op == "connect":
-                client = socketio.Client(http_session=_session_factory(sessions),
-                                         **_client_options(step))
-                clients[name] = client
-                for ns in step.get("namespaces", ["/"]):
-                    for event, handler in _handlers(record, name, ns, client, changed).items():
-                        client.on(event, lambda *a, _h=handler: _locked(cond, _h, a), namespace=ns)
-                connects[name] = _connect_kwargs(url, step)
+                connects[name] = step
                 failure: Exception | None = None
                 try:
-                    client.connect(**connects[name])
+                    new_client(name, step).connect(**_connect_kwargs(url, step))
                 except socketio.exceptions.ConnectionError as exc:
                     failure = exc
                 with cond:
@@ -428,11 +441,10 @@ def run_py_sync(url: str, steps: list[Step], timeout_s: float = 15.0) -> SioResu
                            _acks_grew(rec, before), tmo)
             elif op in ("wait", "wait_connect", "wait_disconnect"):
                 wait_until(json.dumps(step), record.done(step), tmo)
-            elif op == "connect_again":
-                client = clients[name]
+            elif op == "connect_again":  # a new client object: see _AGAIN
                 poll_until("the engine to be disconnected",
-                           _engine_disconnected(client), tmo)
-                client.connect(**connects[name])
+                           _engine_disconnected(clients[name]), tmo)
+                new_client(name, connects[name]).connect(**_connect_kwargs(url, connects[name]))
             elif op == "wait_upgrade":
                 poll_until("the upgrade", _upgraded(clients[name]),
                            tmo)
@@ -447,7 +459,7 @@ def run_py_sync(url: str, steps: list[Step], timeout_s: float = 15.0) -> SioResu
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
     finally:
-        for client in clients.values():
+        for client in every_client:
             with contextlib.suppress(Exception):
                 _drain(client)
                 client.shutdown()
@@ -499,8 +511,9 @@ async def _run_py_async(url: str, steps: list[Step], timeout_s: float) -> SioRes
     record = _Record()
     sessions: list[aiohttp.ClientSession] = []
     changes = asyncio.Event()
-    clients: dict[str, Any] = {}
-    connects: dict[str, dict[str, Any]] = {}
+    clients: dict[str, Any] = {}  # name -> its current client object
+    every_client: list[Any] = []
+    connects: dict[str, Step] = {}  # name -> its connect step
     error: str | None = None
 
     def changed() -> None:
@@ -525,24 +538,28 @@ async def _run_py_async(url: str, steps: list[Step], timeout_s: float) -> SioRes
                 raise TimeoutError(f"timed out after {tmo} s waiting for {what}")
             await asyncio.sleep(0.01)
 
+    def new_client(name: str, step: Step) -> Any:
+        # Its own aiohttp session, closed here at the end: python-engineio leaves one
+        # of its own unclosed when the server ended the connection.
+        sessions.append(aiohttp.ClientSession())
+        client = socketio.AsyncClient(http_session=sessions[-1], **_client_options(step))
+        clients[name] = client
+        every_client.append(client)
+        for ns in step.get("namespaces", ["/"]):
+            for event, handler in _handlers(record, name, ns, client, changed).items():
+                client.on(event, handler, namespace=ns)
+        return client
+
     async def steps_() -> None:
         for step in steps:
             op = step["op"]
             name = step.get("client", "")
             tmo = step.get("timeout_ms", 5000) / 1000
             if op == "connect":
-                # Its own aiohttp session, closed here at the end: python-engineio leaves
-                # one of its own unclosed when the server ended the connection.
-                sessions.append(aiohttp.ClientSession())
-                client = socketio.AsyncClient(http_session=sessions[-1], **_client_options(step))
-                clients[name] = client
-                for ns in step.get("namespaces", ["/"]):
-                    for event, handler in _handlers(record, name, ns, client, changed).items():
-                        client.on(event, handler, namespace=ns)
-                connects[name] = _connect_kwargs(url, step)
+                connects[name] = step
                 failure: Exception | None = None
                 try:
-                    await client.connect(**connects[name])
+                    await new_client(name, step).connect(**_connect_kwargs(url, step))
                 except socketio.exceptions.ConnectionError as exc:
                     failure = exc
                 _check_connected(record, name, step, failure)
@@ -564,11 +581,11 @@ async def _run_py_async(url: str, steps: list[Step], timeout_s: float) -> SioRes
                                  _acks_grew(rec, before), tmo)
             elif op in ("wait", "wait_connect", "wait_disconnect"):
                 await wait_until(json.dumps(step), record.done(step), tmo)
-            elif op == "connect_again":
-                client = clients[name]
+            elif op == "connect_again":  # a new client object: see _AGAIN
                 await poll_until("the engine to be disconnected",
-                                 _engine_disconnected(client), tmo)
-                await client.connect(**connects[name])
+                                 _engine_disconnected(clients[name]), tmo)
+                await new_client(name, connects[name]).connect(
+                    **_connect_kwargs(url, connects[name]))
             elif op == "wait_upgrade":
                 await poll_until("the upgrade",
                                  _upgraded(clients[name]), tmo)
@@ -585,7 +602,7 @@ async def _run_py_async(url: str, steps: list[Step], timeout_s: float) -> SioRes
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     finally:
-        for client in clients.values():
+        for client in every_client:
             with contextlib.suppress(Exception):
                 await _async_drain(client)
                 await client.shutdown()
