@@ -8,6 +8,7 @@ interop suite runs the contract project under ``gunicorn -k gthread``).
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -77,14 +78,23 @@ def test_polling_echo_runs_async_handler_through_async_to_sync(
     assert http.get(url, timeout=TIMEOUT).text.split("\x1e")[-1] == "1"  # after a noop
 
 
-def test_websocket_is_refused_and_clients_stay_on_polling(base_url: str,
-                                                          http: requests.Session) -> None:
+def test_websocket_is_refused_and_clients_stay_on_polling(
+        base_url: str, http: requests.Session, caplog: pytest.LogCaptureFixture) -> None:
     sid = handshake(http, base_url)
     ws_url = base_url.replace("http", "ws") + f"/engine.io/?EIO=4&transport=websocket&sid={sid}"
-    with pytest.raises(websocket.WebSocketBadStatusException) as caught:
+    with caplog.at_level(logging.WARNING, logger="engineio_core.server"), \
+            pytest.raises(websocket.WebSocketBadStatusException) as caught:
         websocket.create_connection(ws_url, timeout=TIMEOUT)
     assert caught.value.status_code == 400
     assert get_sync_server().transport(sid) == "polling"
+    # The warning says what to add for WebSocket under runserver: daphne.
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning == (
+        "this WSGI server (WSGIServer/0.2) gives no access to the connection's socket, so it "
+        "cannot serve WebSocket; clients stay on polling. Django's runserver serves "
+        'WebSocket through daphne: pip install "django-engineio[channels]", put "daphne" '
+        'first in INSTALLED_APPS = ["daphne", ...] and point ASGI_APPLICATION at an '
+        "application that routes django_engineio.routing's URL patterns (docs/django.md)")
 
 
 def test_other_requests_go_to_django(base_url: str, http: requests.Session) -> None:

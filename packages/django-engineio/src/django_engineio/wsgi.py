@@ -15,7 +15,8 @@ request goes to Django. What each server gives (docs/django.md):
   polling, WebSocket and the upgrade;
 * ``manage.py runserver`` (wsgiref, threaded): polling only; the WebSocket request is
   answered 400 because wsgiref gives no access to the connection, and clients stay
-  on polling. Add ``daphne`` to ``INSTALLED_APPS`` for the full ASGI runserver.
+  on polling. The warning logged then says what to add: ``"daphne"`` first in
+  ``INSTALLED_APPS`` (the full ASGI runserver, through ``ASGI_APPLICATION``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,21 @@ __all__ = ["EngineIOMiddleware", "get_wsgi_application"]
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGICallable = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+_RUNSERVER_HINT = (
+    ". Django's runserver serves WebSocket through daphne: pip install "
+    "\"django-engineio[channels]\", put \"daphne\" first in INSTALLED_APPS = [\"daphne\", ...] "
+    "and point ASGI_APPLICATION at an application that routes "
+    "django_engineio.routing's URL patterns (docs/django.md)"
+)
+"""What the warning of a WebSocket request under a WSGI server without access to the
+connection (``manage.py runserver`` without daphne) adds to engineio-core's text."""
+
+
+class _DjangoWSGIApp(WSGIApp):
+    """engineio-core's ``WSGIApp`` whose no-WebSocket warning names daphne."""
+
+    websocket_unavailable_hint = _RUNSERVER_HINT
 
 
 class EngineIOMiddleware:
@@ -69,8 +85,8 @@ class EngineIOMiddleware:
         return get_sync_server()
 
     def _build(self, server: Server) -> WSGIApp:
-        return WSGIApp(server, wsgi_app=self.wsgi_app, static_files=self.static_files,
-                       engineio_path=engineio_settings.path)
+        return _DjangoWSGIApp(server, wsgi_app=self.wsgi_app, static_files=self.static_files,
+                              engineio_path=engineio_settings.path)
 
 
 def get_wsgi_application() -> EngineIOMiddleware:

@@ -65,6 +65,10 @@ class WSGIApp:
         engineio_path: where Engine.IO is served; matched with and without the trailing slash.
     """
 
+    websocket_unavailable_hint = ""
+    """Appended to the warning logged when the WSGI server gives no access to the
+    connection's socket (django-engineio's middleware says there to add daphne)."""
+
     def __init__(
         self,
         server: Server,
@@ -147,8 +151,8 @@ class WSGIApp:
         if found is None:
             server.logger.warning(
                 "this WSGI server (%s) gives no access to the connection's socket, so it "
-                "cannot serve WebSocket; clients stay on polling",
-                environ.get("SERVER_SOFTWARE", "unknown"),
+                "cannot serve WebSocket; clients stay on polling%s",
+                environ.get("SERVER_SOFTWARE", "unknown"), self.websocket_unavailable_hint,
             )
             return server._refuse(request, BadRequest(
                 detail="WebSocket unavailable", context={"name": "WEBSOCKET_UNAVAILABLE"}))
