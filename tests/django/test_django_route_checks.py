@@ -91,6 +91,8 @@ def test_no_route_in_either_application(project: Project) -> None:
         "django_engineio.wsgi.get_wsgi_application() in "
         f"{sys.path[0]}/{package}/wsgi.py (docs/django.md).")
     assert "SILENCED_SYSTEM_CHECKS" in hint
+    docs = (REPO / "docs" / "django.md").read_text()  # quoted there for a package "project"
+    assert f"?: (django_engineio.W002) {message.replace(package, 'project')}\n" in docs
     assert f"{package}.asgi" not in sys.modules  # read, not imported
     assert f"{package}.wsgi" not in sys.modules
 

@@ -10,6 +10,7 @@ the interop suite (``tests/interop``, the ``flask-*`` servers).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -103,6 +104,46 @@ def test_app_factory_registers_extension_state() -> None:
     assert state.path == "/engine.io/"
     assert isinstance(app.wsgi_app, engineio_core.WSGIApp)
     assert not any(value is app for value in vars(eio).values())
+
+
+def test_requests_to_an_app_without_init_app_are_logged_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    eio = FlaskEngineIO()
+    echo(eio)
+    app = make_app("chat")  # eio.init_app(app) forgotten
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/engine.io/?EIO=4&transport=polling").status_code == 404
+        assert client.post("/engine.io?EIO=4&transport=polling&sid=x").status_code == 404
+        assert client.get("/elsewhere").status_code == 404
+    message = ("GET /engine.io/ reached the views of the Flask app 'chat' (a 404 unless a view "
+               "matches): Engine.IO is not initialised on it; call eio.init_app(app), or "
+               "FlaskEngineIO(app), where the app is created")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [("chat", message)]
+    assert message in DOCS.read_text()  # quoted in docs/flask.md
+    assert "engineio" not in app.extensions  # the check an app can make itself
+
+
+def test_the_warning_follows_the_configured_path(caplog: pytest.LogCaptureFixture) -> None:
+    eio = FlaskEngineIO(path="/rt/")  # (alive: a collected extension's path is forgotten)
+    app = make_app("custom", ENGINEIO_PATH="/realtime/")
+    other = make_app("other")
+    with caplog.at_level(logging.WARNING):
+        app.test_client().get("/realtime/")  # its ENGINEIO_PATH
+        other.test_client().get("/rt")  # a path an extension was given
+        other.test_client().get("/elsewhere")
+        app.test_client().get("/engine.io/")  # the default path too, but once per app
+    assert [(r.name, r.getMessage().split(" reached")[0]) for r in caplog.records] == [
+        ("custom", "GET /realtime/"), ("other", "GET /rt")]
+    assert eio.options == {"path": "/rt/"}
+    # An initialised app never reaches its views for its own path, and one serving
+    # another path is not warned about.
+    served = make_app("served")
+    FlaskEngineIO(served, path="/rt/")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert served.test_client().get("/engine.io/").status_code == 404
+    assert caplog.records == []
 
 
 def test_config_keys_are_set_by_default_and_overridden_by_keywords() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, has_app_context, request, request_started
 from werkzeug.exceptions import SecurityError
 from werkzeug.wsgi import get_host
 
@@ -24,7 +24,7 @@ from engineio_core import ConfigError, Request, Server, ServerNotFound, WSGIApp
 from engineio_core.base_server import check_event
 from engineio_core.protocol.session import TransportName
 
-from .config import read_config
+from .config import CONFIG_PREFIX, DEFAULT_PATH, read_config
 from .serving import run_app
 
 if TYPE_CHECKING:
@@ -115,6 +115,8 @@ class FlaskEngineIO:
         # The servers this extension created (weakly: each lives as long as its app),
         # so that a handler registered after init_app reaches them too.
         self._states: weakref.WeakSet[EngineIOState] = weakref.WeakSet()
+        _extensions.add(self)
+        request_started.connect(_warn_not_initialised)  # once: blinker keeps one receiver
         if app is not None:
             self.init_app(app)
 
@@ -226,6 +228,14 @@ class FlaskEngineIO:
         in every process of the cluster together)."""
         return self.server.count_sessions()
 
+    def session_ids(self) -> list[str]:
+        """The ids of the sessions the current app's server holds (in this process)."""
+        return self.server.session_ids()
+
+    def session_count(self) -> int:
+        """How many sessions the current app's server holds (in this process)."""
+        return self.server.session_count()
+
     @contextmanager
     def session(self, sid: str) -> Iterator[dict[str, Any]]:
         """The application's dict for a session, as a context manager."""
@@ -290,6 +300,31 @@ class FlaskEngineIO:
         if get_state(app).extension is not self:
             raise RuntimeError(f"this FlaskEngineIO was not initialised on {app.name!r}")
         return EngineIOTestClient(app, **kwargs)
+
+
+_extensions: weakref.WeakSet[FlaskEngineIO] = weakref.WeakSet()
+"""Every live extension (their ``path`` options are Engine.IO paths too)."""
+
+_warned: weakref.WeakSet[Flask] = weakref.WeakSet()
+"""The apps :func:`_warn_not_initialised` has warned about."""
+
+
+def _warn_not_initialised(sender: Flask, **extra: Any) -> None:
+    """Warn, once per app, when a request for an Engine.IO path reaches the views of an
+    app that ``init_app`` never saw (connected to Flask's ``request_started`` signal
+    by every :class:`FlaskEngineIO`; an initialised app never sends it for them)."""
+    if EXTENSION_KEY in sender.extensions or sender in _warned:
+        return
+    paths = {DEFAULT_PATH, sender.config.get(CONFIG_PREFIX + "PATH")}
+    paths.update(extension.options.get("path") for extension in list(_extensions))
+    here = request.path.strip("/")
+    if not any(isinstance(path, str) and path.strip("/") == here for path in paths):
+        return
+    _warned.add(sender)
+    sender.logger.warning(
+        "%s %s reached the views of the Flask app %r (a 404 unless a view matches): "
+        "Engine.IO is not initialised on it; call eio.init_app(app), or FlaskEngineIO(app), "
+        "where the app is created", request.method, request.path, sender.name)
 
 
 def _trusted_hosts(trusted: list[str]) -> Callable[[Request], bool]:
