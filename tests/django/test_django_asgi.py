@@ -104,6 +104,20 @@ async def test_sync_send_from_a_thread_reaches_the_loop() -> None:
     assert polled["body"] == b"4pong"
 
 
+async def test_broadcast_and_count_sessions() -> None:
+    assert await django_engineio.acount_sessions() == 0  # no server yet: nothing to count
+    await django_engineio.abroadcast("nobody")
+    sids = [(await handshake())["sid"] for _ in range(2)]
+    assert await django_engineio.acount_sessions() == 2
+    assert await sync_to_async(django_engineio.count_sessions)() == 2
+    assert sorted(get_async_server().session_ids()) == sorted(sids)
+    await django_engineio.abroadcast("all")
+    await sync_to_async(django_engineio.broadcast)("from a thread")
+    for sid in sids:
+        polled = await http("GET", f"/engine.io/?EIO=4&transport=polling&sid={sid}")
+        assert polled["body"] == b"4all\x1e4from a thread"
+
+
 async def test_post_over_the_limit_is_413() -> None:
     sid = (await handshake())["sid"]
     response = await http("POST", f"/engine.io/?EIO=4&transport=polling&sid={sid}",

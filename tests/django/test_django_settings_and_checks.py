@@ -37,7 +37,7 @@ def sid_generator(request: Any) -> str:
 def test_public_api() -> None:
     assert sorted(django_engineio.__all__) == [
         "ConnectionRefused", "DisconnectReason", "ServerNotConfigured", "SessionUnknown",
-        "adisconnect", "asend",
+        "abroadcast", "acount_sessions", "adisconnect", "asend", "broadcast", "count_sessions",
         "disconnect", "get_async_server", "get_server", "get_sync_server", "on", "send",
     ]
     for name in django_engineio.__all__:

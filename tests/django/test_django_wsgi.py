@@ -78,6 +78,16 @@ def test_polling_echo_runs_async_handler_through_async_to_sync(
     assert http.get(url, timeout=TIMEOUT).text.split("\x1e")[-1] == "1"  # after a noop
 
 
+def test_broadcast_and_count_sessions(base_url: str, http: requests.Session) -> None:
+    sids = [handshake(http, base_url) for _ in range(2)]
+    assert django_engineio.count_sessions() == 2
+    assert sorted(get_sync_server().session_ids()) == sorted(sids)
+    django_engineio.broadcast("all")
+    for sid in sids:
+        url = f"{base_url}/engine.io/?EIO=4&transport=polling&sid={sid}"
+        assert http.get(url, timeout=TIMEOUT).text == "4all"
+
+
 def test_websocket_is_refused_and_clients_stay_on_polling(
         base_url: str, http: requests.Session, caplog: pytest.LogCaptureFixture) -> None:
     sid = handshake(http, base_url)

@@ -10,7 +10,9 @@ options of the ``ENGINEIO`` setting and every handler registered with
 that the next use builds them again.
 
 :func:`send` / :func:`asend` and :func:`disconnect` / :func:`adisconnect` work on
-whichever server holds the session, so one handler module serves both deployments.
+whichever server holds the session, and :func:`broadcast` / :func:`abroadcast` and
+:func:`count_sessions` / :func:`acount_sessions` on every server the process runs, so
+one handler module serves both deployments.
 """
 
 from __future__ import annotations
@@ -29,8 +31,12 @@ from .registry import Kind, registry
 
 __all__ = [
     "ServerNotConfigured",
+    "abroadcast",
+    "acount_sessions",
     "adisconnect",
     "asend",
+    "broadcast",
+    "count_sessions",
     "disconnect",
     "get_async_server",
     "get_server",
@@ -151,6 +157,52 @@ async def adisconnect(sid: str | None = None) -> None:
             await server.disconnect(sid)
         else:
             server.disconnect(sid)
+
+
+def broadcast(data: str | bytes) -> None:
+    """Send a message to every open session, from sync code (a plain handler, a sync
+    view); with ``CLUSTER``, to those of every process. Like :func:`send`, under ASGI
+    call it from code that ``sync_to_async`` runs, not from the event loop."""
+    for server in list(_servers.values()):
+        if isinstance(server, AsyncServer):
+            async_to_sync(server.broadcast)(data)
+        else:
+            server.broadcast(data)
+
+
+async def abroadcast(data: str | bytes) -> None:
+    """Send a message to every open session, from async code; with ``CLUSTER``, to
+    those of every process."""
+    for server in list(_servers.values()):
+        if isinstance(server, AsyncServer):
+            await server.broadcast(data)
+        else:
+            server.broadcast(data)
+
+
+def count_sessions() -> int:
+    """How many sessions are open (sync code): those of this process's servers, or
+    with ``CLUSTER`` of every process. ``get_server().session_ids()`` lists this
+    process's."""
+    total = 0
+    for server in list(_servers.values()):
+        if isinstance(server, AsyncServer):
+            total += async_to_sync(server.count_sessions)()
+        else:
+            total += server.count_sessions()
+    return total
+
+
+async def acount_sessions() -> int:
+    """How many sessions are open (async code): those of this process's servers, or
+    with ``CLUSTER`` of every process."""
+    total = 0
+    for server in list(_servers.values()):
+        if isinstance(server, AsyncServer):
+            total += await server.count_sessions()
+        else:
+            total += server.count_sessions()
+    return total
 
 
 def _owner(sid: str) -> AsyncServer | Server:
