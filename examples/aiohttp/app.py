@@ -3,20 +3,23 @@
 Run it from the repository root (the page loads engine.io-client from the demo's
 ``node_modules``: ``scripts/demo.sh`` or ``npm ci --prefix examples/demo`` installs it)::
 
-    python examples/aiohttp/app.py            # http://127.0.0.1:8080/
+    python examples/aiohttp/app.py                     # http://127.0.0.1:8080/
+    PORT=9000 HOST=0.0.0.0 python examples/aiohttp/app.py
 
 What it shows:
 
 * ``aiohttp_engineio.setup(app, ...)`` returns the server to register handlers on;
-* the server is reached from an ordinary aiohttp route with ``get_server(request.app)``
-  (``POST /broadcast`` sends its body to every connected client);
+* the server is reached from ordinary aiohttp routes with ``get_server(request.app)``,
+  and keeps the sessions itself: ``POST /broadcast`` sends its body to every session
+  (``server.broadcast``), ``GET /sessions`` lists them (``server.session_ids()``,
+  ``server.count_sessions()``) as JSON;
 * ``web.run_app`` runs it; Ctrl+C closes every session (WebSockets with 1001) on the
   way out, through the hooks ``setup`` installed.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 from pathlib import Path
 
 from aiohttp import web
@@ -35,11 +38,9 @@ def make_app() -> web.Application:
     """The example application."""
     app = web.Application()
     eio = aiohttp_engineio.setup(app, cors_allowed_origins=None)
-    clients: set[str] = set()
 
     @eio.on("connect")
     def connect(sid: str, request: engineio_core.Request) -> None:
-        clients.add(sid)
         print(f"{sid} connected from {request.client}")
 
     @eio.on("message")
@@ -48,7 +49,6 @@ def make_app() -> web.Application:
 
     @eio.on("disconnect")
     def disconnect(sid: str, reason: engineio_core.DisconnectReason) -> None:
-        clients.discard(sid)
         print(f"{sid} left: {reason.value}")
 
     async def index(request: web.Request) -> web.Response:
@@ -61,17 +61,21 @@ def make_app() -> web.Application:
 
     async def broadcast(request: web.Request) -> web.Response:
         server = aiohttp_engineio.get_server(request.app)
-        text = await request.text()
-        for sid in list(clients):
-            with contextlib.suppress(engineio_core.SessionUnknown):
-                await server.send(sid, f"broadcast: {text}")
-        return web.Response(text="sent\n")
+        await server.broadcast(f"broadcast: {await request.text()}")
+        return web.Response(text=f"sent to {await server.count_sessions()}\n")
+
+    async def sessions(request: web.Request) -> web.Response:
+        server = aiohttp_engineio.get_server(request.app)
+        listing = {sid: server.transport(sid) for sid in server.session_ids()}
+        return web.json_response({"count": await server.count_sessions(), "sessions": listing})
 
     app.router.add_get("/", index)
     app.router.add_get("/engine.io.js", client_js)
     app.router.add_post("/broadcast", broadcast)
+    app.router.add_get("/sessions", sessions)
     return app
 
 
 if __name__ == "__main__":
-    web.run_app(make_app(), host="127.0.0.1", port=8080)
+    web.run_app(make_app(), host=os.environ.get("HOST", "127.0.0.1"),
+                port=int(os.environ.get("PORT", "8080")))

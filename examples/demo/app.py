@@ -2,7 +2,8 @@
 that uses the real npm ``engine.io-client`` (6 for EIO 4, 3 for EIO 3).
 
 ``scripts/demo.sh`` installs everything and runs ``python examples/demo/app.py``
-(http://127.0.0.1:8000/). The page has two switches (``?polling=1`` forces
+(http://127.0.0.1:8000/; ``PORT=9000 HOST=0.0.0.0`` in the environment, or
+``--port``/``--host``, change that). The page has two switches (``?polling=1`` forces
 long-polling, ``?eio=3`` loads engine.io-client 3); the browser test in
 ``tests/demo/`` drives it with headless Chromium.
 
@@ -11,6 +12,9 @@ the history and who is here), ``join`` (name), ``post`` (text), ``leave``.
 Server → page: ``history`` (posts), ``joined`` (your name), ``who`` (users with
 their transport, and the number of guests who have not joined), ``post`` and
 ``info`` (someone joined or left).
+
+The server keeps no list of connections of its own: ``eio.broadcast`` reaches every
+session and ``eio.session_count()`` counts them (guests are those not in ``names``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,6 @@ TEXT_LIMIT = 500
 HISTORY = 50
 
 eio = engineio_core.AsyncServer(cors_allowed_origins=None)  # same origin: the page is served here
-connected: set[str] = set()
 names: dict[str, str] = {}  # sid -> name, for those who joined
 history: deque[dict[str, str]] = deque(maxlen=HISTORY)
 
@@ -42,9 +46,8 @@ async def send(sid: str, event: dict[str, Any]) -> None:
 
 
 async def broadcast(event: dict[str, Any]) -> None:
-    """Send one JSON event to every connected session."""
-    for sid in list(connected):
-        await send(sid, event)
+    """Send one JSON event to every open session."""
+    await eio.broadcast(json.dumps(event))
 
 
 def transport_of(sid: str) -> str:
@@ -59,7 +62,8 @@ async def broadcast_who() -> None:
         ({"name": name, "transport": transport_of(sid)} for sid, name in names.items()),
         key=lambda user: user["name"].casefold(),
     )
-    await broadcast({"type": "who", "users": users, "guests": len(connected) - len(names)})
+    guests = eio.session_count() - len(names)
+    await broadcast({"type": "who", "users": users, "guests": guests})
 
 
 def unique_name(wanted: str, sid: str) -> str:
@@ -77,11 +81,6 @@ async def leave(sid: str) -> None:
     name = names.pop(sid, None)
     if name is not None:
         await broadcast({"type": "info", "text": f"{name} left"})
-
-
-@eio.on("connect")
-def connect(sid: str, request: engineio_core.Request) -> None:
-    connected.add(sid)
 
 
 @eio.on("message")
@@ -123,7 +122,6 @@ async def upgrade(sid: str) -> None:
 
 @eio.on("disconnect")
 async def disconnect(sid: str) -> None:
-    connected.discard(sid)
     await leave(sid)
     await broadcast_who()
 
@@ -139,12 +137,13 @@ app = engineio_core.ASGIApp(
 
 
 def main() -> None:
-    """Serve the demo with uvicorn (``--host``, ``--port``; permessage-deflate off)."""
+    """Serve the demo with uvicorn (``--host``/``--port``, by default ``HOST``/``PORT``
+    from the environment, else 127.0.0.1:8000; permessage-deflate off)."""
     import uvicorn
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     args = parser.parse_args()
     for script in ("engine.io-client/dist/engine.io.min.js", "engine.io-client-v3/engine.io.js"):
         if not (HERE / "node_modules" / script).is_file():

@@ -5,6 +5,7 @@ Run it from the repository root (the page loads engine.io-client from the demo's
 
     flask --app examples/flask/app.py run        # http://127.0.0.1:5000/
     python examples/flask/app.py                 # the same through eio.run(app)
+    PORT=9000 HOST=0.0.0.0 python examples/flask/app.py
 
 What it shows:
 
@@ -13,16 +14,20 @@ What it shows:
 * ``ENGINEIO_*`` keys in ``app.config`` configure the server;
 * handlers run in the app context (``current_app``), the connect handler in the
   handshake's request context (``flask.request``);
-* an ordinary view reaches the server (``POST /broadcast`` sends its body to every
-  connected client): views have an app context, so ``eio.send`` finds the server.
+* ordinary views reach the server, which keeps the sessions itself: ``POST /broadcast``
+  sends its body to every session (``eio.broadcast``), ``GET /sessions`` lists them
+  (``eio.session_ids()``, ``eio.count_sessions()``) as JSON; views have an app
+  context, so ``eio`` finds the app's server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from flask import Flask, current_app, request, send_file
+from flask.typing import ResponseReturnValue
 
 import engineio_core
 from flask_engineio import FlaskEngineIO
@@ -34,12 +39,10 @@ PAGE = (Path(__file__).resolve().parent.parent / "echo.html").read_text()
 """The shared example page (the real engine.io-client, served from the demo's node_modules)."""
 
 eio = FlaskEngineIO()
-clients: set[str] = set()
 
 
 @eio.on("connect")
 def connect(sid: str) -> None:
-    clients.add(sid)
     current_app.logger.info("%s connected from %s (%s)", sid, request.remote_addr,
                             request.user_agent.string)
 
@@ -51,7 +54,6 @@ def message(sid: str, data: str | bytes) -> None:
 
 @eio.on("disconnect")
 def disconnect(sid: str, reason: engineio_core.DisconnectReason) -> None:
-    clients.discard(sid)
     current_app.logger.info("%s left: %s", sid, reason.value)
 
 
@@ -67,18 +69,23 @@ def create_app() -> Flask:
         return PAGE
 
     @app.get("/engine.io.js")
-    def client_js() -> object:
+    def client_js() -> ResponseReturnValue:
         if not CLIENT_JS.is_file():
             return "run `npm ci --prefix examples/demo` first", 404
         return send_file(CLIENT_JS, mimetype="application/javascript")
 
     @app.post("/broadcast")
     def broadcast() -> str:
-        text = request.get_data(as_text=True)
-        for sid in list(clients):
-            with contextlib.suppress(engineio_core.SessionUnknown):
-                eio.send(sid, text)
-        return f"sent to {len(clients)}\n"
+        eio.broadcast(request.get_data(as_text=True))
+        return f"sent to {eio.count_sessions()}\n"
+
+    @app.get("/sessions")
+    def sessions() -> dict[str, object]:
+        listing = {}
+        for sid in eio.session_ids():
+            with contextlib.suppress(engineio_core.SessionUnknown):  # closed meanwhile
+                listing[sid] = eio.transport(sid)
+        return {"count": eio.count_sessions(), "sessions": listing}
 
     return app
 
@@ -86,4 +93,5 @@ def create_app() -> Flask:
 app = create_app()
 
 if __name__ == "__main__":
-    eio.run(app, host="127.0.0.1", port=5000)
+    eio.run(app, host=os.environ.get("HOST", "127.0.0.1"),
+            port=int(os.environ.get("PORT", "5000")))

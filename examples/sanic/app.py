@@ -4,21 +4,23 @@ Run it from the repository root (the page loads engine.io-client from the demo's
 ``node_modules``: ``scripts/demo.sh`` or ``npm ci --prefix examples/demo`` installs it)::
 
     python examples/sanic/app.py              # http://127.0.0.1:8000/
+    PORT=9000 HOST=0.0.0.0 python examples/sanic/app.py
 
 What it shows:
 
 * ``ENGINEIO_*`` keys in ``app.config`` configure the server (``SANIC_ENGINEIO_*``
   environment variables too); ``SanicEngineIO(app)`` mounts it on ``/engine.io/``;
-* handlers are registered on the extension object (``@eio.on(...)``), and an
-  ordinary Sanic route reaches the server (``POST /broadcast`` sends its body to
-  every connected client);
+* handlers are registered on the extension object (``@eio.on(...)``), and ordinary
+  Sanic routes reach its server (``eio.server``), which keeps the sessions itself:
+  ``POST /broadcast`` sends its body to every session (``broadcast``), ``GET /sessions``
+  lists them (``session_ids()``, ``count_sessions()``) as JSON;
 * ``app.run`` serves polling and WebSocket on the same path; Ctrl+C closes every
   session (WebSockets with 1001) through the ``before_server_stop`` listener.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +43,9 @@ def make_app() -> Sanic[Any, Any]:
     app.config.ENGINEIO_PING_INTERVAL = 25
     app.config.ENGINEIO_CORS_ALLOWED_ORIGINS = None  # same origin only
     eio = SanicEngineIO(app)
-    clients: set[str] = set()
 
     @eio.on("connect")
     def connect(sid: str, request: engineio_core.Request) -> None:
-        clients.add(sid)
         print(f"{sid} connected from {request.client}")
 
     @eio.on("message")
@@ -54,7 +54,6 @@ def make_app() -> Sanic[Any, Any]:
 
     @eio.on("disconnect")
     def disconnect(sid: str, reason: engineio_core.DisconnectReason) -> None:
-        clients.discard(sid)
         print(f"{sid} left: {reason.value}")
 
     @app.get("/")
@@ -69,11 +68,14 @@ def make_app() -> Sanic[Any, Any]:
 
     @app.post("/broadcast")
     async def broadcast(request: Request) -> HTTPResponse:
-        text = request.body.decode()
-        for sid in list(clients):
-            with contextlib.suppress(engineio_core.SessionUnknown):
-                await eio.send(sid, text)
-        return response.text(f"sent to {len(clients)}\n")
+        await eio.server.broadcast(request.body.decode())
+        return response.text(f"sent to {await eio.server.count_sessions()}\n")
+
+    @app.get("/sessions")
+    async def sessions(request: Request) -> HTTPResponse:
+        server = eio.server
+        listing = {sid: server.transport(sid) for sid in server.session_ids()}
+        return response.json({"count": await server.count_sessions(), "sessions": listing})
 
     return app
 
@@ -81,4 +83,5 @@ def make_app() -> Sanic[Any, Any]:
 app = make_app()
 
 if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=8000, single_process=True)
+    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000")),
+            single_process=True)

@@ -3,7 +3,8 @@
 The same module works under ASGI (daphne, uvicorn, hypercorn) and WSGI (gunicorn):
 plain functions run in a thread under ASGI (the ORM works there), ``async def``
 ones through ``async_to_sync`` under WSGI; ``send`` / ``asend`` reach whichever
-server runs.
+server runs. The sessions are the server's to keep: ``views.py`` lists and counts
+them, and broadcasts to them, with no list of its own.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from django.http import HttpRequest
 from django_engineio import ConnectionRefused, DisconnectReason, asend, on
 from engineio_core import Request
 
-clients: set[str] = set()
-
 
 @on("connect")
 def connect(sid: str, request: Request) -> None:
@@ -25,7 +24,6 @@ def connect(sid: str, request: Request) -> None:
         raise ConnectionRefused("bad token")
     native: Any = request.native  # the Channels scope (ASGI) or a Django HttpRequest (WSGI)
     user = native.user if isinstance(native, HttpRequest) else native.get("user")
-    clients.add(sid)
     print(f"{sid} connected from {request.client} as {user}")
 
 
@@ -37,5 +35,4 @@ async def message(sid: str, data: str | bytes) -> None:
 
 @on("disconnect")
 def disconnect(sid: str, reason: DisconnectReason) -> None:
-    clients.discard(sid)
     print(f"{sid} left: {reason.value}")

@@ -1,17 +1,16 @@
-"""Plain Django views beside Engine.IO: the page, the client script, a broadcast."""
+"""Plain Django views beside Engine.IO: the page, the client script, a broadcast and
+the list of sessions (the server keeps the sessions; the views only ask it)."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from django_engineio import SessionUnknown, send
-
-from .engineio_handlers import clients
+from django_engineio import SessionUnknown, acount_sessions, broadcast, count_sessions, get_server
 
 EXAMPLES = Path(__file__).resolve().parents[2]
 PAGE = EXAMPLES / "echo.html"
@@ -32,10 +31,17 @@ def client_js(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def broadcast(request: HttpRequest) -> HttpResponse:
-    """``curl -d hi http://127.0.0.1:8000/broadcast``: a sync view sending to every client."""
-    text = request.body.decode()
-    for sid in list(clients):
-        with contextlib.suppress(SessionUnknown):
-            send(sid, text)
-    return HttpResponse(f"sent to {len(clients)}\n")
+def broadcast_view(request: HttpRequest) -> HttpResponse:
+    """``curl -d hi http://127.0.0.1:8000/broadcast``: a sync view sending to every session."""
+    broadcast(request.body.decode())
+    return HttpResponse(f"sent to {count_sessions()}\n")
+
+
+async def sessions(request: HttpRequest) -> JsonResponse:
+    """``curl http://127.0.0.1:8000/sessions``: an async view listing the sessions (JSON)."""
+    server = get_server()  # the AsyncServer under ASGI, the Server under WSGI
+    listing = {}
+    for sid in server.session_ids():
+        with contextlib.suppress(SessionUnknown):  # closed meanwhile (WSGI: other threads)
+            listing[sid] = server.transport(sid)
+    return JsonResponse({"count": await acount_sessions(), "sessions": listing})

@@ -3,14 +3,16 @@
 ``daphne`` first in ``INSTALLED_APPS`` turns ``runserver`` into daphne's ASGI server
 (polling, WebSocket and the upgrade, through ``asgi.py``). Without it ``runserver``
 is Django's wsgiref server through ``wsgi.py``: polling only.
+
+The example stores nothing, so it has no database: sessions live in signed cookies,
+the user is ``AnonymousUser`` (``AuthMiddlewareStack`` still puts it in the scope),
+``runserver`` has no migrations to apply and leaves no ``db.sqlite3`` behind. A
+project with models configures ``DATABASES`` and runs ``manage.py migrate`` as usual.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
-BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-a-secret")
 DEBUG = True
@@ -33,8 +35,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "chatproject.urls"
 ASGI_APPLICATION = "chatproject.asgi.application"
 WSGI_APPLICATION = "chatproject.wsgi.application"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
-                         "NAME": BASE_DIR / "db.sqlite3"}}
+DATABASES: dict[str, dict[str, object]] = {}  # nothing stored (above)
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 USE_TZ = True
 
 ENGINEIO = {

@@ -1,4 +1,4 @@
-"""The page, the client script and a broadcast endpoint."""
+"""The page, the client script, a broadcast endpoint and the list of sessions."""
 
 from __future__ import annotations
 
@@ -8,5 +8,6 @@ from django.urls import path
 urlpatterns = [
     path("", views.index),
     path("engine.io.js", views.client_js),
-    path("broadcast", views.broadcast),
+    path("broadcast", views.broadcast_view),
+    path("sessions", views.sessions),
 ]
