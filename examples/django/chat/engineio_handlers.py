@@ -1,9 +1,9 @@
 """Engine.IO handlers of the chat app, imported at start-up by django-engineio.
 
 The same module works under ASGI (daphne, uvicorn, hypercorn) and WSGI (gunicorn):
-plain functions run in a thread under ASGI (the ORM works there), ``async def``
-ones through ``async_to_sync`` under WSGI; ``send`` / ``asend`` reach whichever
-server runs. The sessions are the server's to keep: ``views.py`` lists and counts
+plain functions run in a thread under ASGI (where a project with a database could
+use the ORM; this example has none), ``async def`` ones through ``async_to_sync``
+under WSGI; ``send`` / ``asend`` reach whichever server runs. The sessions are the server's to keep: ``views.py`` lists and counts
 them, and broadcasts to them, with no list of its own.
 """
 
