@@ -279,7 +279,7 @@ def test_heartbeat_at_reference_settings(make_server: MakeServer, mode: Mode) ->
     server = make_server({})
     steps: list[Step] = [
         connect("a", mode),
-        wait_pings("a", 4),
+        wait_pings("a", 4, timeout_ms=10000),
         call("a", "message-with-ack", "still here"),
         disconnect("a"),
     ]
