@@ -341,3 +341,54 @@ def test_python_socketio_tornado_handler(transports: list[str]) -> None:
             assert client.transport() == transports[-1]
         finally:
             client.disconnect()
+
+
+# ---------------------------------------------------------------------- binary packets
+def test_a_binary_packets_pieces_are_kept_together() -> None:
+    """Two senders' binary packets, their pieces interleaved call by call, leave whole."""
+    eio = sio_on_core.Server(async_mode="threading").eio
+    a, b = object(), object()
+    assert eio._together(a, "s", '52-["x",{"_placeholder":true,"num":0}]') is None
+    assert eio._together(b, "s", '51-["y",{"_placeholder":true,"num":0}]') is None
+    assert eio._together(a, "s", b"a1") is None
+    assert eio._together(b, "s", b"b1") == ['51-["y",{"_placeholder":true,"num":0}]', b"b1"]
+    assert eio._together(a, "s", b"a2") == ['52-["x",{"_placeholder":true,"num":0}]', b"a1",
+                                            b"a2"]
+    assert eio._together(a, "s", '2["plain"]') == ['2["plain"]']
+    assert eio._together(a, "s", "50-[]") == ["50-[]"]  # no attachment announced
+
+
+def test_concurrent_binary_emits_on_threads_arrive_whole() -> None:
+    """python-socketio on Werkzeug's threads: each event's handler runs in its own
+    thread and emits a binary packet as several sends; none may land between another
+    packet's header and its attachments (the client would decode garbage)."""
+    sio = sio_on_core.Server(async_mode="threading")
+
+    @sio.on("message")
+    def message(sid: str, *args: Any) -> None:
+        sio.emit("message-back", args, to=sid)
+
+    app = flask.Flask(__name__)
+    app.wsgi_app = socketio.WSGIApp(sio, app.wsgi_app)  # type: ignore[method-assign]
+    client = socketio.Client()
+    got: queue.Queue[Any] = queue.Queue()
+    client.on("message-back", lambda *args: got.put(args))
+    with werkzeug_server(app) as url:
+        client.connect(url, transports=["websocket"], wait_timeout=WAIT)
+        try:
+            for _ in range(5):
+                for i in range(20):
+                    client.emit("message", (i, bytes([i]) * (i + 1)))
+                replies = sorted(got.get(timeout=WAIT) for _ in range(20))
+                assert replies == [(i, bytes([i]) * (i + 1)) for i in range(20)]
+        finally:
+            client.disconnect()
+
+
+def test_tornado_shutdown_takes_a_python_socketio_server() -> None:
+    import tornado_engineio
+
+    sio = sio_on_core.AsyncServer(async_mode="tornado")
+    asyncio.run(tornado_engineio.shutdown(sio))
+    with pytest.raises(TypeError, match=r"tornado_engineio.shutdown\(\) needs an "):
+        asyncio.run(tornado_engineio.shutdown(sio_on_core.Server(async_mode="threading")))

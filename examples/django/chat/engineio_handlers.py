@@ -3,8 +3,9 @@
 The same module works under ASGI (daphne, uvicorn, hypercorn) and WSGI (gunicorn):
 plain functions run in a thread under ASGI (where a project with a database could
 use the ORM; this example has none), ``async def`` ones through ``async_to_sync``
-under WSGI; ``send`` / ``asend`` reach whichever server runs. The sessions are the server's to keep: ``views.py`` lists and counts
-them, and broadcasts to them, with no list of its own.
+under WSGI; ``send`` / ``asend`` reach whichever server runs. The sessions are the
+server's to keep: ``views.py`` lists and counts them, and broadcasts to them, with no
+list of its own.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -287,6 +287,23 @@ class AsyncServer(BaseServer):
             await node.send(sid, data)
             return
         await self._run(self.engine.send, sid, data)
+
+    async def send_many(self, sid: str, messages: Sequence[str | bytes]) -> None:
+        """Send several messages to a session together: no message another task sends
+        to it comes between them (a python-socketio binary packet and its attachments).
+
+        In a cluster, messages for another node's session leave one by one.
+
+        Raises:
+            SessionUnknown: no open session has this id.
+        """
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            await node.join()
+            for data in messages:
+                await node.send(sid, data)
+            return
+        await self._run(self._send_each, sid, messages)
 
     async def broadcast(self, data: str | bytes) -> None:
         """Send a message to every open session (in a cluster: of every node; the

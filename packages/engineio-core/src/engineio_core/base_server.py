@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .protocol.config import ServerConfig
@@ -312,6 +312,12 @@ class BaseServer:
             SessionUnknown: no session has this id.
         """
         return self.engine.session_info(sid)
+
+    def _send_each(self, sid: str, messages: Sequence[str | bytes]) -> None:
+        """Queue ``messages`` for ``sid`` back to back (under the server's choke point)."""
+        send = self.engine.send
+        for data in messages:
+            send(sid, data)
 
     def _send_all(self, data: str | bytes) -> None:
         """Queue ``data`` for every open session (under the server's choke point)."""

@@ -46,7 +46,7 @@ from .protocol.session import Channel, TransportName
 
 if TYPE_CHECKING:
     from collections import deque
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from .backends.base import Event as BackendEvent
     from .backends.base import Lock
@@ -253,6 +253,23 @@ class Server(BaseServer):
             self._serve_output(ready, events)
         if error is not None:
             raise error
+
+    def send_many(self, sid: str, messages: Sequence[str | bytes]) -> None:
+        """Send several messages to a session together: no message another thread sends
+        to it comes between them (a python-socketio binary packet and its attachments).
+
+        In a cluster, messages for another node's session leave one by one.
+
+        Raises:
+            SessionUnknown: no open session has this id.
+        """
+        node = self._node
+        if node is not None and not self.engine.has_session(sid):
+            node.join()
+            for data in messages:
+                node.send(sid, data)
+            return
+        self._run(self._send_each, sid, messages)
 
     def disconnect(self, sid: str | None = None) -> None:
         """Close one session (in a cluster: of any node), or every session of this

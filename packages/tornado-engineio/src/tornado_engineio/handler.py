@@ -371,7 +371,7 @@ def engineio_routes(server: AsyncServer | Any, path: str = "/engine.io/", *,
     return [Rule(PathMatches(pattern), SessionPollingRouter(server)), spec]
 
 
-async def shutdown(server: AsyncServer, http_server: HTTPServer | None = None, *,
+async def shutdown(server: AsyncServer | Any, http_server: HTTPServer | None = None, *,
                    close_code: int = 1001) -> None:
     """Stop serving: Tornado has no application lifecycle, so call this before exiting.
 
@@ -386,8 +386,9 @@ async def shutdown(server: AsyncServer, http_server: HTTPServer | None = None, *
         http_server: what ``Application.listen`` returned, if it should be stopped too.
         close_code: the WebSocket close code (1001, "going away").
     """
+    engine = hosted_server(server, AsyncServer, "tornado_engineio.shutdown()")
     if http_server is not None:
         http_server.stop()
-    await server.shutdown(close_code)
+    await engine.shutdown(close_code)
     if http_server is not None:
         await http_server.close_all_connections()

@@ -20,6 +20,7 @@ import inspect
 import json as std_json
 import logging
 import queue
+import re
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -47,6 +48,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: python-engineio's packet types that ``send_packet`` is given
 _CLOSE, _MESSAGE, _NOOP = 1, 4, 6
+
+#: a Socket.IO binary event or binary ack (``5``/``6``) and its number of attachments
+_ATTACHMENTS = re.compile(r"[56](\d+)-")
 
 
 class _Reason:
@@ -80,6 +84,31 @@ class _Common:
         self.async_mode = settings.async_mode
         self.json = settings.json or std_json
         self.handlers: dict[str, Callable[..., Any]] = {}
+        # (sender, sid) -> a binary packet's pieces so far, and how many it has in all
+        self._pieces: dict[tuple[object, str], tuple[list[str | bytes], int]] = {}
+
+    def _together(self, sender: object, sid: str, data: str | bytes) -> list[str | bytes] | None:
+        """The messages to send now: python-socketio sends a binary packet as its text
+        header (``51-[...]``: one attachment) then each attachment, in separate calls;
+        they are kept until complete and sent together, so that no other thread's or
+        task's message to the session comes between them (the client would read it as
+        an attachment). ``sender``: the thread sending (pieces are collected per
+        sender and session). ``None``: more pieces are due."""
+        key = (sender, sid)
+        pending = self._pieces.get(key)
+        if pending is not None:
+            pieces, total = pending
+            pieces.append(data)
+            if len(pieces) < total:
+                return None
+            del self._pieces[key]
+            return pieces
+        if isinstance(data, str) and data[:1] in ("5", "6"):
+            match = _ATTACHMENTS.match(data)
+            if match is not None and int(match[1]) > 0:
+                self._pieces[key] = ([data], int(match[1]) + 1)
+                return None
+        return [data]
 
     @property
     def async_handlers(self) -> bool:
@@ -186,9 +215,16 @@ class EngineServer(_Common):
         return connect
 
     def send(self, sid: str, data: Any) -> None:
-        """Send a message; a session that is gone is skipped (as python-engineio does)."""
+        """Send a message; a session that is gone is skipped (as python-engineio does).
+        A binary packet's pieces leave together (see ``_together``)."""
+        messages = self._together(self._server.backend.current(), sid, self._encode(data))
+        if messages is None:
+            return
         try:
-            self._server.send(sid, self._encode(data))
+            if len(messages) == 1:
+                self._server.send(sid, messages[0])
+            else:
+                self._server.send_many(sid, messages)
         except SessionUnknown:
             self._gone(sid)
 
@@ -293,9 +329,19 @@ class AsyncEngineServer(_Common):
         return connect
 
     async def send(self, sid: str, data: Any) -> None:
-        """Send a message; a session that is gone is skipped (as python-engineio does)."""
+        """Send a message; a session that is gone is skipped (as python-engineio does).
+        A binary packet's pieces leave together (see ``_together``)."""
+        # By session only: python-socketio may send each piece from a task of its own
+        # (AsyncManager.emit), created in order; they reach this point in that order,
+        # and a piece kept here returns without suspending, so nothing comes between.
+        messages = self._together(None, sid, self._encode(data))
+        if messages is None:
+            return
         try:
-            await self._server.send(sid, self._encode(data))
+            if len(messages) == 1:
+                await self._server.send(sid, messages[0])
+            else:
+                await self._server.send_many(sid, messages)
         except SessionUnknown:
             self._gone(sid)
 
