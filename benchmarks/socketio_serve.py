@@ -136,26 +136,25 @@ def ours() -> bool:
     return engine() == "ours"
 
 
+def _server_class(asyncio: bool) -> Any:
+    """python-socketio's ``AsyncServer`` or ``Server`` of the chosen engine."""
+    if ours():
+        import engineio_core.socketio as on_ours
+
+        return on_ours.AsyncServer if asyncio else on_ours.Server
+    return socketio.AsyncServer if asyncio else socketio.Server
+
+
 def make_async_server(async_mode: str) -> Any:
     """A python-socketio ``AsyncServer`` of the chosen engine, with the handlers."""
-    if ours():
-        from engineio_core.socketio import AsyncServer
-
-        sio = AsyncServer(async_mode=async_mode, **server_options())
-    else:
-        sio = socketio.AsyncServer(async_mode=async_mode, **server_options())
+    sio = _server_class(asyncio=True)(async_mode=async_mode, **server_options())
     register_async(sio)
     return sio
 
 
 def make_sync_server(async_mode: str) -> Any:
     """A python-socketio ``Server`` of the chosen engine, with the handlers."""
-    if ours():
-        from engineio_core.socketio import Server
-
-        sio = Server(async_mode=async_mode, **server_options())
-    else:
-        sio = socketio.Server(async_mode=async_mode, **server_options())
+    sio = _server_class(asyncio=False)(async_mode=async_mode, **server_options())
     register_sync(sio)
     return sio
 
