@@ -18,7 +18,6 @@ import importlib.util
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from tests.docs.snippets import ROOT, Block, all_blocks, blocks_of
+from tests.interop.harness import redis_server, system_binary
 
 BLOCKS = all_blocks()
 LANGUAGES = {"python", "bash", "nginx", "haproxy", "text"}
@@ -81,24 +81,17 @@ def test_python_block_compiles(block: Block) -> None:
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """A redis-server for the cluster mode's blocks (None when it is not installed)."""
-    if shutil.which("redis-server") is None and not os.path.exists("/usr/bin/redis-server"):
-        yield None
-        return
-    from tests.interop.harness import redis_server
-
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server for the cluster mode's blocks."""
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
 
 
 @pytest.mark.parametrize("block", RUN, ids=ids(RUN))
-def test_python_block_runs(block: Block, redis_url: str | None) -> None:
+def test_python_block_runs(block: Block, request: pytest.FixtureRequest) -> None:
     env = {}
-    if "redis://" in block.code:
-        if redis_url is None:
-            pytest.skip("redis-server is not installed (scripts/setup.sh installs it)")
-        env["SNIPPET_REDIS_URL"] = redis_url
+    if "redis://" in block.code:  # only these blocks start the redis-server
+        env["SNIPPET_REDIS_URL"] = request.getfixturevalue("redis_url")
     done = run_block(block.file, block.line, env)
     assert done.returncode == 0, f"{block.id} failed:\n{done.stdout}\n{done.stderr}"
     serves = not block.code.startswith("# test_") and block.raises is None
@@ -183,7 +176,6 @@ def package_extras(project: Path) -> set[str]:
 
 
 # --------------------------------------------------------------------------- proxies
-NGINX = "/usr/sbin/nginx"
 HAPROXY_DEFAULTS = """defaults
     mode http
     timeout connect 5s
@@ -195,18 +187,13 @@ HAPROXY_DEFAULTS = """defaults
 @pytest.mark.parametrize("block", PROXY, ids=ids(PROXY))
 def test_proxy_configuration(block: Block, tmp_path: Path) -> None:
     if block.lang == "nginx":
-        binary = shutil.which("nginx") or (NGINX if os.path.exists(NGINX) else None)
-        if binary is None:
-            pytest.skip("nginx is not installed (scripts/setup.sh installs it)")
+        binary = system_binary("nginx")
         conf = tmp_path / "nginx.conf"
         conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
                         f"http {{\naccess_log off;\n{block.code}\n}}\n")
         command = [binary, "-t", "-q", "-p", str(tmp_path), "-c", str(conf)]
     else:
-        binary = shutil.which("haproxy") or (
-            "/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
-        if binary is None:
-            pytest.skip("haproxy is not installed (scripts/setup.sh installs it)")
+        binary = system_binary("haproxy")
         conf = tmp_path / "haproxy.cfg"
         # A backend shown alone takes the defaults of the page's first block.
         defaults = "" if "defaults" in block.code else HAPROXY_DEFAULTS

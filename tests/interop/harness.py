@@ -176,13 +176,23 @@ def wait_listening(port: int, timeout: float) -> None:
             time.sleep(0.05)
 
 
+def system_binary(name: str) -> str:
+    """The path of a system program the tests start (redis-server, nginx, haproxy):
+    on ``PATH`` or where Debian puts it; fails the test when it is missing
+    (scripts/setup.sh installs them)."""
+    found = shutil.which(name) or next(
+        (path for path in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(path)),
+        None)
+    if found is None:
+        pytest.fail(f"{name} is not installed (scripts/setup.sh installs it)")
+    return found
+
+
 @contextlib.contextmanager
 def redis_server(directory: Path) -> Iterator[str]:
     """A ``redis-server`` on a free port (no persistence, files in ``directory``)
     until the block ends; yields its URL."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.path.exists(binary):
-        pytest.fail("redis-server is not installed (scripts/setup.sh installs it)")
+    binary = system_binary("redis-server")
     port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from tests.helpers import wait_until_sent
 
-from .harness import free_port, wait_listening
+from .harness import free_port, system_binary, wait_listening
 from .peer import Peer
 
 pytestmark = pytest.mark.interop
@@ -41,14 +40,6 @@ WORKERS = 3
 # clients differ in the third (127.0.N.1), as clients of different networks do.
 SOURCES = [f"127.0.{n}.1" for n in range(1, 13)]
 READY_S = 20.0
-
-
-def _which(name: str) -> str:
-    found = shutil.which(name) or (f"/usr/sbin/{name}"
-                                   if os.path.exists(f"/usr/sbin/{name}") else None)
-    if found is None:
-        pytest.fail(f"{name} is not installed (scripts/setup.sh installs it)")
-    return found
 
 
 def _wait_http(port: int) -> None:
@@ -130,11 +121,11 @@ def proxy(kind: str, tmp: Path, upstream: list[int], balance: str) -> Iterator[i
     if kind == "nginx":
         conf = tmp / "nginx.conf"
         conf.write_text(nginx_conf(tmp, port, upstream, balance))
-        argv = [_which("nginx"), "-e", "stderr", "-p", str(tmp), "-c", str(conf)]
+        argv = [system_binary("nginx"), "-e", "stderr", "-p", str(tmp), "-c", str(conf)]
     else:
         conf = tmp / "haproxy.cfg"
         conf.write_text(haproxy_conf(port, upstream, balance, "cookie" in balance))
-        argv = [_which("haproxy"), "-db", "-f", str(conf)]
+        argv = [system_binary("haproxy"), "-db", "-f", str(conf)]
     process = subprocess.Popen(argv)
     try:
         wait_listening(port, READY_S)  # no handshake through it: it would leave a session behind
