@@ -177,6 +177,14 @@ def _joined_any(sio: Any, eio_sid: str) -> bool:
                for namespace in list(sio.manager.get_namespaces()))
 
 
+def _register(sio: Any, ns: str, handlers: dict[str, Any]) -> None:
+    """Register a namespace's handlers on a python-socketio server (either kind): the
+    reference's ``message`` events on ``/`` only, the rest on every namespace."""
+    for event, handler in handlers.items():
+        if ns == "/" or event not in ("message", "message-with-ack"):
+            sio.on(event, handler, namespace=ns)
+
+
 def register_async(sio: Any) -> None:
     """The reference handlers and the extra events on a python-socketio ``AsyncServer``."""
     for namespace in NAMESPACES:
@@ -240,15 +248,11 @@ def _register_async_namespace(sio: Any, ns: str) -> None:
     async def close_transport(sid: str) -> None:
         await sio.eio.disconnect(sio.manager.eio_sid_from_sid(sid, ns))
 
-    sio.on("connect", connect, namespace=ns)
-    if ns == "/":
-        sio.on("message", message, namespace=ns)
-        sio.on("message-with-ack", message_with_ack, namespace=ns)
-    for event, handler in (("join", join), ("leave", leave), ("to-room", to_room),
-                           ("broadcast", broadcast), ("rooms", rooms), ("whoami", whoami),
-                           ("ask", ask), ("disconnect-me", disconnect_me),
-                           ("close-transport", close_transport)):
-        sio.on(event, handler, namespace=ns)
+    _register(sio, ns, {"connect": connect, "message": message,
+                        "message-with-ack": message_with_ack, "join": join, "leave": leave,
+                        "to-room": to_room, "broadcast": broadcast, "rooms": rooms,
+                        "whoami": whoami, "ask": ask, "disconnect-me": disconnect_me,
+                        "close-transport": close_transport})
 
 
 def add_sync_connect_timeout(sio: Any) -> None:
@@ -319,15 +323,11 @@ def _register_sync_namespace(sio: Any, ns: str) -> None:
     def close_transport(sid: str) -> None:
         sio.eio.disconnect(sio.manager.eio_sid_from_sid(sid, ns))
 
-    sio.on("connect", connect, namespace=ns)
-    if ns == "/":
-        sio.on("message", message, namespace=ns)
-        sio.on("message-with-ack", message_with_ack, namespace=ns)
-    for event, handler in (("join", join), ("leave", leave), ("to-room", to_room),
-                           ("broadcast", broadcast), ("rooms", rooms), ("whoami", whoami),
-                           ("ask", ask), ("disconnect-me", disconnect_me),
-                           ("close-transport", close_transport)):
-        sio.on(event, handler, namespace=ns)
+    _register(sio, ns, {"connect": connect, "message": message,
+                        "message-with-ack": message_with_ack, "join": join, "leave": leave,
+                        "to-room": to_room, "broadcast": broadcast, "rooms": rooms,
+                        "whoami": whoami, "ask": ask, "disconnect-me": disconnect_me,
+                        "close-transport": close_transport})
 
 
 def register_flask(socketio_ext: SocketIO) -> None:
