@@ -392,3 +392,24 @@ def test_tornado_shutdown_takes_a_python_socketio_server() -> None:
     asyncio.run(tornado_engineio.shutdown(sio))
     with pytest.raises(TypeError, match=r"tornado_engineio.shutdown\(\) needs an "):
         asyncio.run(tornado_engineio.shutdown(sio_on_core.Server(async_mode="threading")))
+
+
+def test_an_empty_binary_attachment_is_sent() -> None:
+    """``emit(event, b"")``: the attachment is an empty message, sent like any other
+    (python-socketio passes it to ``send_packet``; dropping it left the client waiting)."""
+    sio = sio_on_core.AsyncServer(async_mode="asgi")
+
+    @sio.on("echo")
+    async def echo(sid: str, data: Any) -> None:
+        await sio.emit("echo-back", data, to=sid)
+
+    client = socketio.Client()
+    echoed: queue.Queue[Any] = queue.Queue()
+    client.on("echo-back", echoed.put)
+    with asgi_server(sio) as url:
+        client.connect(url, transports=["websocket"], wait_timeout=WAIT)
+        try:
+            client.emit("echo", b"")
+            assert echoed.get(timeout=WAIT) == b""
+        finally:
+            client.disconnect()

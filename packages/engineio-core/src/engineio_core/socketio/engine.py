@@ -156,7 +156,7 @@ class _Common:
         """``"polling"`` or ``"websocket"``.
 
         Raises:
-            KeyError: no session has this id (``SessionUnknown`` is one).
+            SessionUnknown: no session has this id (python-engineio raises ``KeyError``).
         """
         return self.server.transport(sid)
 
@@ -167,15 +167,14 @@ class _Common:
             return bytes(data)
         return str(self.json.dumps(data, separators=(",", ":")))
 
-    def _packet_data(self, sid: str, pkt: Any) -> str | bytes | None:
-        """The message of a python-engineio ``Packet`` (``None``: a close)."""
+    def _packet_data(self, pkt: Any) -> str | bytes | None:
+        """The message of a python-engineio ``Packet`` (``None``: a close; a ``NOOP``
+        is left to the caller: it sends nothing)."""
         kind = pkt.packet_type
         if kind == _MESSAGE:
             return self._encode(pkt.data)
         if kind == _CLOSE:
             return None
-        if kind == _NOOP:
-            return b""
         raise ValueError(f"send_packet: engineio-core sends only MESSAGE, CLOSE and NOOP "
                          f"packets, got type {kind}")
 
@@ -230,11 +229,13 @@ class EngineServer(_Common):
 
     def send_packet(self, sid: str, pkt: Any) -> None:
         """Send a python-engineio ``Packet`` (``MESSAGE``; ``CLOSE`` disconnects)."""
-        data = self._packet_data(sid, pkt)
+        if pkt.packet_type == _NOOP:
+            return
+        data = self._packet_data(pkt)
         if data is None:
             self.disconnect(sid)
-        elif data != b"":
-            self.send(sid, data)
+        else:
+            self.send(sid, data)  # an empty message too
 
     def get_session(self, sid: str) -> dict[str, Any]:
         """The live session dict (changes are kept)."""
@@ -347,11 +348,13 @@ class AsyncEngineServer(_Common):
 
     async def send_packet(self, sid: str, pkt: Any) -> None:
         """Send a python-engineio ``Packet`` (``MESSAGE``; ``CLOSE`` disconnects)."""
-        data = self._packet_data(sid, pkt)
+        if pkt.packet_type == _NOOP:
+            return
+        data = self._packet_data(pkt)
         if data is None:
             await self.disconnect(sid)
-        elif data != b"":
-            await self.send(sid, data)
+        else:
+            await self.send(sid, data)  # an empty message too
 
     async def get_session(self, sid: str) -> dict[str, Any]:
         """The live session dict (changes are kept)."""
