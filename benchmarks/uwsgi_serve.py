@@ -3,13 +3,17 @@
 Runs (with the ``uwsgi`` next to this interpreter, from the repository root)::
 
     uwsgi --http 127.0.0.1:PORT --http-keepalive \\
-        --socket /tmp/engineio-uwsgi-PORT.sock --http-to /tmp/engineio-uwsgi-PORT.sock \\
-        --gevent 6000 --http-websockets --master --vacuum \\
+        --socket /tmp/engineio-uwsgi-PORT.sock --vacuum \\
+        --gevent 6000 --http-websockets --master \\
         --wsgi-file benchmarks/uwsgi_app.py --callable app
 
-``--socket`` + ``--http-to`` make uWSGI's HTTP router reach the worker over a
-UNIX socket instead of the TCP socket ``--http`` creates by itself: on polling
-that hop is most of the cost (2.5k -> 3.4k round trips/s here).
+``--socket`` makes uWSGI's HTTP router reach the worker over a UNIX socket
+instead of the TCP socket ``--http`` creates by itself: on polling that hop is
+most of the cost (2.5k -> 3.4k round trips/s here). The router forwards to the
+first ``--socket`` by itself; naming it again with ``--http-to`` would make it a
+"static node", which the router marks as failed, and stops using for 30 s
+(``--http-gracetime``), when the worker closes a connection the router is still
+writing to (a client streaming past ``maxPayload``).
 
 Every WebSocket holds one of uWSGI's async cores (``--gevent N``), so N must
 exceed the number of concurrent sessions: 6000 here, for the benchmark's 5,000
@@ -36,7 +40,7 @@ def main() -> None:
     os.chdir(REPO)
     sock = os.path.join(tempfile.gettempdir(), f"engineio-uwsgi-{args.port}.sock")
     os.execv(uwsgi, [uwsgi, "--http", f"127.0.0.1:{args.port}", "--http-keepalive",
-                     "--socket", sock, "--http-to", sock, "--vacuum",
+                     "--socket", sock, "--vacuum",
                      "--gevent", "6000", "--http-websockets", "--master",
                      "--wsgi-file", "benchmarks/uwsgi_app.py", "--callable", "app",
                      "--disable-logging", "--die-on-term"])

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+import os
+import socket
+import struct
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -93,4 +100,58 @@ def test_oversized_message(make_server: MakeServer, kind: ClientKind, mode: Mode
         )
     ).expect_ok()
     assert again.texts()[0] == "again", again.summary()
+    assert server.alive(), server.log_tail()
+
+
+# ---------------------------------------------------------------- floods past maxPayload
+FLOOD = 8 * 1024 * 1024  # what the flooding client announces; it sends until refused
+
+
+def _handshake(port: int) -> str:
+    """A fresh polling handshake; its sid."""
+    with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling", timeout=5) as reply:
+        body = reply.read().decode()
+    return str(json.loads(body[1:])["sid"])
+
+
+def _stream(sock: socket.socket, head: bytes) -> None:
+    """Write ``head`` then up to FLOOD bytes, until the server stops taking them."""
+    sock.settimeout(2)
+    chunk = b"a" * 65536
+    with contextlib.suppress(OSError):
+        sock.sendall(head)
+        for _ in range(FLOOD // len(chunk)):
+            sock.sendall(chunk)
+
+
+def _flood_websocket(port: int) -> None:
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        assert sock.recv(12) == b"HTTP/1.1 101"
+        # One masked text frame announcing FLOOD bytes (mask 0: the payload is as sent).
+        _stream(sock, bytes([0x81, 0xFF]) + struct.pack(">Q", FLOOD) + b"\0\0\0\0")
+
+
+def _flood_post(port: int) -> None:
+    sid = _handshake(port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        _stream(sock, f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+                      f"Host: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+                      f"Content-Length: {FLOOD}\r\n\r\n4".encode())
+
+
+@pytest.mark.parametrize("flood", [_flood_websocket, _flood_post], ids=["websocket", "post"])
+def test_a_flood_past_max_payload_harms_no_later_request(
+        make_server: MakeServer, flood: Callable[[int], None]) -> None:
+    """Megabytes streamed past maxPayload (the server stops reading mid-stream) leave
+    every later request served: uWSGI's router once marked its worker as failed for
+    30 s after such a connection, and answered nothing meanwhile."""
+    server = make_server(SMALL)
+    for _ in range(3):
+        flood(server.port)
+        assert _handshake(server.port), server.log_tail()
     assert server.alive(), server.log_tail()
