@@ -67,13 +67,17 @@ def nginx_binary() -> str:
 def nginx_config(directory: Path, port: int, workers: list[int], send_timeout_s: float) -> str:
     """Round-robin over ``workers``, WebSocket upgrades passed through, nothing buffered.
 
+    ``max_fails=0``: a worker that refuses a body mid-stream (a client streaming
+    past ``maxPayload`` gets its 413 and the connection closed) is not an
+    unavailable worker; by default nginx would send it nothing for 10 s.
+
     ``send_timeout``: how long nginx keeps a client that accepts none of the bytes
     it has to write (a stalled peer) before dropping it. Set to the ping timeout:
     the worker has dropped its side of such a client by then, and nginx would
     otherwise hold the client's connection (and the kernel its send buffer) for
     its default 60 s.
     """
-    servers = "\n".join(f"        server 127.0.0.1:{p};" for p in workers)
+    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in workers)
     user = "user root;\n" if os.geteuid() == 0 else ""
     temp = "\n".join(f"    {name}_temp_path {directory / name};"
                      for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))

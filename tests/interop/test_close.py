@@ -128,7 +128,7 @@ def _stream(sock: socket.socket, head: bytes) -> None:
 def _flood_websocket(port: int) -> None:
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(f"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(f"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                      f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                      f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
         assert sock.recv(12) == b"HTTP/1.1 101"
@@ -140,7 +140,7 @@ def _flood_post(port: int) -> None:
     sid = _handshake(port)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         _stream(sock, f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
-                      f"Host: x\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+                      f"Host: 127.0.0.1:{port}\r\nContent-Type: text/plain;charset=UTF-8\r\n"
                       f"Content-Length: {FLOOD}\r\n\r\n4".encode())
 
 

@@ -78,7 +78,7 @@ def workers() -> Iterator[list[int]]:
 
 
 def nginx_conf(tmp: Path, port: int, upstream: list[int], balance: str) -> str:
-    servers = "".join(f"server 127.0.0.1:{p}; " for p in upstream)
+    servers = "".join(f"server 127.0.0.1:{p} max_fails=0; " for p in upstream)
     user = "user root;" if os.geteuid() == 0 else ""
     temps = " ".join(f"{name}_temp_path {tmp / name};"
                      for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
