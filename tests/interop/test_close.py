@@ -128,9 +128,9 @@ def _stream(sock: socket.socket, head: bytes) -> None:
 def _flood_websocket(port: int) -> None:
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(f"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                     f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                     f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        sock.sendall(f"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                     f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
         assert sock.recv(12) == b"HTTP/1.1 101"
         # One masked text frame announcing FLOOD bytes (mask 0: the payload is as sent).
         _stream(sock, bytes([0x81, 0xFF]) + struct.pack(">Q", FLOOD) + b"\0\0\0\0")

@@ -80,6 +80,12 @@ is not delayed.
 """
 
 
+OPEN_DELIVERY_TIMEOUT = 0.1
+"""At most this long, before that pause, a WebSocket whose connection ends at a proxy
+in the same server (uWSGI's HTTP router) waits for the proxy to take the 101: a
+proxy that reads the 101 and the open packet together relays them in one write."""
+
+
 def open_delay(handshake: Handshake) -> float:
     """How long a new session's first frame waits after the 101 (see above)."""
     if handshake.websocket and handshake.request.query.get("EIO") == "3":

@@ -29,6 +29,7 @@ from .backends.base import NoLock
 from .base_server import (
     HELD_POLL_WATCH_DELAY,
     MAX_QUEUED_EVENTS,
+    OPEN_DELIVERY_TIMEOUT,
     PROBE_CATCH_UP,
     SETTLED_TURNS,
     BaseServer,
@@ -548,6 +549,10 @@ class Server(BaseServer):
                 run(engine.ws_closed, channel, self._now())
                 return
             if isinstance(outcome, Handshake) and (delay := open_delay(outcome)):
+                # A proxy in between (uWSGI's router) must have taken the 101 first.
+                delivered: Callable[[float], None] | None = getattr(ws, "wait_delivered", None)
+                if delivered is not None:
+                    delivered(OPEN_DELIVERY_TIMEOUT)
                 self.backend.sleep(delay)  # nothing is written before writer.open
             with writer.lock:
                 writer.open = True

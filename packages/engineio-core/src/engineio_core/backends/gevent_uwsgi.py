@@ -14,7 +14,11 @@ This module imports ``uwsgi``, which exists only inside a uWSGI process.
 from __future__ import annotations  # noqa: I001 (uwsgi is imported before gevent on purpose)
 
 import contextlib
+import fcntl
 import os
+import sys
+import termios
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,6 +63,17 @@ class UwsgiWebSocket(WebSocket):
         """Answer the upgrade with uWSGI's handshake."""
         uwsgi.websocket_handshake(self._key, self._origin)
 
+    def wait_delivered(self, timeout: float) -> None:
+        """Wait, up to ``timeout`` seconds, until uWSGI's HTTP router has read
+        everything written so far (the 101, before the EIO 3 open packet's pause).
+
+        The router relays each read in one write: had it read the 101 and the open
+        packet together (it was not scheduled during the pause), the client would
+        get them in one write after all."""
+        deadline = time.monotonic() + timeout
+        while _unsent(self._sock) and time.monotonic() < deadline:
+            gevent.sleep(0.0005)
+
     def refuse(self, response: Response) -> None:
         self.refused = response
 
@@ -69,6 +84,17 @@ class UwsgiWebSocket(WebSocket):
         with contextlib.suppress(OSError):
             self._sock.close()
         return self.refused
+
+
+def _unsent(sock: gevent.socket.socket) -> int:
+    """Bytes written to ``sock`` that its peer has not read yet (``SIOCOUTQ``; on a
+    UNIX socket, what the router has not taken); 0 where the call fails."""
+    count = bytearray(4)
+    try:
+        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, count)
+    except (OSError, ValueError):
+        return 0
+    return int.from_bytes(count, sys.byteorder)
 
 
 backend = GeventUwsgiBackend()
