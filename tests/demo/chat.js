@@ -71,15 +71,16 @@ async function openChat(browser, who) {
   page.setDefaultTimeout(timeout);
   page.on("pageerror", (err) => pageErrors.push(`${who}: ${err.message}`));
   await page.goto(config.url);
-  // Use the switches on the page, as a person would (each one reloads the page).
-  if (config.polling) {
-    await page.getByLabel("Force long-polling only").check();
-    await page.waitForURL(/[?&]polling=1/);
-  }
-  if (config.eio3) {
-    await page.getByLabel("EIO 3 (engine.io-client 3)").check();
-    await page.waitForURL(/[?&]eio=3/);
-  }
+  // Use the switches on the page, as a person would. Each one reloads the page, so
+  // click() rather than check(): check() reads the box back at once and may find the
+  // reloaded page's box before its script has ticked it.
+  const flip = async (label, url, id) => {
+    await page.getByLabel(label).click();
+    await page.waitForURL(url);
+    await page.waitForFunction((box) => document.getElementById(box)?.checked === true, id);
+  };
+  if (config.polling) await flip("Force long-polling only", /[?&]polling=1/, "polling-switch");
+  if (config.eio3) await flip("EIO 3 (engine.io-client 3)", /[?&]eio=3/, "eio3-switch");
   await waitText(page, "#state", /^open$/, `${who}'s connection`);
   await waitText(page, "#protocol", config.eio3 ? "EIO 3 (engine.io-client 3)" : "EIO 4 (engine.io-client 6)",
                  `${who}'s protocol`);

@@ -69,6 +69,20 @@ class ServerPool:
         server.terminate()
         self._retired.append(server)
 
+    def retire_group(self, name: str) -> None:
+        """Stop every shared server named ``name``: its tests are over (they run one
+        after another, see :func:`pytest_collection_modifyitems`). Idle servers left
+        running would hold memory and wake up for their timers until the end."""
+        for key in [key for key in self._shared if key[0] == name]:
+            self.retire(self._shared.pop(key))
+        still_running = []
+        for server in self._retired:
+            if server.proc.poll() is None:
+                still_running.append(server)
+            else:
+                server.stop()  # exited: reaped, and its process group's leftovers killed
+        self._retired = still_running
+
     def stop_all(self) -> None:
         servers = [*self._shared.values(), *self._retired]
         for server in servers:
@@ -79,15 +93,42 @@ class ServerPool:
         self._retired.clear()
 
 
+def _server_of(item: pytest.Item | None) -> str | None:
+    """The interop server a test runs against, if any."""
+    callspec = getattr(item, "callspec", None)
+    name = callspec.params.get("server_name") if callspec is not None else None
+    return name if isinstance(name, str) else None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``--dist loadgroup``, as scripts/test.sh runs the suite),
     every test of one server runs in the same worker, so each shared server is
-    started once; tests of no particular server go to whichever worker is free."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        name = callspec.params.get("server_name") if callspec is not None else None
-        if isinstance(name, str):
+    started once; tests of no particular server go to whichever worker is free.
+
+    The tests of one server are also put one after another (in their first
+    test's place), so that its servers can be stopped as soon as they are over
+    (:func:`pytest_runtest_protocol`) instead of idling until the end."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        name = _server_of(item)
+        if name is not None:
             item.add_marker(pytest.mark.xdist_group(name=name))
+            first.setdefault(name, index)
+    order = {id(item): (first[name] if (name := _server_of(item)) is not None else index, index)
+             for index, item in enumerate(items)}
+    items.sort(key=lambda item: order[id(item)])
+
+
+_POOLS: list[ServerPool] = []  # this process's pool, once a test has asked for it
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Once the last test of a server has run here, stop that server's shared servers."""
+    yield
+    name = _server_of(item)
+    if name is not None and _POOLS and _server_of(nextitem) != name:
+        _POOLS[0].retire_group(name)
 
 
 @pytest.fixture(autouse=True)
@@ -101,9 +142,11 @@ def _collect_garbage() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def server_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
     pool = ServerPool(tmp_path_factory)
+    _POOLS.append(pool)
     try:
         yield pool
     finally:
+        _POOLS.remove(pool)
         pool.stop_all()
 
 
