@@ -518,13 +518,32 @@ def make_django_wsgi_app() -> Any:
     return socketio.WSGIApp(sio, get_wsgi_application())
 
 
+def make_cluster_asgi_app() -> Any:
+    """python-socketio on our engine for ``uvicorn --workers N`` (and gunicorn with
+    uvicorn's worker), one process of a cluster: ``cluster=`` and python-socketio's own
+    ``AsyncRedisManager`` on the Redis of ``EIO_CLUSTER_REDIS``. The engine's cluster
+    routes every request of a session to the worker that holds it (no sticky
+    sessions); the manager carries emits to rooms and broadcasts to every worker."""
+    import engineio_core.socketio as on_ours
+
+    url = os.environ.get("EIO_CLUSTER_REDIS")
+    if not url:
+        raise SystemExit("cluster_asgi_app: set EIO_CLUSTER_REDIS to a Redis URL")
+    sio = on_ours.AsyncServer(async_mode="asgi", cluster=url,
+                              client_manager=socketio.AsyncRedisManager(url),
+                              **server_options())
+    register_async(sio)
+    return socketio.ASGIApp(sio)
+
+
 _apps: dict[str, Any] = {}
-_BUILDERS = {"django_asgi_app": make_django_asgi_app, "django_wsgi_app": make_django_wsgi_app}
+_BUILDERS = {"django_asgi_app": make_django_asgi_app, "django_wsgi_app": make_django_wsgi_app,
+             "cluster_asgi_app": make_cluster_asgi_app}
 
 
 def __getattr__(name: str) -> Any:
-    """``django_asgi_app`` and ``django_wsgi_app``, built once, for daphne's and gunicorn's
-    ``module:attribute`` loaders."""
+    """``django_asgi_app``, ``django_wsgi_app`` and ``cluster_asgi_app``, built once, for
+    daphne's, gunicorn's and uvicorn's ``module:attribute`` loaders."""
     if name not in _BUILDERS:
         raise AttributeError(name)
     if name not in _apps:

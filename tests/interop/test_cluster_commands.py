@@ -87,11 +87,13 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def deployment(command: list[str], redis: str | None, log: Path) -> Iterator[int]:
+def deployment(command: list[str], redis: str | None, log: Path, *, path: str = "/engine.io/",
+               extra_env: dict[str, str] | None = None) -> Iterator[int]:
     """Run ``command`` on a free port (in cluster mode when ``redis`` is a URL) until it
-    answers a polling handshake; stop it (and its workers) afterwards."""
+    answers a polling handshake at ``path``; stop it (and its workers) afterwards."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "EIO_CLUSTER_REDIS"}
+    env.update(extra_env or {})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     if redis is not None:
         env["EIO_CLUSTER_REDIS"] = redis
@@ -108,7 +110,7 @@ def deployment(command: list[str], redis: str | None, log: Path) -> Iterator[int
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"workers up: {nodes}\n{log.read_text()}"
             try:
-                nodes.add(_handshake_and_close(port)[:4])
+                nodes.add(_handshake_and_close(port, path)[:4])
             except OSError:
                 time.sleep(0.1)
         yield port
@@ -123,14 +125,14 @@ def deployment(command: list[str], redis: str | None, log: Path) -> Iterator[int
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _handshake_and_close(port: int) -> str:
+def _handshake_and_close(port: int, path: str = "/engine.io/") -> str:
     """Open a polling session and close it (each request on a new connection); its id.
 
     Raises ``OSError`` only when no session was opened: one that was is closed (a
     worker's first request joins the cluster, which can take a while on a busy
     machine), or ``cmd:count`` would count it later.
     """
-    url = f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling"
+    url = f"http://127.0.0.1:{port}{path}?EIO=4&transport=polling"
     with urllib.request.urlopen(url, timeout=READY_S) as answer:  # not given up on
         body = answer.read()
     sid: str = json.loads(body[body.index(b"{"):])["sid"]
