@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -354,9 +355,16 @@ def close_sessions_on_signal(eio: engineio_core.Server,
     """
     previous = signal.getsignal(sig)
     state = "open"  # -> "closing" -> "closed"
+    # The handler only writes a byte that a waiting task reads: a task started from the
+    # handler itself would wait, under eventlet, until the hub's next timer (up to the
+    # ping interval: the interrupted poll is resumed, PEP 475), while a readable socket
+    # wakes the hub at once.
+    wake_reader, wake_writer = socket.socketpair()
+    wake_writer.setblocking(False)
 
     def close_then_resignal() -> None:
         nonlocal state
+        wake_reader.recv(1)
         try:
             close_sessions_sync(eio)
         finally:
@@ -367,7 +375,7 @@ def close_sessions_on_signal(eio: engineio_core.Server,
         nonlocal state
         if state == "open":
             state = "closing"
-            eio.start_background_task(close_then_resignal)
+            wake_writer.send(b"\0")  # never waits: the socket is empty
         elif state == "closed":
             if callable(previous):
                 previous(signum, frame)
@@ -376,6 +384,7 @@ def close_sessions_on_signal(eio: engineio_core.Server,
                 os.kill(os.getpid(), sig)
 
     signal.signal(sig, handler)
+    eio.start_background_task(close_then_resignal)
 
 
 def close_sessions_on_exit(eio: engineio_core.Server) -> None:
