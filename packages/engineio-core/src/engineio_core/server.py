@@ -60,7 +60,13 @@ T = TypeVar("T")
 
 
 class SyncWebSocket(Protocol):
-    """The WebSocket an adapter hands to :meth:`Server.handle_websocket`."""
+    """The WebSocket an adapter hands to :meth:`Server.handle_websocket`.
+
+    Optional, used when present (see :class:`~engineio_core.websocket_sync.WebSocket`):
+    ``send_many``, ``send_nowait``, ``send_kept``, ``kept``, ``receive_ready``,
+    ``buffered``, ``idle``, and ``wait_delivered(timeout)`` (wait until a proxy in the
+    same server has taken what was written: uWSGI's HTTP router).
+    """
 
     def accept(self) -> None:
         """Complete the WebSocket handshake."""
