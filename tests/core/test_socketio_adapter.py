@@ -184,10 +184,6 @@ def test_python_socketio_on_asgi(transports: list[str]) -> None:
     async def whoami(sid: str) -> Any:
         return (await sio.get_session(sid))["user"], sio.transport(sid)
 
-    @sio.on("echo")
-    async def echo(sid: str, data: Any) -> None:
-        await sio.emit("echo-back", data, to=sid)
-
     @sio.on("bye")
     async def bye(sid: str) -> None:
         await sio.disconnect(sid)
@@ -196,9 +192,7 @@ def test_python_socketio_on_asgi(transports: list[str]) -> None:
     async def disconnect(sid: str, reason: str) -> None:
         seen.put(("disconnect", reason))
 
-    client = socketio.Client()
-    echoed: queue.Queue[Any] = queue.Queue()
-    client.on("echo-back", echoed.put)
+    client, echoed = _echo_client(sio)
     with asgi_server(sio) as url:
         client.connect(url + "/?x=1", auth={"user": "ada"}, transports=transports,
                        wait_timeout=WAIT)
@@ -321,9 +315,9 @@ def tornado_server(sio: Any) -> Iterator[str]:
         assert not thread.is_alive()
 
 
-@pytest.mark.parametrize("transports", [["polling"], ["websocket"], ["polling", "websocket"]])
-def test_python_socketio_tornado_handler(transports: list[str]) -> None:
-    sio = sio_on_core.AsyncServer(async_mode="tornado")
+def _echo_client(sio: Any) -> tuple[socketio.Client, queue.Queue[Any]]:
+    """An ``echo`` event on the async ``sio`` that emits ``echo-back`` to its sender,
+    and a python-socketio client whose ``echo-back`` events land in the queue."""
 
     @sio.on("echo")
     async def echo(sid: str, data: Any) -> None:
@@ -332,6 +326,13 @@ def test_python_socketio_tornado_handler(transports: list[str]) -> None:
     client = socketio.Client()
     echoed: queue.Queue[Any] = queue.Queue()
     client.on("echo-back", echoed.put)
+    return client, echoed
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"], ["polling", "websocket"]])
+def test_python_socketio_tornado_handler(transports: list[str]) -> None:
+    sio = sio_on_core.AsyncServer(async_mode="tornado")
+    client, echoed = _echo_client(sio)
     payload = {"binary": b"\x00\xff", "text": "x" * 5000}
     with tornado_server(sio) as url:
         client.connect(url, transports=transports, wait_timeout=WAIT)
@@ -398,14 +399,7 @@ def test_an_empty_binary_attachment_is_sent() -> None:
     """``emit(event, b"")``: the attachment is an empty message, sent like any other
     (python-socketio passes it to ``send_packet``; dropping it left the client waiting)."""
     sio = sio_on_core.AsyncServer(async_mode="asgi")
-
-    @sio.on("echo")
-    async def echo(sid: str, data: Any) -> None:
-        await sio.emit("echo-back", data, to=sid)
-
-    client = socketio.Client()
-    echoed: queue.Queue[Any] = queue.Queue()
-    client.on("echo-back", echoed.put)
+    client, echoed = _echo_client(sio)
     with asgi_server(sio) as url:
         client.connect(url, transports=["websocket"], wait_timeout=WAIT)
         try:

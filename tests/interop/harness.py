@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -284,6 +285,16 @@ def _announced_ready(server: RunningServer) -> bool:
     if "benchmarks.cluster_serve" not in server.command:
         return True
     return "cluster ready " in server.log_path.read_text(errors="replace")
+
+
+def polling_handshake(port: int, timeout: float = 5.0) -> str:
+    """Open a v4 polling session on 127.0.0.1:``port`` (left open, no GET pending);
+    its sid. Raises ``OSError`` (``urllib.error.HTTPError`` included) when refused."""
+    url = f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling"
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        body = answer.read()
+    sid: str = json.loads(body[body.index(b"{"):])["sid"]
+    return sid
 
 
 def _probe_handshake(port: int, path: str = "/engine.io/", timeout: float = 10.0) -> bool:

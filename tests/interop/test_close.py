@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import socket
 import struct
-import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -21,6 +19,7 @@ from .harness import (
     Msg,
     RunningServer,
     kind_mode_params,
+    polling_handshake,
     run_client,
     s_close,
     s_count,
@@ -107,14 +106,6 @@ def test_oversized_message(make_server: MakeServer, kind: ClientKind, mode: Mode
 FLOOD = 8 * 1024 * 1024  # what the flooding client announces; it sends until refused
 
 
-def _handshake(port: int) -> str:
-    """A fresh polling handshake; its sid."""
-    with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling", timeout=5) as reply:
-        body = reply.read().decode()
-    return str(json.loads(body[1:])["sid"])
-
-
 def _stream(sock: socket.socket, head: bytes) -> None:
     """Write ``head`` then up to FLOOD bytes, until the server stops taking them."""
     sock.settimeout(2)
@@ -137,7 +128,7 @@ def _flood_websocket(port: int) -> None:
 
 
 def _flood_post(port: int) -> None:
-    sid = _handshake(port)
+    sid = polling_handshake(port)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         _stream(sock, f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
                       f"Host: 127.0.0.1:{port}\r\nContent-Type: text/plain;charset=UTF-8\r\n"
@@ -153,5 +144,5 @@ def test_a_flood_past_max_payload_harms_no_later_request(
     server = make_server(SMALL)
     for _ in range(3):
         flood(server.port)
-        assert _handshake(server.port), server.log_tail()
+        assert polling_handshake(server.port), server.log_tail()
     assert server.alive(), server.log_tail()

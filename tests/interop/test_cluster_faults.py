@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from .harness import free_port
+from .harness import free_port, polling_handshake
 from .peer import Peer
 
 pytestmark = pytest.mark.interop
@@ -68,14 +68,6 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
             process.wait()
 
 
-def handshake(port: int) -> str:
-    with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling", timeout=5) as answer:
-        body = answer.read()
-    sid: str = json.loads(body[body.index(b"{"):])["sid"]
-    return sid
-
-
 def post(port: int, sid: str, body: bytes) -> tuple[int, bytes]:
     url = f"http://127.0.0.1:{port}/engine.io/?EIO=4&transport=polling&sid={sid}"
     try:
@@ -90,7 +82,7 @@ def test_a_killed_worker_ends_only_its_own_sessions(tmp_path: Path) -> None:
         port = facts["port"]
         url = f"http://127.0.0.1:{port}"
         victim, survivor = facts["workers"]
-        victim_node = handshake(victim["port"])[:4]
+        victim_node = polling_handshake(victim["port"])[:4]
         peers: list[Peer] = []
         try:
             # Through nginx, until both workers hold sessions (round-robin spreads them).
@@ -131,7 +123,7 @@ def test_redis_lost_then_back(tmp_path: Path) -> None:
                      ["websocket"])  # every frame stays on its worker
         redis_again: subprocess.Popen[bytes] | None = None
         try:
-            sid = handshake(first["port"])
+            sid = polling_handshake(first["port"])
             assert post(second["port"], sid, b"4via the bus") == (200, b"ok")
             os.kill(redis["pid"], signal.SIGKILL)
             time.sleep(0.2)

@@ -66,11 +66,11 @@ def valid_key(key: str | None) -> bool:
         return False
 
 
-def _unread_bytes(sock: socket.socket) -> int:
-    """How many received bytes wait in ``sock`` (``FIONREAD``): a plain system call,
-    so it neither blocks nor registers a reader with eventlet's or gevent's hub
-    (their green ``select`` would, and refuse a second reader on the socket).
-    0 for a closed socket and where the call is not available (Windows)."""
+def _queued_bytes(sock: Any, request: str) -> int:
+    """The byte count the ioctl ``termios.<request>`` reports for ``sock``: a plain
+    system call, so it neither blocks nor registers a reader with eventlet's or
+    gevent's hub (their green ``select`` would, and refuse a second reader on the
+    socket). 0 for a closed socket and where the call is not available (Windows)."""
     try:
         import fcntl
         import termios
@@ -78,10 +78,21 @@ def _unread_bytes(sock: socket.socket) -> int:
         return 0
     count = bytearray(4)
     try:
-        fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
+        fcntl.ioctl(sock.fileno(), getattr(termios, request), count)
     except (OSError, ValueError):
-        return 0  # closed: nothing more will arrive
+        return 0  # closed: nothing more will arrive, nor leave
     return int.from_bytes(count, sys.byteorder)
+
+
+def _unread_bytes(sock: socket.socket) -> int:
+    """How many received bytes wait in ``sock`` (``FIONREAD``)."""
+    return _queued_bytes(sock, "FIONREAD")
+
+
+def unsent_bytes(sock: Any) -> int:
+    """Bytes written to ``sock`` that its peer has not read yet (``TIOCOUTQ``, i.e.
+    ``SIOCOUTQ``; on a UNIX socket, what the peer process has not taken)."""
+    return _queued_bytes(sock, "TIOCOUTQ")
 
 
 _TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)

@@ -14,10 +14,7 @@ This module imports ``uwsgi``, which exists only inside a uWSGI process.
 from __future__ import annotations  # noqa: I001 (uwsgi is imported before gevent on purpose)
 
 import contextlib
-import fcntl
 import os
-import sys
-import termios
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +23,7 @@ import uwsgi  # first: outside uWSGI this fails before gevent is imported
 
 import gevent.socket
 
-from ..websocket_sync import WebSocket
+from ..websocket_sync import WebSocket, unsent_bytes
 from .gevent import GeventBackend
 
 if TYPE_CHECKING:
@@ -71,7 +68,7 @@ class UwsgiWebSocket(WebSocket):
         packet together (it was not scheduled during the pause), the client would
         get them in one write after all."""
         deadline = time.monotonic() + timeout
-        while _unsent(self._sock) and time.monotonic() < deadline:
+        while unsent_bytes(self._sock) and time.monotonic() < deadline:
             gevent.sleep(0.0005)
 
     def refuse(self, response: Response) -> None:
@@ -84,17 +81,6 @@ class UwsgiWebSocket(WebSocket):
         with contextlib.suppress(OSError):
             self._sock.close()
         return self.refused
-
-
-def _unsent(sock: gevent.socket.socket) -> int:
-    """Bytes written to ``sock`` that its peer has not read yet (``SIOCOUTQ``; on a
-    UNIX socket, what the router has not taken); 0 where the call fails."""
-    count = bytearray(4)
-    try:
-        fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, count)
-    except (OSError, ValueError):
-        return 0
-    return int.from_bytes(count, sys.byteorder)
 
 
 backend = GeventUwsgiBackend()
