@@ -23,6 +23,7 @@ from .harness import (
     RunningServer,
     check_node_modules,
     node_binary,
+    redis_server,
     selected_servers,
     start_server,
 )
@@ -148,6 +149,15 @@ def server_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool
     finally:
         _POOLS.remove(pool)
         pool.stop_all()
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A ``redis-server`` of the test's own (pub/sub channels span a server's
+    databases: a worker of another deployment still shutting down would otherwise
+    answer this one's ``count_sessions()``)."""
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

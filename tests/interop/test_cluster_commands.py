@@ -30,7 +30,7 @@ import engineio
 import pytest
 import requests
 
-from .harness import free_port, redis_server
+from .harness import free_port
 from .peer import Peer
 
 pytestmark = pytest.mark.interop
@@ -75,15 +75,6 @@ COMMANDS: dict[str, list[str]] = {
                                        _DJANGO_ASGI],
     "django-uvicorn-workers": [*_UVICORN, _DJANGO_ASGI],
 }
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A ``redis-server`` of the test's own (pub/sub channels span a server's
-    databases: a worker of another deployment still shutting down would otherwise
-    answer this one's ``count_sessions()``)."""
-    with redis_server(tmp_path) as url:
-        yield url
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import json
 import queue
 import struct
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,6 @@ from .harness import free_port, redis_server
 pytestmark = pytest.mark.interop
 
 COUNT = 300
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    with redis_server(tmp_path) as url:
-        yield url
 
 
 async def test_async_messages_published_at_once_arrive_in_order(redis_url: str) -> None:

@@ -18,7 +18,7 @@ import pytest
 import requests
 import socketio
 
-from .test_cluster_commands import _UVICORN, deployment, redis_url  # noqa: F401 (fixture)
+from .test_cluster_commands import _UVICORN, deployment
 
 pytestmark = pytest.mark.interop
 
@@ -59,7 +59,7 @@ def connect(port: int, upgrade: bool) -> tuple[socketio.Client, Received]:
 
 
 def test_python_socketio_runs_on_every_worker_without_sticky_sessions(
-        redis_url: str, tmp_path: Path) -> None:  # noqa: F811 (the fixture)
+        redis_url: str, tmp_path: Path) -> None:
     command = [*_UVICORN, "benchmarks.socketio_serve:cluster_asgi_app"]
     with deployment(command, redis_url, tmp_path / "server.log", path="/socket.io/",
                     extra_env=ENV) as port:
