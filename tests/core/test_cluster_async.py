@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from tests.core.holding_cluster import HoldingCluster
 
 from engineio_core import AsyncServer, BodyTooLarge, DisconnectReason, Request
 from engineio_core.cluster import BusUnavailable, MemoryCluster
@@ -384,3 +385,75 @@ async def test_a_session_moves_only_once_its_handlers_have_run(pair: tuple[Node,
     assert [await ws.next(), await ws.next()] == ["4echo:slow", "4echo:after"]
     await ws.incoming.put(None)
     await asyncio.wait_for(served, WAIT)
+
+
+# ---------------------------------------------------------------- broadcasts across a take-over
+@pytest.fixture
+async def held() -> AsyncIterator[tuple[Node, Node, HoldingCluster]]:
+    cluster = HoldingCluster()
+    a, b = Node(cluster), Node(cluster)
+    await a.eio.start()
+    await b.eio.start()
+    try:
+        yield a, b, cluster
+    finally:
+        await a.eio.shutdown()
+        await b.eio.shutdown()
+
+
+async def move(a: Node, b: Node, sid: str) -> asyncio.Task[None]:
+    """Have B take A's polling session ``sid`` over (a WebSocket for it reaches B);
+    the task serving that WebSocket."""
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, MemoryWebSocket()))
+    for _ in range(int(WAIT / 0.01)):
+        if b.eio.has_session(sid):
+            break
+        await asyncio.sleep(0.01)
+    assert b.eio.has_session(sid)
+    assert not a.eio.has_session(sid)
+    return served
+
+
+async def polled(b: Node, sid: str) -> list[bytes]:
+    """What the session's next GET (on B) brings, then a broadcast sent after it all:
+    a late second copy of anything would show up between the two."""
+    first = (await asyncio.wait_for(get(b.eio, sid), WAIT)).body
+    await b.eio.broadcast("end")
+    return [first, (await asyncio.wait_for(get(b.eio, sid), WAIT)).body]
+
+
+async def test_a_broadcast_reaches_a_session_that_moves_while_it_travels(
+        held: tuple[Node, Node, HoldingCluster]) -> None:
+    """B serves the broadcast before the session arrives, A after it left: A relays it."""
+    a, b, cluster = held
+    sid = await handshake(a.eio)
+    cluster.gates[0].hold()
+    await b.eio.broadcast("while it moves")
+    _served = await move(a, b, sid)
+    cluster.gates[0].release()
+    assert await polled(b, sid) == [b"4while it moves", b"4end"]
+
+
+async def test_a_broadcast_a_moving_session_has_already_is_not_sent_again(
+        held: tuple[Node, Node, HoldingCluster]) -> None:
+    """A serves the broadcast before the session leaves (it moves with it), B after
+    it arrived: B skips it for that session."""
+    a, b, cluster = held
+    sid = await handshake(a.eio)
+    cluster.gates[1].hold()
+    await a.eio.broadcast("before it moves")
+    _served = await move(a, b, sid)
+    cluster.gates[1].release()
+    assert await polled(b, sid) == [b"4before it moves", b"4end"]
+
+
+@pytest.mark.parametrize("sender", [0, 1])
+async def test_a_broadcast_after_the_move_reaches_the_session_once(
+        held: tuple[Node, Node, HoldingCluster], sender: int) -> None:
+    """B serves it, and A relays it too (the session left A lately): B keeps one."""
+    a, b, _ = held
+    sid = await handshake(a.eio)
+    _served = await move(a, b, sid)
+    await (a, b)[sender].eio.broadcast("after the move")
+    assert await polled(b, sid) == [b"4after the move", b"4end"]

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.core.holding_cluster import HoldingCluster
 
 from engineio_core import BodyTooLarge, DisconnectReason, Request, Server
 from engineio_core.cluster import BusUnavailable, MemoryCluster
@@ -166,3 +168,68 @@ def test_a_cluster_given_as_a_url_is_a_redis_cluster() -> None:
     eio = Server(async_mode="threading", cluster="redis://127.0.0.1:1/0")  # nothing on port 1
     with pytest.raises(BusUnavailable, match=r"redis://127\.0\.0\.1:1/0"):
         eio.start()
+
+
+# ---------------------------------------------------------------- broadcasts across a take-over
+@pytest.fixture
+def held() -> Iterator[tuple[Node, Node, HoldingCluster]]:
+    cluster = HoldingCluster()
+    a, b = Node(cluster), Node(cluster)
+    a.eio.start()
+    b.eio.start()
+    try:
+        yield a, b, cluster
+    finally:
+        a.eio.shutdown()
+        b.eio.shutdown()
+
+
+def move(a: Node, b: Node, sid: str) -> None:
+    """Have B take A's polling session ``sid`` over (a WebSocket for it reaches B)."""
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    ws = MemoryWebSocket()
+    threading.Thread(target=b.eio.handle_websocket, args=(request, ws), daemon=True).start()
+    deadline = time.monotonic() + WAIT
+    while not b.eio.has_session(sid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert b.eio.has_session(sid)
+    assert not a.eio.has_session(sid)
+
+
+def polled(b: Node, sid: str) -> list[bytes]:
+    """The session's next GET on B, then one after a last broadcast (see the async twin)."""
+    first = get(b.eio, sid).body
+    b.eio.broadcast("end")
+    return [first, get(b.eio, sid).body]
+
+
+def test_a_broadcast_reaches_a_session_that_moves_while_it_travels(
+        held: tuple[Node, Node, HoldingCluster]) -> None:
+    a, b, cluster = held
+    sid = handshake(a.eio)
+    cluster.gates[0].hold()
+    b.eio.broadcast("while it moves")
+    move(a, b, sid)
+    cluster.gates[0].release()
+    assert polled(b, sid) == [b"4while it moves", b"4end"]
+
+
+def test_a_broadcast_a_moving_session_has_already_is_not_sent_again(
+        held: tuple[Node, Node, HoldingCluster]) -> None:
+    a, b, cluster = held
+    sid = handshake(a.eio)
+    cluster.gates[1].hold()
+    a.eio.broadcast("before it moves")
+    move(a, b, sid)
+    cluster.gates[1].release()
+    assert polled(b, sid) == [b"4before it moves", b"4end"]
+
+
+@pytest.mark.parametrize("sender", [0, 1])
+def test_a_broadcast_after_the_move_reaches_the_session_once(
+        held: tuple[Node, Node, HoldingCluster], sender: int) -> None:
+    a, b, _ = held
+    sid = handshake(a.eio)
+    move(a, b, sid)
+    (a, b)[sender].eio.broadcast("after the move")
+    assert polled(b, sid) == [b"4after the move", b"4end"]

@@ -311,7 +311,8 @@ class AsyncServer(BaseServer):
         node = self._node
         if node is not None:
             await node.join()
-            await node.broadcast(data)
+            await node.broadcast(data)  # here too
+            return
         await self._run(self._send_all, data)
 
     async def disconnect(self, sid: str | None = None) -> None:

@@ -325,10 +325,13 @@ class BaseServer:
         for data in messages:
             send(sid, data)
 
-    def _send_all(self, data: str | bytes) -> None:
-        """Queue ``data`` for every open session (under the server's choke point)."""
+    def _send_all(self, data: str | bytes, lacks: Callable[[str], bool] | None = None) -> None:
+        """Queue ``data`` for every open session (under the server's choke point), or
+        for those ``lacks`` says lack it (a cluster's broadcast: see its node)."""
         send = self.engine.send
         for sid in self.engine.session_ids():
+            if lacks is not None and not lacks(sid):
+                continue
             try:
                 send(sid, data)
             except SessionUnknown:

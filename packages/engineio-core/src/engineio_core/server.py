@@ -340,7 +340,8 @@ class Server(BaseServer):
         node = self._node
         if node is not None:
             node.join()
-            node.broadcast(data)
+            node.broadcast(data)  # here too
+            return
         self._run(self._send_all, data)
 
     def count_sessions(self) -> int:

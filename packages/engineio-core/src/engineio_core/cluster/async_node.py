@@ -225,12 +225,22 @@ class AsyncNode(NodeBase):
         await self._to_owner(sid, self._message(Kind.SEND, data, sid))
 
     async def broadcast(self, data: str | bytes) -> None:
-        """Have every other node send ``data`` to each of its sessions.
+        """Send ``data`` to each session of this node, and have every other node
+        send it to each of its own.
 
         Raises:
             BusUnavailable: the bus cannot be reached.
         """
-        await self._publish(None, self._message(Kind.BROADCAST, data))
+        envelope = self._broadcast(data)
+        await self._publish(None, envelope)
+        await self._serve_here(envelope)
+
+    async def _serve_here(self, envelope: Envelope) -> None:
+        """Serve a broadcast to this node's sessions, and relay it to those that
+        just left (see :mod:`engineio_core.cluster.node`)."""
+        relays = await self.server._run(self._serve_broadcast_here, self.server, envelope)
+        for to, relay in relays:
+            await self._tell(to, relay)
 
     async def close(self, sid: str) -> None:
         """Close another node's session (see :meth:`send` for the errors)."""
@@ -469,6 +479,9 @@ class AsyncNode(NodeBase):
     async def _serve_send(self, envelope: Envelope) -> None:
         sid = self._sid(envelope)
         await self.arrived(sid)
+        relayed = self._relayed(envelope)
+        if relayed is not None and not self._lacks(relayed)(sid):
+            return  # a relayed broadcast this session has already
         try:
             await self.server.send(sid, self._data(envelope))
         except SessionUnknown:
@@ -478,7 +491,7 @@ class AsyncNode(NodeBase):
     async def _serve_broadcast(self, envelope: Envelope) -> None:
         if envelope.sender == self.id:
             return  # this node sent it to its own sessions already
-        await self.server._run(self.server._send_all, self._data(envelope))
+        await self._serve_here(envelope)
 
     async def _serve_close(self, envelope: Envelope) -> None:
         sid = self._sid(envelope)
@@ -507,15 +520,19 @@ class AsyncNode(NodeBase):
             kind, head = self._not_here(sid)
             await self._reply(envelope, Kind.TAKEN if kind is Kind.DATA else kind, head)
             return
+        self._handing(sid, envelope.sender)
         try:
             snapshot = await server._hand_over(sid)
         except SessionBusy:
+            self._not_handed(sid)
             await self._reply(envelope, Kind.TAKEN, {"busy": True})
             return
         except ValueError:  # on WebSocket here, or closing: it stays
+            self._not_handed(sid)
             await self._reply(envelope, Kind.TAKEN, {"refused": True})
             return
         except SessionUnknown:
+            self._not_handed(sid)
             await self._reply(envelope, Kind.TAKEN, {"unknown": True})
             return
         await self._reply(envelope, Kind.TAKEN, body=self._handed(sid, envelope.sender, snapshot))

@@ -6,6 +6,16 @@ A node keeps which of its sessions moved to another node (taken over by a
 WebSocket upgrade there), which sessions it took over itself, and which of its
 held GETs came through which edge; it builds and reads the messages whose
 content does not depend on how it waits.
+
+Broadcasts and take-overs: every node serves each broadcast when it reaches it,
+so a session moving while a broadcast travels could miss it (served by its new
+node before the session arrived, by its first node after it left) or get it
+twice (in the queue it moved with, and again from its new node). So a
+broadcast carries an id; a node remembers the ids it served lately, hands them
+over with a session, and its new node skips those for it; for
+:data:`RELAY_WINDOW` seconds after a hand-over, the first node relays to the
+session each broadcast it serves, which the new node delivers unless the
+session has it.
 """
 
 from __future__ import annotations
@@ -15,6 +25,9 @@ import itertools
 import logging
 import os
 import pickle
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.engine import SessionSnapshot
@@ -23,10 +36,15 @@ from .ids import new_node_id, owner_of
 from .wire import Envelope, Kind, WireError, decode
 
 if TYPE_CHECKING:
+    from ..base_server import BaseServer
     from ..protocol.http import Request
     from .bus import Cluster
 
-__all__ = ["MAX_HOPS", "OWNER_CHECK", "REPLY_TIMEOUT", "TAKE_ATTEMPTS", "TAKE_RETRY", "NodeBase"]
+BroadcastId = tuple[str, int]
+"""A broadcast's id: the node that sent it and its call number there."""
+
+__all__ = ["MAX_HOPS", "OWNER_CHECK", "RELAY_WINDOW", "REPLY_TIMEOUT", "TAKE_ATTEMPTS",
+           "TAKE_RETRY", "NodeBase"]
 
 logger = logging.getLogger("engineio_core.cluster")
 
@@ -46,6 +64,14 @@ TAKE_RETRY = 0.02
 
 MAX_HOPS = 3
 """How many times a request follows a session that moved (taken over) before giving up."""
+
+RELAY_WINDOW = 10.0
+"""Seconds after a hand-over during which the session's first node relays the broadcasts it
+serves to the session's new node (far longer than a bus takes to deliver one)."""
+
+RECENT_BROADCASTS = 4096
+"""At most how many broadcast ids a node remembers (those of the last :data:`RELAY_WINDOW`
+seconds): what a session it hands over already has."""
 
 REPLIES = frozenset({Kind.RESPONSE, Kind.MOVED, Kind.TAKEN, Kind.DATA})
 """The kinds that answer a call (``COUNTED`` answers are collected apart)."""
@@ -86,6 +112,10 @@ class NodeBase:
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over
         self._adopted: set[str] = set()  # sessions this node took over from another
         self._held_from: dict[str, str] = {}  # sid -> the edge whose GET is held here
+        # Broadcasts across take-overs (see the module docstring):
+        self._relays: dict[str, tuple[str, float]] = {}  # sid -> (node it moves to, since)
+        self._has: dict[str, tuple[float, set[BroadcastId]]] = {}  # adopted sid -> (since, ids)
+        self._recent: deque[tuple[float, BroadcastId]] = deque(maxlen=RECENT_BROADCASTS)
 
     def name_sessions(self, options: dict[str, Any]) -> None:
         """Make the server's options give its sessions ids that name this node.
@@ -117,6 +147,11 @@ class NodeBase:
         if sid is not None:
             head["sid"] = sid
         return Envelope(kind, self.id, 0, head, data if isinstance(data, bytes) else data.encode())
+
+    def _broadcast(self, data: str | bytes) -> Envelope:
+        """A BROADCAST envelope, with an id of its own (its call number)."""
+        envelope = self._message(Kind.BROADCAST, data)
+        return Envelope(Kind.BROADCAST, self.id, next(self._ids), envelope.head, envelope.body)
 
     @staticmethod
     def _data(envelope: Envelope) -> str | bytes:
@@ -152,22 +187,90 @@ class NodeBase:
         return owner
 
     # ------------------------------------------------------------------ take-over
+    def _handing(self, sid: str, to: str) -> None:
+        """Node ``to`` asks for ``sid``: from now on, a broadcast this node serves
+        once the session has left is relayed to it."""
+        now = time.monotonic()
+        self._prune(now)
+        self._relays[sid] = (to, now)
+
+    def _not_handed(self, sid: str) -> None:
+        """The hand-over of ``sid`` did not happen: it stays (or was not) here."""
+        self._relays.pop(sid, None)
+
     def _handed(self, sid: str, to: str, snapshot: SessionSnapshot) -> bytes:
-        """This node handed ``sid`` over to node ``to``: remember where it went;
-        the snapshot to send, its deadlines made relative (clocks differ)."""
+        """This node handed ``sid`` over to node ``to``: remember where it went; the
+        snapshot to send, its deadlines made relative (clocks differ), with the ids
+        of the broadcasts this node served lately (the session has those)."""
         self._moved[sid] = to
         self._adopted.discard(sid)
-        return pickle.dumps(SessionSnapshot(snapshot.session.shifted(-snapshot.taken_at), 0.0))
+        shifted = SessionSnapshot(snapshot.session.shifted(-snapshot.taken_at), 0.0)
+        recent = list(self._recent)  # one step: a sync node's threads append meanwhile
+        return pickle.dumps((shifted, [served for _, served in recent]))
 
     def _taken(self, sid: str, body: bytes) -> SessionSnapshot:
         """This node took ``sid`` over: the snapshot it received."""
-        snapshot: SessionSnapshot = pickle.loads(body)
+        snapshot, served = pickle.loads(body)
+        now = time.monotonic()
+        self._prune(now)
         self._moved.pop(sid, None)
         self._adopted.add(sid)
-        return snapshot
+        self._has[sid] = (now, {(str(node), int(call)) for node, call in served})
+        return snapshot  # type: ignore[no-any-return]
+
+    def _serve_broadcast_here(self, server: BaseServer, envelope: Envelope
+                              ) -> list[tuple[str, Envelope]]:
+        """Queue a broadcast for this node's sessions, but those that have it (run
+        under the server's choke point); the relays of it to send: one per session
+        that left this node lately (see the module docstring)."""
+        now = time.monotonic()
+        self._prune(now)
+        recent = self._recent  # changed only here, under the choke point
+        while recent and now - recent[0][0] > RELAY_WINDOW:
+            recent.popleft()
+        served = (envelope.sender, envelope.call)
+        recent.append((now, served))
+        data = self._data(envelope)
+        server._send_all(data, self._lacks(served) if self._has else None)
+        if not self._relays:
+            return []
+        here = server.engine.has_session
+        return [(to, Envelope(Kind.SEND, self.id, 0,
+                              {**envelope.head, "sid": sid, "of": list(served)}, envelope.body))
+                for sid, (to, _) in list(self._relays.items()) if not here(sid)]
+
+    def _lacks(self, served: BroadcastId) -> Callable[[str], bool]:
+        """Whether a session lacks broadcast ``served``; marks it as having it."""
+
+        def lacks(sid: str) -> bool:
+            entry = self._has.get(sid)
+            if entry is None:
+                return True
+            if served in entry[1]:
+                return False
+            entry[1].add(served)
+            return True
+
+        return lacks
+
+    @staticmethod
+    def _relayed(envelope: Envelope) -> BroadcastId | None:
+        """The broadcast a SEND relays, if it relays one."""
+        served = envelope.head.get("of")
+        return None if served is None else (str(served[0]), int(served[1]))
+
+    def _prune(self, now: float) -> None:
+        """Forget relays, and what adopted sessions have, once past the window."""
+        for sid, (_, since) in list(self._relays.items()):
+            if now - since > RELAY_WINDOW:
+                self._relays.pop(sid, None)
+        for sid, (since, _) in list(self._has.items()):
+            if now - since > 2 * RELAY_WINDOW:  # a relay may be late: keep them longer
+                self._has.pop(sid, None)
 
     def _ended(self, sid: str) -> tuple[str, Envelope] | None:
         """A session ended here: if it was taken over, the notice for its first node."""
+        self._has.pop(sid, None)
         if sid not in self._adopted:
             return None
         self._adopted.discard(sid)
@@ -181,3 +284,4 @@ class NodeBase:
         sid = self._sid(envelope)
         if self._moved.get(sid) == envelope.sender:
             del self._moved[sid]
+            self._relays.pop(sid, None)

@@ -192,8 +192,17 @@ class SyncNode(NodeBase):
         self._to_owner(sid, self._message(Kind.SEND, data, sid))
 
     def broadcast(self, data: str | bytes) -> None:
-        """Have every other node send ``data`` to each of its sessions."""
-        self._publish(None, self._message(Kind.BROADCAST, data))
+        """Send ``data`` to each session of this node, and have every other node
+        send it to each of its own."""
+        envelope = self._broadcast(data)
+        self._publish(None, envelope)
+        self._serve_here(envelope)
+
+    def _serve_here(self, envelope: Envelope) -> None:
+        """Serve a broadcast here, relay it to sessions that just left (see
+        :meth:`AsyncNode._serve_here`)."""
+        for to, relay in self.server._run(self._serve_broadcast_here, self.server, envelope):
+            self._tell(to, relay)
 
     def close(self, sid: str) -> None:
         """Close another node's session."""
@@ -408,12 +417,15 @@ class SyncNode(NodeBase):
     def _serve_send(self, envelope: Envelope) -> None:
         sid = self._sid(envelope)
         self.arrived(sid)
+        relayed = self._relayed(envelope)
+        if relayed is not None and not self.server._run(self._lacks(relayed), sid):
+            return  # a relayed broadcast this session has already
         with suppress(SessionUnknown):
             self.server.send(sid, self._data(envelope))
 
     def _serve_broadcast(self, envelope: Envelope) -> None:
         if envelope.sender != self.id:  # this node sent it to its own sessions already
-            self.server._run(self.server._send_all, self._data(envelope))
+            self._serve_here(envelope)
 
     def _serve_close(self, envelope: Envelope) -> None:
         sid = self._sid(envelope)
@@ -440,15 +452,19 @@ class SyncNode(NodeBase):
             kind, head = self._not_here(sid)
             self._reply(envelope, Kind.TAKEN if kind is Kind.DATA else kind, head)
             return
+        self._handing(sid, envelope.sender)
         try:
             snapshot = server._hand_over(sid)
         except SessionBusy:
+            self._not_handed(sid)
             self._reply(envelope, Kind.TAKEN, {"busy": True})
             return
         except ValueError:
+            self._not_handed(sid)
             self._reply(envelope, Kind.TAKEN, {"refused": True})
             return
         except SessionUnknown:
+            self._not_handed(sid)
             self._reply(envelope, Kind.TAKEN, {"unknown": True})
             return
         self._reply(envelope, Kind.TAKEN, body=self._handed(sid, envelope.sender, snapshot))
