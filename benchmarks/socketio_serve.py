@@ -518,6 +518,14 @@ def make_django_wsgi_app() -> Any:
     return socketio.WSGIApp(sio, get_wsgi_application())
 
 
+def cluster_redis(app: str) -> str:
+    """The Redis URL of a cluster app (``EIO_CLUSTER_REDIS``)."""
+    url = os.environ.get("EIO_CLUSTER_REDIS")
+    if not url:
+        raise SystemExit(f"{app}: set EIO_CLUSTER_REDIS to a Redis URL")
+    return url
+
+
 def make_cluster_asgi_app() -> Any:
     """python-socketio on our engine for ``uvicorn --workers N`` (and gunicorn with
     uvicorn's worker), one process of a cluster: ``cluster=`` and python-socketio's own
@@ -526,9 +534,7 @@ def make_cluster_asgi_app() -> Any:
     sessions); the manager carries emits to rooms and broadcasts to every worker."""
     import engineio_core.socketio as on_ours
 
-    url = os.environ.get("EIO_CLUSTER_REDIS")
-    if not url:
-        raise SystemExit("cluster_asgi_app: set EIO_CLUSTER_REDIS to a Redis URL")
+    url = cluster_redis("cluster_asgi_app")
     sio = on_ours.AsyncServer(async_mode="asgi", cluster=url,
                               client_manager=socketio.AsyncRedisManager(url),
                               **server_options())
@@ -536,14 +542,37 @@ def make_cluster_asgi_app() -> Any:
     return socketio.ASGIApp(sio)
 
 
+def make_cluster_flask_app() -> Any:
+    """Flask-SocketIO on our engine for ``gunicorn -w N`` with gevent or gthread workers,
+    one process of a cluster: the engine's ``cluster=`` and Flask-SocketIO's own
+    ``message_queue`` on the Redis of ``EIO_CLUSTER_REDIS`` (what
+    :func:`make_cluster_asgi_app` does for python-socketio's ``AsyncServer``)."""
+    from flask import Flask
+    from flask_socketio import SocketIO
+    from gevent import monkey
+
+    import engineio_core.socketio
+
+    engineio_core.socketio.install()
+    url = cluster_redis("cluster_flask_app")
+    # gunicorn's gevent worker patches the standard library before it loads the app;
+    # Flask-SocketIO's own detection would pick eventlet, being installed too.
+    mode = "gevent" if monkey.is_module_patched("socket") else "threading"
+    app = Flask(__name__)
+    ext = SocketIO(app, async_mode=mode, cluster=url, message_queue=url, **server_options())
+    register_flask(ext)
+    return app
+
+
 _apps: dict[str, Any] = {}
 _BUILDERS = {"django_asgi_app": make_django_asgi_app, "django_wsgi_app": make_django_wsgi_app,
-             "cluster_asgi_app": make_cluster_asgi_app}
+             "cluster_asgi_app": make_cluster_asgi_app, "cluster_flask_app": make_cluster_flask_app}
 
 
 def __getattr__(name: str) -> Any:
-    """``django_asgi_app``, ``django_wsgi_app`` and ``cluster_asgi_app``, built once, for
-    daphne's, gunicorn's and uvicorn's ``module:attribute`` loaders."""
+    """``django_asgi_app``, ``django_wsgi_app``, ``cluster_asgi_app`` and
+    ``cluster_flask_app``, built once, for daphne's, gunicorn's and uvicorn's
+    ``module:attribute`` loaders."""
     if name not in _BUILDERS:
         raise AttributeError(name)
     if name not in _apps:

@@ -457,3 +457,33 @@ async def test_a_broadcast_after_the_move_reaches_the_session_once(
     _served = await move(a, b, sid)
     await (a, b)[sender].eio.broadcast("after the move")
     assert await polled(b, sid) == [b"4after the move", b"4end"]
+
+
+async def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
+    """``cluster_takeover=False``: the session stays where it is, on polling."""
+    cluster = MemoryCluster()
+    a = Node(cluster, cluster_takeover=False)
+    b = Node(cluster, cluster_takeover=False)
+    await a.eio.start()
+    await b.eio.start()
+    try:
+        sid = await handshake(a.eio)
+        ws = MemoryWebSocket()
+        request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+        await asyncio.wait_for(b.eio.handle_websocket(request, ws), WAIT)
+        assert ws.refused is not None
+        assert ws.refused.status == 400
+        assert json.loads(ws.refused.body)["message"] == "Bad request"
+        assert a.eio.has_session(sid)
+        assert not b.eio.has_session(sid)
+        assert (await post(b.eio, sid, b"4still polling")).status == 200
+        assert await a.messages.get() == (sid, "still polling")
+        own = MemoryWebSocket()  # on its own node, the upgrade goes on as ever
+        served = asyncio.ensure_future(a.eio.handle_websocket(request, own))
+        await own.incoming.put("2probe")
+        assert await own.next() == "3probe"
+        await own.incoming.put(None)
+        await asyncio.wait_for(served, WAIT)
+    finally:
+        await a.eio.shutdown()
+        await b.eio.shutdown()

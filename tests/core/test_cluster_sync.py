@@ -54,9 +54,9 @@ def get(eio: Server, sid: str) -> Response:
 
 
 class Node:
-    def __init__(self, cluster: MemoryCluster) -> None:
+    def __init__(self, cluster: MemoryCluster, **options: Any) -> None:
         self.eio = Server(async_mode="threading", cluster=cluster, ping_interval=60,
-                          ping_timeout=60)
+                          ping_timeout=60, **options)
         self.messages: queue.Queue[tuple[str, str | bytes]] = queue.Queue()
         self.gone: queue.Queue[tuple[str, DisconnectReason]] = queue.Queue()
         self.eio.on("message", lambda sid, data: self.messages.put((sid, data)))
@@ -233,3 +233,25 @@ def test_a_broadcast_after_the_move_reaches_the_session_once(
     move(a, b, sid)
     (a, b)[sender].eio.broadcast("after the move")
     assert polled(b, sid) == [b"4after the move", b"4end"]
+
+
+def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
+    cluster = MemoryCluster()
+    a = Node(cluster, cluster_takeover=False)
+    b = Node(cluster, cluster_takeover=False)
+    a.eio.start()
+    b.eio.start()
+    try:
+        sid = handshake(a.eio)
+        ws = MemoryWebSocket()
+        request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+        b.eio.handle_websocket(request, ws)
+        assert ws.refused is not None
+        assert ws.refused.status == 400
+        assert a.eio.has_session(sid)
+        assert not b.eio.has_session(sid)
+        assert post(b.eio, sid, b"4still polling").status == 200
+        assert a.messages.get(timeout=WAIT) == (sid, "still polling")
+    finally:
+        a.eio.shutdown()
+        b.eio.shutdown()

@@ -57,6 +57,21 @@ def test_python_engineio_forms_are_translated() -> None:
     assert out.async_handlers is False
 
 
+def test_in_a_cluster_sessions_stay_where_python_socketio_saw_them_connect() -> None:
+    """python-socketio's state of a connection cannot move with a take-over; Flask-SocketIO's
+    ``message_queue`` (passed on with the rest) is its own, dropped without a warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = translate({"cluster": "redis://127.0.0.1:1/0", "message_queue": "redis://x"},
+                        asyncio=False)
+    assert not caught, [str(w.message) for w in caught]
+    assert out.core == {"cluster": "redis://127.0.0.1:1/0", "cluster_takeover": False}
+    chosen = translate({"cluster": "redis://127.0.0.1:1/0", "cluster_takeover": True},
+                       asyncio=False)
+    assert chosen.core["cluster_takeover"] is True
+    assert "cluster_takeover" not in translate({}, asyncio=False).core
+
+
 @pytest.mark.parametrize(("options", "named"), [
     ({"monitor_clients": False}, "monitor_clients"),
     ({"ping_interval": (25, 5)}, "ping_interval"),

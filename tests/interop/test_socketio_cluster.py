@@ -1,11 +1,16 @@
 """python-socketio on our engine in cluster mode (issue 16): ``uvicorn --workers 4``
-serving ``benchmarks.socketio_serve:cluster_asgi_app``, no proxy, no sticky sessions.
+serving ``benchmarks.socketio_serve:cluster_asgi_app``, and Flask-SocketIO under
+``gunicorn -w 4`` (gevent and gthread workers) serving ``cluster_flask_app``; no proxy,
+no sticky sessions.
 
 The engine's ``cluster=`` routes every request of a session to the worker that holds
-it; python-socketio's own ``AsyncRedisManager`` carries room emits and broadcasts to
-every worker (both on a real ``redis-server`` started here). The clients are
-python-socketio's, with ``Connection: close`` on every request, so most requests of a
-session reach a worker that does not hold it.
+it; python-socketio's own ``AsyncRedisManager`` (Flask-SocketIO's ``message_queue``)
+carries room emits and broadcasts to every worker (both on a real ``redis-server``
+started here). The clients are python-socketio's, with ``Connection: close`` on every
+request, so most requests of a session reach a worker that does not hold it. A
+WebSocket upgrade reaching another worker is refused there (python-socketio's state
+of a connection cannot move: ``cluster_takeover`` is off), so an upgrading client
+ends on WebSocket or stays on polling; no handler may fail on any worker.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pytest
 import requests
 import socketio
 
-from .test_cluster_commands import _UVICORN, deployment
+from .test_cluster_commands import _GUNICORN, _UVICORN, deployment
 
 pytestmark = pytest.mark.interop
 
@@ -63,30 +68,58 @@ def test_python_socketio_runs_on_every_worker_without_sticky_sessions(
     command = [*_UVICORN, "benchmarks.socketio_serve:cluster_asgi_app"]
     with deployment(command, redis_url, tmp_path / "server.log", path="/socket.io/",
                     extra_env=ENV) as port:
-        clients: list[tuple[socketio.Client, Received]] = []
-        try:
-            for n in range(CLIENTS):
-                clients.append(connect(port, upgrade=n % 3 == 2))
-            for n, (client, _) in enumerate(clients):
-                for call in range(CALLS):
-                    assert client.call("message-with-ack", (n, call),
-                                       timeout=TIMEOUT_S) == (n, call)
-            workers = {client.eio.sid[:4] for client, _ in clients}
-            assert len(workers) >= 2, f"every session on one worker: {workers}"
-            transports = [client.transport() for client, _ in clients]
-            assert transports == [
-                "websocket" if n % 3 == 2 else "polling" for n in range(CLIENTS)], transports
-            # A room whose members are held by different workers.
-            members = [clients[0], next(c for c in clients[1:]
-                                        if c[0].eio.sid[:4] != clients[0][0].eio.sid[:4])]
-            for client, _ in members:
-                assert client.call("join", "room", timeout=TIMEOUT_S) == "room"
-            clients[-1][0].emit("to-room", ("room", "to the room"))
-            for _, received in members:
-                assert received.wait_for("room-message", ("to the room",)), received.events
-            clients[1][0].emit("broadcast", "to all")
-            for _, received in clients:
-                assert received.wait_for("broadcast", ("to all",)), received.events
-        finally:
-            for client, _ in clients:
-                client.disconnect()
+        exercise(port)
+    no_failure_in(tmp_path / "server.log")
+
+
+@pytest.mark.parametrize("worker", [["-k", "gevent"], ["-k", "gthread", "--threads", "32"]],
+                         ids=["gevent", "gthread"])
+def test_flask_socketio_runs_on_every_gunicorn_worker_without_sticky_sessions(
+        redis_url: str, tmp_path: Path, worker: list[str]) -> None:
+    """Flask-SocketIO (a sync ``socketio.Server``) under ``gunicorn -w 4``: the
+    engine's ``cluster=`` and Flask-SocketIO's ``message_queue``."""
+    command = [*_GUNICORN, *worker, "benchmarks.socketio_serve:cluster_flask_app"]
+    with deployment(command, redis_url, tmp_path / "server.log", path="/socket.io/",
+                    extra_env=ENV) as port:
+        exercise(port)
+    no_failure_in(tmp_path / "server.log")
+
+
+def exercise(port: int) -> None:
+    """Acks, polling and upgraded sessions on several workers, a room whose members
+    are on different workers, a broadcast."""
+    clients: list[tuple[socketio.Client, Received]] = []
+    try:
+        for n in range(CLIENTS):
+            clients.append(connect(port, upgrade=n % 3 == 2))
+        for n, (client, _) in enumerate(clients):
+            for call in range(CALLS):
+                assert client.call("message-with-ack", (n, call),
+                                   timeout=TIMEOUT_S) == (n, call)
+        workers = {client.eio.sid[:4] for client, _ in clients}
+        assert len(workers) >= 2, f"every session on one worker: {workers}"
+        transports = [client.transport() for client, _ in clients]
+        assert all(t in ("websocket", "polling") if n % 3 == 2 else t == "polling"
+                   for n, t in enumerate(transports)), transports
+        # A room whose members are held by different workers.
+        members = [clients[0], next(c for c in clients[1:]
+                                    if c[0].eio.sid[:4] != clients[0][0].eio.sid[:4])]
+        for client, _ in members:
+            assert client.call("join", "room", timeout=TIMEOUT_S) == "room"
+        clients[-1][0].emit("to-room", ("room", "to the room"))
+        for _, received in members:
+            assert received.wait_for("room-message", ("to the room",)), received.events
+        clients[1][0].emit("broadcast", "to all")
+        for _, received in clients:
+            assert received.wait_for("broadcast", ("to all",)), received.events
+    finally:
+        for client, _ in clients:
+            client.disconnect()
+
+
+def no_failure_in(log: Path) -> None:
+    """No handler failed and nothing was dropped for an unknown connection on any
+    worker (python-socketio logs both, and the client sees neither at once)."""
+    text = log.read_text(errors="replace")
+    for sign in ("Traceback", "handler failed", "is not connected to namespace"):
+        assert sign not in text, text[-3000:]

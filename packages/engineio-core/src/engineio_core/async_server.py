@@ -30,7 +30,7 @@ from .base_server import (
 from .cluster.bus import BusUnavailable
 from .coroutines import Started, start
 from .protocol.engine import Handshake, PostBody, SessionBusy, SessionSnapshot
-from .protocol.errors import ClusterUnavailable, SessionUnknown
+from .protocol.errors import BadRequest, ClusterUnavailable, SessionUnknown
 from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel
@@ -234,6 +234,12 @@ class AsyncServer(BaseServer):
             sessions, e.g. :class:`~engineio_core.cluster.RedisCluster`, or a Redis
             URL for one: any of them may receive any request of any session
             (see ``docs/cluster.md``).
+        cluster_takeover: in a cluster, a WebSocket upgrade that reaches another node
+            than the session's takes the session over (its session dict moves with
+            it; the default). ``False``: the upgrade is refused there and the client
+            stays on long-polling, for applications that keep per-session state in
+            process memory (the :mod:`engineio_core.socketio` servers: python-socketio
+            does).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
@@ -245,13 +251,14 @@ class AsyncServer(BaseServer):
     """
 
     def __init__(self, async_mode: str | None = None, *, cluster: Cluster | str | None = None,
-                 **options: Any) -> None:
+                 cluster_takeover: bool = True, **options: Any) -> None:
         node: AsyncNode | None = None
         if cluster is not None:
             from .cluster.async_node import AsyncNode
 
             node = AsyncNode(self, cluster)
             node.name_sessions(options)
+            node.takeover = cluster_takeover
         super().__init__(**options)
         self._node = node
         backend = load_backend(async_mode, "async")
@@ -557,6 +564,10 @@ class AsyncServer(BaseServer):
                     return
             except BusUnavailable as exc:
                 await ws.refuse(self.engine.refuse(request, ClusterUnavailable(detail=str(exc))))
+                await self._refused()
+                return
+            except BadRequest as exc:  # another node's session, and no take-over
+                await ws.refuse(self.engine.refuse(request, exc))
                 await self._refused()
                 return
         engine = self.engine

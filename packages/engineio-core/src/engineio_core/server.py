@@ -40,7 +40,7 @@ from .base_server import (
 )
 from .cluster.bus import BusUnavailable
 from .protocol.engine import Handshake, PostBody, SessionBusy, SessionInfo, SessionSnapshot
-from .protocol.errors import ClusterUnavailable, ProtocolError
+from .protocol.errors import BadRequest, ClusterUnavailable, ProtocolError
 from .protocol.events import Disconnect, Event, Message
 from .protocol.http import Request, Response
 from .protocol.session import Channel, TransportName
@@ -187,6 +187,12 @@ class Server(BaseServer):
             URL for one: any of them may receive any request of any session
             (see ``docs/cluster.md``; the process must be monkey-patched under
             eventlet and gevent, as their gunicorn workers do).
+        cluster_takeover: in a cluster, a WebSocket upgrade that reaches another node
+            than the session's takes the session over (its session dict moves with
+            it; the default). ``False``: the upgrade is refused there and the client
+            stays on long-polling, for applications that keep per-session state in
+            process memory (the :mod:`engineio_core.socketio` servers: python-socketio
+            does).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
@@ -196,7 +202,8 @@ class Server(BaseServer):
     """
 
     def __init__(self, async_mode: str | None = None, *, async_handlers: bool = True,
-                 cluster: Cluster | str | None = None, **options: Any) -> None:
+                 cluster: Cluster | str | None = None, cluster_takeover: bool = True,
+                 **options: Any) -> None:
         backend = load_backend(async_mode, "sync")
         assert backend.kind == "sync"
         self.backend: SyncBackend = backend
@@ -206,6 +213,7 @@ class Server(BaseServer):
 
             node = SyncNode(self, cluster)
             node.name_sessions(options)
+            node.takeover = cluster_takeover
         super().__init__(async_handlers=async_handlers, **options)
         self._node = node
         self.async_mode = backend.name
@@ -524,6 +532,9 @@ class Server(BaseServer):
                     return
             except BusUnavailable as exc:
                 ws.refuse(self._refuse(request, ClusterUnavailable(detail=str(exc))))
+                return
+            except BadRequest as exc:  # another node's session, and no take-over
+                ws.refuse(self._refuse(request, exc))
                 return
         self._start_timer()
         engine = self.engine

@@ -291,7 +291,9 @@ class AsyncNode(NodeBase):
 
         Raises:
             BusUnavailable: the bus cannot be reached.
+            BadRequest: the server's ``cluster_takeover`` is off.
         """
+        self._may_take(sid)
         arriving = self._arriving[sid] = asyncio.Event()
         try:
             return await self._take_over(sid)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.engine import SessionSnapshot
-from ..protocol.errors import ConfigError
+from ..protocol.errors import BadRequest, ConfigError
 from .ids import new_node_id, owner_of
 from .wire import Envelope, Kind, WireError, decode
 
@@ -112,6 +112,7 @@ class NodeBase:
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over
         self._adopted: set[str] = set()  # sessions this node took over from another
         self._held_from: dict[str, str] = {}  # sid -> the edge whose GET is held here
+        self.takeover = True  # the server's cluster_takeover
         # Broadcasts across take-overs (see the module docstring):
         self._relays: dict[str, tuple[str, float]] = {}  # sid -> (node it moves to, since)
         self._has: dict[str, tuple[float, set[BroadcastId]]] = {}  # adopted sid -> (since, ids)
@@ -136,6 +137,18 @@ class NodeBase:
         """The node to ask about ``sid``, or ``None`` when it is this one's."""
         owner = self._moved.get(sid) or owner_of(sid)
         return None if owner == self.id else owner
+
+    def _may_take(self, sid: str) -> None:
+        """An upgrade of another node's ``sid`` reached this node: check that it may
+        take the session over.
+
+        Raises:
+            BadRequest: the server's ``cluster_takeover`` is off (the upgrade is
+                refused with 400; the client stays on polling).
+        """
+        if not self.takeover:
+            raise BadRequest(detail=f"the upgrade of session {sid} reached node {self.id}, "
+                                    "not the session's, and cluster_takeover is off")
 
     def _joined_as(self) -> None:
         logger.info("node %s joined the cluster on %s", self.id, self.cluster.describe())

@@ -237,6 +237,7 @@ class SyncNode(NodeBase):
 
     def take_over(self, sid: str) -> bool:
         """See :meth:`AsyncNode.take_over`."""
+        self._may_take(sid)
         arriving = self._arriving[sid] = self._backend.event()
         try:
             return self._take_over(sid)

@@ -37,7 +37,7 @@ PASSED_ON = frozenset({
     # engineio-core's own
     "upgrade_timeout", "closing_grace", "protocol_versions", "allowed_hosts",
     "sid_generator", "allow_request", "handshake_headers", "max_send_buffer_size",
-    "max_send_buffer_packets", "cluster",
+    "max_send_buffer_packets", "cluster", "cluster_takeover",
 })
 
 #: python-engineio options that mean nothing here, and why.
@@ -45,6 +45,11 @@ IGNORED = {
     "monitor_clients": "engineio-core always runs every session's heartbeat and deadlines",
     "always_connect": "an Engine.IO server has no such option (python-socketio's own)",
 }
+
+
+#: Options Flask-SocketIO passes on to the engine with the rest, meant for itself:
+#: dropped without a warning (python-engineio drops every name it does not know).
+THEIRS = frozenset({"message_queue"})
 
 
 class IgnoredOptionWarning(UserWarning):
@@ -121,10 +126,16 @@ def translate(options: dict[str, Any], *, asyncio: bool) -> EngineOptions:
             options.pop(name)
             _ignored(name, why)
     for name in sorted(options):
+        if name in THEIRS:
+            continue
         if name in PASSED_ON:
             out.core[name] = options[name]
         else:
             _ignored(name, "engineio-core has no option of that name")
+    if out.core.get("cluster") is not None:
+        # python-socketio keeps a connection's state (environ, namespaces, rooms) in
+        # the process that saw it connect: the session must stay there.
+        out.core.setdefault("cluster_takeover", False)
     return out
 
 
