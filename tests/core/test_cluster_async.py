@@ -423,29 +423,23 @@ async def polled(b: Node, sid: str) -> list[bytes]:
     return [first, (await asyncio.wait_for(get(b.eio, sid), WAIT)).body]
 
 
-async def test_a_broadcast_reaches_a_session_that_moves_while_it_travels(
-        held: tuple[Node, Node, HoldingCluster]) -> None:
-    """B serves the broadcast before the session arrives, A after it left: A relays it."""
+@pytest.mark.parametrize(("late", "sender", "text"), [
+    # B serves the broadcast before the session arrives, A after it left: A relays it.
+    (0, 1, "while it moves"),
+    # A serves it before the session leaves (it moves with it), B after it arrived:
+    # B skips it for that session.
+    (1, 0, "before it moves"),
+], ids=["relayed-by-the-old-node", "not-again-from-the-new-node"])
+async def test_a_broadcast_reaches_a_session_moving_while_it_travels_once(
+        held: tuple[Node, Node, HoldingCluster], late: int, sender: int, text: str) -> None:
+    """The broadcast reaches node ``late`` only after the session moved from A to B."""
     a, b, cluster = held
     sid = await handshake(a.eio)
-    cluster.gates[0].hold()
-    await b.eio.broadcast("while it moves")
+    cluster.gates[late].hold()
+    await (a, b)[sender].eio.broadcast(text)
     _served = await move(a, b, sid)
-    cluster.gates[0].release()
-    assert await polled(b, sid) == [b"4while it moves", b"4end"]
-
-
-async def test_a_broadcast_a_moving_session_has_already_is_not_sent_again(
-        held: tuple[Node, Node, HoldingCluster]) -> None:
-    """A serves the broadcast before the session leaves (it moves with it), B after
-    it arrived: B skips it for that session."""
-    a, b, cluster = held
-    sid = await handshake(a.eio)
-    cluster.gates[1].hold()
-    await a.eio.broadcast("before it moves")
-    _served = await move(a, b, sid)
-    cluster.gates[1].release()
-    assert await polled(b, sid) == [b"4before it moves", b"4end"]
+    cluster.gates[late].release()
+    assert await polled(b, sid) == [f"4{text}".encode(), b"4end"]
 
 
 @pytest.mark.parametrize("sender", [0, 1])

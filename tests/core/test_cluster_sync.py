@@ -203,26 +203,19 @@ def polled(b: Node, sid: str) -> list[bytes]:
     return [first, get(b.eio, sid).body]
 
 
-def test_a_broadcast_reaches_a_session_that_moves_while_it_travels(
-        held: tuple[Node, Node, HoldingCluster]) -> None:
+@pytest.mark.parametrize(("late", "sender", "text"), [
+    (0, 1, "while it moves"), (1, 0, "before it moves"),
+], ids=["relayed-by-the-old-node", "not-again-from-the-new-node"])
+def test_a_broadcast_reaches_a_session_moving_while_it_travels_once(
+        held: tuple[Node, Node, HoldingCluster], late: int, sender: int, text: str) -> None:
+    """See the async twin."""
     a, b, cluster = held
     sid = handshake(a.eio)
-    cluster.gates[0].hold()
-    b.eio.broadcast("while it moves")
+    cluster.gates[late].hold()
+    (a, b)[sender].eio.broadcast(text)
     move(a, b, sid)
-    cluster.gates[0].release()
-    assert polled(b, sid) == [b"4while it moves", b"4end"]
-
-
-def test_a_broadcast_a_moving_session_has_already_is_not_sent_again(
-        held: tuple[Node, Node, HoldingCluster]) -> None:
-    a, b, cluster = held
-    sid = handshake(a.eio)
-    cluster.gates[1].hold()
-    a.eio.broadcast("before it moves")
-    move(a, b, sid)
-    cluster.gates[1].release()
-    assert polled(b, sid) == [b"4before it moves", b"4end"]
+    cluster.gates[late].release()
+    assert polled(b, sid) == [f"4{text}".encode(), b"4end"]
 
 
 @pytest.mark.parametrize("sender", [0, 1])

@@ -187,12 +187,8 @@ class Server(BaseServer):
             URL for one: any of them may receive any request of any session
             (see ``docs/cluster.md``; the process must be monkey-patched under
             eventlet and gevent, as their gunicorn workers do).
-        cluster_takeover: in a cluster, a WebSocket upgrade that reaches another node
-            than the session's takes the session over (its session dict moves with
-            it; the default). ``False``: the upgrade is refused there and the client
-            stays on long-polling, for applications that keep per-session state in
-            process memory (the :mod:`engineio_core.socketio` servers: python-socketio
-            does).
+        cluster_takeover: as :class:`~engineio_core.AsyncServer`'s: ``False`` keeps
+            each session on the node that created it (an upgrade elsewhere is refused).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
