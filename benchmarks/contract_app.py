@@ -11,7 +11,8 @@ Settings come from the environment: ``EIO_PING_INTERVAL`` and ``EIO_PING_TIMEOUT
 (ms), ``EIO_MAX_PAYLOAD`` (bytes). CORS allows any origin; EIO 3 and 4 are served.
 With ``EIO_CLUSTER_REDIS`` (a Redis URL) the app joins that cluster:
 ``cmd:count`` then counts and ``cmd:broadcast`` reaches the sessions of every
-node (``benchmarks/cluster_serve.py`` starts such a cluster).
+node (``benchmarks/cluster_serve.py`` starts such a cluster); ``EIO_CLUSTER_UPGRADES``
+sets ``cluster_upgrades`` (``take-over``, ``relay`` or ``refuse``).
 
 SIGTERM (and SIGINT) close every session first, with ``shutdown(close_code=1001)``,
 then stop the server: uvicorn and hypercorn would otherwise wait for the held
@@ -473,9 +474,13 @@ def run_uvicorn(app: Any, port: int, close: Callable[[], Coroutine[Any, Any, Non
 
 
 def cluster_option() -> dict[str, Any]:
-    """``cluster=`` from ``EIO_CLUSTER_REDIS``, when set."""
+    """``cluster=`` from ``EIO_CLUSTER_REDIS``, when set (and ``cluster_upgrades`` from
+    ``EIO_CLUSTER_UPGRADES``, when set too)."""
     url = os.environ.get("EIO_CLUSTER_REDIS")
-    return {"cluster": url} if url else {}
+    if not url:
+        return {}
+    upgrades = os.environ.get("EIO_CLUSTER_UPGRADES")
+    return {"cluster": url, **({"cluster_upgrades": upgrades} if upgrades else {})}
 
 
 def make_async_app() -> engineio_core.ASGIApp:

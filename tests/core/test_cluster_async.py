@@ -19,6 +19,7 @@ from engineio_core import AsyncServer, BodyTooLarge, DisconnectReason, Request
 from engineio_core.cluster import BusUnavailable, MemoryCluster
 from engineio_core.cluster.bus import AsyncBus, Deliver
 from engineio_core.cluster.ids import NODE_ID_LENGTH, SID_LENGTH, owner_of
+from engineio_core.cluster.node import OWNER_CHECK
 from engineio_core.protocol.http import Response
 
 WAIT = 3.0
@@ -270,6 +271,7 @@ class MemoryWebSocket:
         self.incoming: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.got: asyncio.Queue[str | bytes] = asyncio.Queue()
         self.refused: Response | None = None
+        self.aborted = False
 
     async def accept(self) -> None:
         return None
@@ -287,6 +289,7 @@ class MemoryWebSocket:
         self.incoming.put_nowait(None)
 
     def abort(self) -> None:
+        self.aborted = True
         self.incoming.put_nowait(None)
 
     async def next(self) -> str | bytes:
@@ -454,10 +457,10 @@ async def test_a_broadcast_after_the_move_reaches_the_session_once(
 
 
 async def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
-    """``cluster_takeover=False``: the session stays where it is, on polling."""
+    """``cluster_upgrades="refuse"``: the session stays where it is, on polling."""
     cluster = MemoryCluster()
-    a = Node(cluster, cluster_takeover=False)
-    b = Node(cluster, cluster_takeover=False)
+    a = Node(cluster, cluster_upgrades="refuse")
+    b = Node(cluster, cluster_upgrades="refuse")
     await a.eio.start()
     await b.eio.start()
     try:
@@ -481,3 +484,98 @@ async def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
     finally:
         await a.eio.shutdown()
         await b.eio.shutdown()
+
+
+@pytest.fixture
+async def relaying() -> AsyncIterator[tuple[Node, Node]]:
+    cluster = MemoryCluster()
+    a = Node(cluster, cluster_upgrades="relay")
+    b = Node(cluster, cluster_upgrades="relay")
+    await a.eio.start()
+    await b.eio.start()
+    try:
+        yield a, b
+    finally:
+        await a.eio.shutdown()
+        await b.eio.shutdown()
+
+
+async def test_a_relayed_websocket_leaves_the_session_on_its_node(
+        relaying: tuple[Node, Node]) -> None:
+    """``cluster_upgrades="relay"``: B carries the WebSocket's messages; A serves it."""
+    a, b = relaying
+    upgraded: list[str] = []
+    a.eio.on("upgrade", upgraded.append)
+    sid = await handshake(a.eio)
+    (await a.eio.get_session(sid))["user"] = "ada"
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
+    await ws.incoming.put("2probe")
+    assert await ws.next() == "3probe"
+    await ws.incoming.put("5")
+    await ws.incoming.put("4over the relay")
+    assert await a.messages.get() == (sid, "over the relay")  # A's handler
+    assert upgraded == [sid]
+    assert a.eio.has_session(sid)
+    assert not b.eio.has_session(sid)
+    assert await a.eio.get_session(sid) == {"user": "ada"}
+    await a.eio.send(sid, "from A")
+    await b.eio.send(sid, b"from B")
+    assert [await ws.next(), await ws.next()] == ["4from A", b"from B"]
+    await ws.incoming.put(None)  # the client goes away
+    await asyncio.wait_for(served, WAIT)
+    assert (await asyncio.wait_for(a.gone.get(), WAIT))[0] == sid
+    assert not b.eio.has_session(sid)
+
+
+async def test_the_owner_closing_a_relayed_websocket_closes_it_on_the_edge(
+        relaying: tuple[Node, Node]) -> None:
+    a, b = relaying
+    sid = await handshake(a.eio)
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
+    await ws.incoming.put("2probe")
+    assert await ws.next() == "3probe"
+    await ws.incoming.put("5")
+    await ws.incoming.put("4ready")
+    assert await a.messages.get() == (sid, "ready")
+    await a.eio.disconnect(sid)
+    assert await ws.next() == "1"  # the close packet, then the close
+    await asyncio.wait_for(served, WAIT)
+    assert (await asyncio.wait_for(a.gone.get(), WAIT))[0] == sid
+
+
+async def test_a_relayed_websocket_of_an_unknown_session_is_refused_as_the_owner_would(
+        relaying: tuple[Node, Node]) -> None:
+    a, b = relaying
+    sid = await handshake(a.eio)
+    await a.eio.disconnect(sid)
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    await asyncio.wait_for(b.eio.handle_websocket(request, ws), WAIT)
+    assert ws.refused is not None
+    assert ws.refused.status == 400
+    assert json.loads(ws.refused.body) == {"code": 1, "message": "Session ID unknown"}
+
+
+async def test_a_relayed_websocket_is_dropped_when_its_owner_is_gone(
+        relaying: tuple[Node, Node]) -> None:
+    a, b = relaying
+    sid = await handshake(a.eio)
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
+    await ws.incoming.put("2probe")
+    assert await ws.next() == "3probe"
+    node = a.eio._node
+    assert node is not None
+    await node.leave()  # as if killed: its subscription ends, nothing is said
+    await asyncio.wait_for(served, OWNER_CHECK + WAIT)
+    assert ws.aborted
+
+
+def test_cluster_upgrades_names_its_choices() -> None:
+    with pytest.raises(ValueError, match="one of 'take-over', 'relay', 'refuse', got 'move'"):
+        AsyncServer(cluster=MemoryCluster(), cluster_upgrades="move")

@@ -230,8 +230,8 @@ def test_a_broadcast_after_the_move_reaches_the_session_once(
 
 def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
     cluster = MemoryCluster()
-    a = Node(cluster, cluster_takeover=False)
-    b = Node(cluster, cluster_takeover=False)
+    a = Node(cluster, cluster_upgrades="refuse")
+    b = Node(cluster, cluster_upgrades="refuse")
     a.eio.start()
     b.eio.start()
     try:
@@ -248,3 +248,8 @@ def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
     finally:
         a.eio.shutdown()
         b.eio.shutdown()
+
+
+def test_cluster_upgrades_names_what_this_server_can_do() -> None:
+    with pytest.raises(ValueError, match="cluster_upgrades must be one of 'take-over', 'refuse'"):
+        Server(async_mode="threading", cluster=MemoryCluster(), cluster_upgrades="relay")

@@ -65,11 +65,12 @@ def test_in_a_cluster_sessions_stay_where_python_socketio_saw_them_connect() -> 
         out = translate({"cluster": "redis://127.0.0.1:1/0", "message_queue": "redis://x"},
                         asyncio=False)
     assert not caught, [str(w.message) for w in caught]
-    assert out.core == {"cluster": "redis://127.0.0.1:1/0", "cluster_takeover": False}
-    chosen = translate({"cluster": "redis://127.0.0.1:1/0", "cluster_takeover": True},
+    assert out.core == {"cluster": "redis://127.0.0.1:1/0", "cluster_upgrades": "refuse"}
+    assert translate({"cluster": "redis://x"}, asyncio=True).core["cluster_upgrades"] == "relay"
+    chosen = translate({"cluster": "redis://127.0.0.1:1/0", "cluster_upgrades": "take-over"},
                        asyncio=False)
-    assert chosen.core["cluster_takeover"] is True
-    assert "cluster_takeover" not in translate({}, asyncio=False).core
+    assert chosen.core["cluster_upgrades"] == "take-over"
+    assert "cluster_upgrades" not in translate({}, asyncio=False).core
 
 
 @pytest.mark.parametrize(("options", "named"), [

@@ -234,12 +234,14 @@ class AsyncServer(BaseServer):
             sessions, e.g. :class:`~engineio_core.cluster.RedisCluster`, or a Redis
             URL for one: any of them may receive any request of any session
             (see ``docs/cluster.md``).
-        cluster_takeover: in a cluster, a WebSocket upgrade that reaches another node
-            than the session's takes the session over (its session dict moves with
-            it; the default). ``False``: the upgrade is refused there and the client
-            stays on long-polling, for applications that keep per-session state in
-            process memory (the :mod:`engineio_core.socketio` servers: python-socketio
-            does).
+        cluster_upgrades: in a cluster, what becomes of a WebSocket upgrade that
+            reaches another node than the session's: ``"take-over"`` (the default:
+            the session moves there with its session dict), ``"relay"`` (the session
+            stays; that node carries the WebSocket's messages to and from the
+            session's node) or ``"refuse"`` (400; the client stays on long-polling).
+            Applications that keep per-session state in process memory need
+            ``"relay"`` (the :mod:`engineio_core.socketio` servers use it:
+            python-socketio does).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
@@ -251,14 +253,14 @@ class AsyncServer(BaseServer):
     """
 
     def __init__(self, async_mode: str | None = None, *, cluster: Cluster | str | None = None,
-                 cluster_takeover: bool = True, **options: Any) -> None:
+                 cluster_upgrades: str = "take-over", **options: Any) -> None:
         node: AsyncNode | None = None
         if cluster is not None:
             from .cluster.async_node import AsyncNode
 
             node = AsyncNode(self, cluster)
             node.name_sessions(options)
-            node.takeover = cluster_takeover
+            node.set_upgrades(cluster_upgrades, ("take-over", "relay", "refuse"))
         super().__init__(**options)
         self._node = node
         backend = load_backend(async_mode, "async")
@@ -546,21 +548,17 @@ class AsyncServer(BaseServer):
     async def handle_websocket(self, request: Request, ws: AsyncWebSocket) -> None:
         """Serve one WebSocket request from upgrade to close.
 
-        In a cluster, the upgrade of another node's session takes the session
-        over: it is served here from then on (its node forwards what still
-        reaches it).
+        In a cluster, the upgrade of another node's session is served as
+        ``cluster_upgrades`` says: taken over (served here from then on; its node
+        forwards what still reaches it), relayed to the session's node, or refused.
         """
         node = self._node
         if node is not None:
             try:
                 await node.join()
                 sid = request.query.get("sid")
-                if sid and not self.engine.has_session(sid) and not await node.take_over(sid):
-                    # On a WebSocket elsewhere: this one is accepted and closed at
-                    # once, as the owner's engine treats a second WebSocket.
-                    with suppress(Exception):
-                        await ws.accept()
-                        await ws.close(1000)
+                if (sid and not self.engine.has_session(sid)
+                        and await node.websocket_elsewhere(sid, request, ws)):
                     return
             except BusUnavailable as exc:
                 await ws.refuse(self.engine.refuse(request, ClusterUnavailable(detail=str(exc))))
@@ -570,6 +568,10 @@ class AsyncServer(BaseServer):
                 await ws.refuse(self.engine.refuse(request, exc))
                 await self._refused()
                 return
+        await self._handle_websocket_here(request, ws)
+
+    async def _handle_websocket_here(self, request: Request, ws: AsyncWebSocket) -> None:
+        """Serve a WebSocket of a session of this server (or a new one)."""
         engine = self.engine
         run = self._run
         if self._probes:  # another WebSocket, maybe for an upgrading (or upgraded) session

@@ -187,8 +187,8 @@ class Server(BaseServer):
             URL for one: any of them may receive any request of any session
             (see ``docs/cluster.md``; the process must be monkey-patched under
             eventlet and gevent, as their gunicorn workers do).
-        cluster_takeover: as :class:`~engineio_core.AsyncServer`'s: ``False`` keeps
-            each session on the node that created it (an upgrade elsewhere is refused).
+        cluster_upgrades: as :class:`~engineio_core.AsyncServer`'s, but
+            ``"take-over"`` or ``"refuse"`` only (no relay on this server yet).
         **options: server options (``ping_interval``, ``ping_timeout``,
             ``max_http_buffer_size``, ``cors_allowed_origins``...), see
             :class:`~engineio_core.protocol.config.ServerConfig`. Unknown options raise.
@@ -198,7 +198,7 @@ class Server(BaseServer):
     """
 
     def __init__(self, async_mode: str | None = None, *, async_handlers: bool = True,
-                 cluster: Cluster | str | None = None, cluster_takeover: bool = True,
+                 cluster: Cluster | str | None = None, cluster_upgrades: str = "take-over",
                  **options: Any) -> None:
         backend = load_backend(async_mode, "sync")
         assert backend.kind == "sync"
@@ -209,7 +209,7 @@ class Server(BaseServer):
 
             node = SyncNode(self, cluster)
             node.name_sessions(options)
-            node.takeover = cluster_takeover
+            node.set_upgrades(cluster_upgrades, ("take-over", "refuse"))
         super().__init__(async_handlers=async_handlers, **options)
         self._node = node
         self.async_mode = backend.name

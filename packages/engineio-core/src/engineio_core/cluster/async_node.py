@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..base_server import HELD_POLL_WATCH_DELAY, BodyTooLarge
 from ..protocol.engine import SessionBusy
 from ..protocol.errors import ClusterUnavailable, ProtocolError, SessionUnknown
+from ..protocol.http import Request, Response
 from .bus import BusUnavailable, Cluster
 from .ids import new_node_id
 from .node import (
@@ -40,6 +41,7 @@ from .node import (
     NodeBase,
     OwnerGone,
 )
+from .pipes import EdgePipe, PipedWebSocket, pipe_websocket
 from .wire import (
     Envelope,
     Kind,
@@ -52,8 +54,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
-    from ..async_server import AsyncServer
-    from ..protocol.http import Request, Response
+    from ..async_server import AsyncServer, AsyncWebSocket
 
 __all__ = ["OWNER_CHECK", "AsyncNode"]
 
@@ -85,6 +86,8 @@ class AsyncNode(NodeBase):
         self._tallies: dict[int, asyncio.Queue[Envelope]] = {}  # count calls: every answer
         self._drops: dict[tuple[str, int], asyncio.Event] = {}  # requests served for an edge
         self._arriving: dict[str, asyncio.Event] = {}  # sessions being taken over
+        self._pipes: dict[int, EdgePipe] = {}  # relayed WebSockets that reached this node
+        self._piped: dict[tuple[str, int], PipedWebSocket] = {}  # those this node serves
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -291,15 +294,42 @@ class AsyncNode(NodeBase):
 
         Raises:
             BusUnavailable: the bus cannot be reached.
-            BadRequest: the server's ``cluster_takeover`` is off.
         """
-        self._may_take(sid)
         arriving = self._arriving[sid] = asyncio.Event()
         try:
             return await self._take_over(sid)
         finally:
             del self._arriving[sid]
             arriving.set()
+
+    async def websocket_elsewhere(self, sid: str, request: Request, ws: AsyncWebSocket) -> bool:
+        """A WebSocket for ``sid``, which this server does not hold, as the server's
+        ``cluster_upgrades`` says: ``True`` once it was served (relayed to the session's
+        node, or closed: the session is on a WebSocket there); ``False`` to serve it
+        here (taken over, or the engine answers "unknown").
+
+        Raises:
+            BusUnavailable: the bus cannot be reached.
+            BadRequest: ``cluster_upgrades`` is ``"refuse"``.
+        """
+        owner = self.owner(sid)
+        if owner is None:
+            return False
+        self._refuse_upgrade(sid)
+        if self.upgrades == "relay":
+            refusal = await self.pipe(owner, request, ws)
+            if refusal is not None:
+                await ws.refuse(refusal)
+                await self.server._refused()
+            return True
+        if await self.take_over(sid):
+            return False
+        # On a WebSocket elsewhere: this one is accepted and closed at once, as the
+        # owner's engine treats a second WebSocket.
+        with suppress(Exception):
+            await ws.accept()
+            await ws.close(1000)
+        return True
 
     async def _take_over(self, sid: str) -> bool:
         owner = self.owner(sid)
@@ -436,6 +466,16 @@ class AsyncNode(NodeBase):
             if entry is not None and not entry[1].done():
                 entry[1].set_result(envelope)
             return
+        if kind is Kind.WS_OUT:
+            pipe = self._pipes.get(envelope.call)
+            if pipe is not None:
+                pipe.arrived(envelope)
+            return
+        if kind is Kind.WS_IN:
+            piped = self._piped.get((envelope.sender, envelope.call))
+            if piped is not None:
+                piped.arrived(envelope)
+            return
         if kind is Kind.DROPPED:
             drop = self._drops.get((envelope.sender, envelope.call))
             if drop is not None:
@@ -539,6 +579,33 @@ class AsyncNode(NodeBase):
             return
         await self._reply(envelope, Kind.TAKEN, body=self._handed(sid, envelope.sender, snapshot))
 
+    async def _serve_ws_open(self, envelope: Envelope) -> None:
+        """Serve a WebSocket that reached node ``envelope.sender`` for a session of
+        this node (see :mod:`.pipes`)."""
+        key = (envelope.sender, envelope.call)
+        piped = self._piped[key] = PipedWebSocket(
+            self, envelope.sender, envelope.call, self._bound())
+        try:
+            try:
+                request = request_from(envelope.head, b"")
+            except WireError as exc:
+                await piped.refuse(self.server.engine.refuse(
+                    Request("GET", {}, {}), ClusterUnavailable(detail=str(exc))))
+                return
+            await self.server._handle_websocket_here(request, piped)
+        finally:
+            del self._piped[key]
+            await piped.finish()
+
+    def _bound(self) -> int:
+        """The most messages a pipe holds in either direction."""
+        return self.server.engine.config.max_send_buffer_packets
+
+    async def pipe(self, owner: str, request: Request, ws: AsyncWebSocket) -> Response | None:
+        """Serve a WebSocket of ``owner``'s session through a pipe to it; the refusal
+        to answer with when it cannot be opened (see :mod:`.pipes`)."""
+        return await pipe_websocket(self, owner, request, ws, self._bound())
+
     async def _serve_gone(self, envelope: Envelope) -> None:
         self._forget_moved(envelope)
 
@@ -556,4 +623,5 @@ _HANDLERS: dict[Kind, Callable[[AsyncNode, Envelope], Awaitable[None]]] = {
     Kind.COUNT: AsyncNode._serve_count,
     Kind.TAKE: AsyncNode._serve_take,
     Kind.GONE: AsyncNode._serve_gone,
+    Kind.WS_OPEN: AsyncNode._serve_ws_open,
 }

@@ -112,7 +112,7 @@ class NodeBase:
         self._moved: dict[str, str] = {}  # sid -> the node that took the session over
         self._adopted: set[str] = set()  # sessions this node took over from another
         self._held_from: dict[str, str] = {}  # sid -> the edge whose GET is held here
-        self.takeover = True  # the server's cluster_takeover
+        self.upgrades = "take-over"  # the server's cluster_upgrades
         # Broadcasts across take-overs (see the module docstring):
         self._relays: dict[str, tuple[str, float]] = {}  # sid -> (node it moves to, since)
         self._has: dict[str, tuple[float, set[BroadcastId]]] = {}  # adopted sid -> (since, ids)
@@ -138,17 +138,27 @@ class NodeBase:
         owner = self._moved.get(sid) or owner_of(sid)
         return None if owner == self.id else owner
 
-    def _may_take(self, sid: str) -> None:
-        """An upgrade of another node's ``sid`` reached this node: check that it may
-        take the session over.
+    def set_upgrades(self, policy: str, choices: tuple[str, ...]) -> None:
+        """Take the server's ``cluster_upgrades`` option (one of ``choices``).
 
         Raises:
-            BadRequest: the server's ``cluster_takeover`` is off (the upgrade is
-                refused with 400; the client stays on polling).
+            ConfigError: not one of them.
         """
-        if not self.takeover:
+        if policy not in choices:
+            raise ConfigError(f"cluster_upgrades must be one of {', '.join(map(repr, choices))}, "
+                              f"got {policy!r}")
+        self.upgrades = policy
+
+    def _refuse_upgrade(self, sid: str) -> None:
+        """An upgrade of another node's ``sid`` reached this node.
+
+        Raises:
+            BadRequest: the server's ``cluster_upgrades`` is ``"refuse"`` (answered
+                400; the client stays on polling).
+        """
+        if self.upgrades == "refuse":
             raise BadRequest(detail=f"the upgrade of session {sid} reached node {self.id}, "
-                                    "not the session's, and cluster_takeover is off")
+                                    "not the session's, and cluster_upgrades is 'refuse'")
 
     def _joined_as(self) -> None:
         logger.info("node %s joined the cluster on %s", self.id, self.cluster.describe())

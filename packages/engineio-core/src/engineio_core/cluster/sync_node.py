@@ -236,8 +236,10 @@ class SyncNode(NodeBase):
             self._calls.pop(call[0], None)
 
     def take_over(self, sid: str) -> bool:
-        """See :meth:`AsyncNode.take_over`."""
-        self._may_take(sid)
+        """See :meth:`AsyncNode.take_over` (and raises ``BadRequest`` when the server's
+        ``cluster_upgrades`` is ``"refuse"``)."""
+        if self.owner(sid) is not None:
+            self._refuse_upgrade(sid)
         arriving = self._arriving[sid] = self._backend.event()
         try:
             return self._take_over(sid)

@@ -39,6 +39,9 @@ class Kind(StrEnum):
     SAVE_DATA = "save"  #: any -> owner: replace the session's application dict
     COUNT = "count"  #: any -> every node: how many sessions do you hold?
     COUNTED = "counted"  #: node -> asker: ``head["n"]``
+    WS_OPEN = "wso"  #: edge -> owner: serve this WebSocket (head: the request; call: the pipe)
+    WS_IN = "wsi"  #: edge -> owner: a client message of pipe ``call`` (or its ``end``)
+    WS_OUT = "wsx"  #: owner -> edge: ``accepted``, a message for the client, or the ``end``
 
 
 class WireError(ValueError):

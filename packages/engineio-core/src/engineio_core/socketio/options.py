@@ -37,7 +37,7 @@ PASSED_ON = frozenset({
     # engineio-core's own
     "upgrade_timeout", "closing_grace", "protocol_versions", "allowed_hosts",
     "sid_generator", "allow_request", "handshake_headers", "max_send_buffer_size",
-    "max_send_buffer_packets", "cluster", "cluster_takeover",
+    "max_send_buffer_packets", "cluster", "cluster_upgrades",
 })
 
 #: python-engineio options that mean nothing here, and why.
@@ -135,7 +135,7 @@ def translate(options: dict[str, Any], *, asyncio: bool) -> EngineOptions:
     if out.core.get("cluster") is not None:
         # python-socketio keeps a connection's state (environ, namespaces, rooms) in
         # the process that saw it connect: the session must stay there.
-        out.core.setdefault("cluster_takeover", False)
+        out.core.setdefault("cluster_upgrades", "relay" if asyncio else "refuse")
     return out
 
 
