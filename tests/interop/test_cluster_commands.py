@@ -30,7 +30,7 @@ import engineio
 import pytest
 import requests
 
-from .harness import free_port
+from .harness import ClientJob, free_port, run_clients, s_close, s_expect, s_open, s_send
 from .peer import Peer
 
 pytestmark = pytest.mark.interop
@@ -161,6 +161,36 @@ def test_the_command_serves_every_session_from_any_worker(
         finally:
             for peer in peers:
                 peer.close()
+
+
+def test_relayed_upgrades_leave_every_session_on_its_worker(
+        redis_url: str, tmp_path: Path) -> None:
+    """``cluster_upgrades="relay"`` under ``uvicorn --workers 4``: every client upgrades
+    (most WebSockets reach another worker than their session's, which relays them),
+    with python-engineio and npm engine.io-client 6 and 3."""
+    with deployment(COMMANDS["uvicorn-workers"], redis_url, tmp_path / "server.log",
+                    extra_env={"EIO_CLUSTER_UPGRADES": "relay"}) as port:
+        peers: list[Peer] = []
+        try:
+            for _ in range(PEERS):
+                peers.append(fresh_connection_peer(port, upgrade=True))
+            for peer in peers:
+                assert peer.echoes(ECHOES), "a relayed session lost its messages"
+            assert [peer.client.transport() for peer in peers] == ["websocket"] * PEERS
+            peers[0].client.send("cmd:count")
+            assert peers[0].next() == f"count:{PEERS}"
+            peers[1].client.send("cmd:broadcast:all")
+            assert [peer.next() for peer in peers] == ["all"] * PEERS
+            url = f"http://127.0.0.1:{port}"
+            steps = [s_open(), s_send("over the relay"), s_expect(1), s_close()]
+            for result in run_clients([ClientJob(kind, "upgrade", url, steps)
+                                       for kind in ("v6", "v3", "v6", "v3")]):
+                result.expect_ok()
+                assert result.texts() == ["over the relay"], result.summary()
+        finally:
+            for peer in peers:
+                peer.close()
+    assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
 
 
 def test_without_the_cluster_the_same_clients_fail(tmp_path: Path) -> None:
