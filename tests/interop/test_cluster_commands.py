@@ -139,6 +139,11 @@ def fresh_connection_peer(port: int, upgrade: bool) -> Peer:
                 http_session=http)
 
 
+def nodes_of(peers: list[Peer]) -> set[str]:
+    """The workers holding the peers' sessions (a session id names its node)."""
+    return {peer.client.sid[:4] for peer in peers if peer.client.sid}
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_the_command_serves_every_session_from_any_worker(
         name: str, redis_url: str, tmp_path: Path) -> None:
@@ -147,17 +152,22 @@ def test_the_command_serves_every_session_from_any_worker(
         try:
             for n in range(PEERS):
                 peers.append(fresh_connection_peer(port, upgrade=n % 4 == 3))
+            # Which worker accepts a handshake is the kernel's choice (and a busy
+            # machine's): on one worker so far, open more until another takes one.
+            while len(nodes_of(peers)) < 2 and len(peers) < 4 * PEERS:
+                peers.append(fresh_connection_peer(port, upgrade=False))
+            nodes = nodes_of(peers)
+            assert len(nodes) >= 2, f"{name}: every session on one worker: {nodes}"
             for peer in peers:
                 assert peer.echoes(ECHOES), f"{name}: a session lost its messages"
-            nodes = {peer.client.sid[:4] for peer in peers if peer.client.sid}
-            assert len(nodes) >= 2, f"{name}: every session on one worker: {nodes}"
-            upgraded = [peer.client.transport() for n, peer in enumerate(peers) if n % 4 == 3]
+            upgraded = [peer.client.transport() for n, peer in enumerate(peers[:PEERS])
+                        if n % 4 == 3]
             assert upgraded == ["websocket"] * len(upgraded)
             # cluster-wide: the count, and a broadcast from one session reaching all
             peers[0].client.send("cmd:count")
-            assert peers[0].next() == f"count:{PEERS}"
+            assert peers[0].next() == f"count:{len(peers)}"
             peers[1].client.send("cmd:broadcast:all")
-            assert [peer.next() for peer in peers] == ["all"] * PEERS
+            assert [peer.next() for peer in peers] == ["all"] * len(peers)
         finally:
             for peer in peers:
                 peer.close()

@@ -78,6 +78,9 @@ class DirectLinks:
         self._locks: dict[str, asyncio.Lock] = {}
         self._addresses: dict[str, tuple[str, int] | None] = {}  # None: reach it over Redis
         self._readers: set[asyncio.Task[None]] = set()
+        # Frames sent during this loop turn, per link, written together at its end
+        # (one system call for many: a busy node sends many per turn).
+        self._outgoing: dict[asyncio.StreamWriter, list[bytes]] = {}
 
     async def open(self, node: str, deliver: Deliver) -> None:
         """Listen, and register this node's address (Redis errors propagate)."""
@@ -98,8 +101,9 @@ class DirectLinks:
             {"host": self._host, "port": port, "machine": self._machine}))
 
     async def send(self, node: str, message: bytes) -> int | None:
-        """Send ``message`` to ``node`` over its link: 1 once written, 0 when the link
-        broke under the write, ``None`` when there is no link to it (send it over
+        """Send ``message`` to ``node`` over its link: 1 once queued (the link's frames
+        of a loop turn are written together at its end), 0 when the link broke under a
+        write, ``None`` when there is no link to it (send it over
         Redis, which also knows whether the node is alive: a node killed before it
         could unregister leaves an address that refuses connections)."""
         lock = self._locks.get(node)
@@ -118,7 +122,12 @@ class DirectLinks:
                 except OSError:
                     self._addresses[node] = None  # from now on over Redis
                     return None
-            writer.write(_LENGTH.pack(len(message)) + message)
+            outgoing = self._outgoing.get(writer)
+            if outgoing is None:
+                outgoing = self._outgoing[writer] = []
+                asyncio.get_running_loop().call_soon(self._write, writer)
+            outgoing.append(_LENGTH.pack(len(message)))
+            outgoing.append(message)
             if writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
                 try:
                     await writer.drain()
@@ -140,6 +149,12 @@ class DirectLinks:
             task.cancel()
 
     # ------------------------------------------------------------------ internals
+    def _write(self, writer: asyncio.StreamWriter) -> None:
+        """The end of a loop turn: write the frames a link got during it, in order."""
+        frames = self._outgoing.pop(writer, None)
+        if frames and not writer.is_closing():
+            writer.write(b"".join(frames))
+
     async def _lookup(self, node: str) -> tuple[str, int] | None:
         raw = await self._redis.hget(self._registry, node)
         if raw is None:
