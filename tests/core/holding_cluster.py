@@ -1,6 +1,6 @@
-"""An in-memory cluster whose broadcasts can be held back on their way to one
-node: a bus slow to bring a broadcast there, for the take-over tests of
-``test_cluster_async.py`` and ``test_cluster_sync.py``."""
+"""An in-memory cluster whose messages of some kinds (broadcasts by default) can be
+held back on their way to one node: a bus slow to bring them there, for the
+take-over and relay tests of ``test_cluster_async.py`` and ``test_cluster_sync.py``."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from engineio_core.cluster.wire import Kind, decode
 
 
 class Gate:
-    """Holds the broadcasts that reach one node while :meth:`hold` is on."""
+    """Holds the messages of some kinds that reach one node while :meth:`hold` is on."""
 
     def __init__(self) -> None:
         self._held: list[tuple[Deliver, bytes]] | None = None
+        self._kinds: tuple[Kind, ...] = ()
 
-    def hold(self) -> None:
+    def hold(self, kinds: tuple[Kind, ...] = (Kind.BROADCAST,)) -> None:
         self._held = []
+        self._kinds = kinds
 
     def release(self) -> None:
         """Deliver what was held, in order, and stop holding."""
@@ -27,7 +29,7 @@ class Gate:
 
     def wrap(self, deliver: Deliver) -> Deliver:
         def gated(message: bytes) -> None:
-            if self._held is not None and decode(message).kind is Kind.BROADCAST:
+            if self._held is not None and decode(message).kind in self._kinds:
                 self._held.append((deliver, message))
             else:
                 deliver(message)
@@ -36,7 +38,7 @@ class Gate:
 
 
 class HoldingCluster(MemoryCluster):
-    """A :class:`MemoryCluster`; ``gates[i]`` holds the broadcasts of the i-th
+    """A :class:`MemoryCluster`; ``gates[i]`` holds messages on their way to the i-th
     server created on it."""
 
     def __init__(self) -> None:

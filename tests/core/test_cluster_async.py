@@ -20,6 +20,7 @@ from engineio_core.cluster import BusUnavailable, MemoryCluster
 from engineio_core.cluster.bus import AsyncBus, Deliver
 from engineio_core.cluster.ids import NODE_ID_LENGTH, SID_LENGTH, owner_of
 from engineio_core.cluster.node import OWNER_CHECK
+from engineio_core.cluster.wire import Kind
 from engineio_core.protocol.http import Response
 
 WAIT = 3.0
@@ -66,6 +67,7 @@ class Node:
     """A server of the cluster and what its handlers saw."""
 
     def __init__(self, cluster: Any, **options: Any) -> None:
+        self.cluster = cluster
         self.eio = AsyncServer(cluster=cluster, ping_interval=60, ping_timeout=60, **options)
         self.messages: asyncio.Queue[tuple[str, str | bytes]] = asyncio.Queue()
         self.gone: asyncio.Queue[tuple[str, DisconnectReason]] = asyncio.Queue()
@@ -488,7 +490,7 @@ async def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
 
 @pytest.fixture
 async def relaying() -> AsyncIterator[tuple[Node, Node]]:
-    cluster = MemoryCluster()
+    cluster = HoldingCluster()
     a = Node(cluster, cluster_upgrades="relay")
     b = Node(cluster, cluster_upgrades="relay")
     await a.eio.start()
@@ -579,3 +581,25 @@ async def test_a_relayed_websocket_is_dropped_when_its_owner_is_gone(
 def test_cluster_upgrades_names_its_choices() -> None:
     with pytest.raises(ValueError, match="one of 'take-over', 'relay', 'refuse', got 'move'"):
         AsyncServer(cluster=MemoryCluster(), cluster_upgrades="move")
+
+
+async def test_a_get_after_a_relayed_upgrade_finds_it_done(relaying: tuple[Node, Node]) -> None:
+    """The official suite's "ignores HTTP requests with same sid after upgrade": ``5``
+    on the relayed WebSocket, then at once a GET on the session's node, which must
+    first have what the edge read passed on."""
+    a, b = relaying
+    sid = await handshake(a.eio)
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
+    await ws.incoming.put("2probe")
+    assert await ws.next() == "3probe"
+    assert isinstance(a.cluster, HoldingCluster)
+    gate = a.cluster.gates[0]  # A's: the first server built on it
+    gate.hold((Kind.WS_IN,))  # the edge is slow to pass the client's messages on
+    asyncio.get_running_loop().call_later(0.02, gate.release)
+    ws.incoming.put_nowait("5")
+    response = await asyncio.wait_for(get(a.eio, sid), WAIT)
+    assert response.status == 400, response
+    await ws.incoming.put(None)
+    await asyncio.wait_for(served, WAIT)

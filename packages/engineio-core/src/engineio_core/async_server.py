@@ -186,6 +186,9 @@ async def _caught_up(probe: _Writer) -> None:
     """
     loop = asyncio.get_running_loop()
     until = loop.time() + PROBE_CATCH_UP
+    catch_up: Callable[[float], Awaitable[None]] | None = getattr(probe.ws, "catch_up", None)
+    if catch_up is not None:  # a relayed WebSocket: what its edge read first comes here
+        await catch_up(until)
     idle: Callable[[], bool] | None = getattr(probe.ws, "idle", None)
     settled = 0
     while settled < SETTLED_TURNS and not probe.closed and loop.time() < until:

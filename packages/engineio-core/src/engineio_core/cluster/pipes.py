@@ -11,6 +11,11 @@ message of the client into it (``WS_IN``). Either side ends the pipe with its ow
 edge whose owner is gone drops the client's connection within :data:`OWNER_CHECK`
 seconds.
 
+A GET (or a second WebSocket) of a session whose probe WebSocket is relayed first
+has the edge forward what the client sent before it (``sync``, answered ``synced``
+once the edge's reader has passed on all it read): a client may send ``2probe``,
+``5`` and a GET at once, and the GET must find the upgrade done, as on one node.
+
 Bounds: a pipe holds at most the engine's ``max_send_buffer_packets`` messages in each
 direction; past that (a client that does not read, or an owner far behind), the
 connection is dropped, as the engine drops an unresponsive client.
@@ -21,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..base_server import PROBE_CATCH_UP, SETTLED_TURNS
 from ..protocol.errors import SessionUnknown
 from ..protocol.http import Request, Response
 from .node import OWNER_CHECK, REPLY_TIMEOUT, OwnerGone
@@ -58,10 +65,14 @@ class PipedWebSocket:
         self._bound = bound
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._ended = False
+        self._synced: asyncio.Future[None] | None = None
 
     def arrived(self, envelope: Envelope) -> None:
         """A ``WS_IN`` of this pipe (called in bus order)."""
-        if envelope.head.get("end"):
+        if envelope.head.get("synced"):
+            if self._synced is not None and not self._synced.done():
+                self._synced.set_result(None)
+        elif envelope.head.get("end"):
             self._inbox.put_nowait(None)
         elif self._inbox.qsize() >= self._bound:
             logger.warning("dropped the relayed WebSocket %s/%d: %d messages wait for the "
@@ -69,6 +80,21 @@ class PipedWebSocket:
             self.abort()
         else:
             self._inbox.put_nowait(_data(envelope))
+
+    async def catch_up(self, until: float) -> None:
+        """Have the edge forward what the client sent so far (until the loop time
+        ``until`` at most); the server then lets the reader take it (:meth:`idle`)."""
+        if self._ended:
+            return
+        loop = asyncio.get_running_loop()
+        synced = self._synced = loop.create_future()
+        await self._out({"sync": True})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(synced, max(0.0, until - loop.time()))
+
+    def idle(self) -> bool:
+        """Whether the server has taken every message that came down the pipe."""
+        return self._inbox.empty()
 
     async def accept(self) -> None:
         await self._out({"accepted": True})
@@ -110,15 +136,23 @@ class PipedWebSocket:
 class EdgePipe:
     """On the edge: what the owner sends down one pipe, for the client's WebSocket."""
 
-    def __init__(self, ws: AsyncWebSocket, bound: int) -> None:
+    def __init__(self, node: AsyncNode, owner: str, call: int, ws: AsyncWebSocket,
+                 bound: int) -> None:
+        self.node = node
+        self.owner = owner
+        self.call = call
         self.ws = ws
         self.queue: asyncio.Queue[Envelope] = asyncio.Queue()
         self._bound = bound
         self.dropped = False
+        self.reading = False  # the reader waits in receive(): it passed on all it read
 
     def arrived(self, envelope: Envelope) -> None:
         """A ``WS_OUT`` of this pipe (called in bus order)."""
         if self.dropped:
+            return
+        if envelope.head.get("sync"):
+            self.node._spawn(self._sync())
             return
         if self.queue.qsize() >= self._bound:
             logger.warning("dropped a relayed WebSocket: %d messages wait for the client",
@@ -131,6 +165,19 @@ class EdgePipe:
             return
         self.queue.put_nowait(envelope)
 
+    async def _sync(self) -> None:
+        """Answer a ``sync`` once the reader has passed on what the client sent (see
+        the module docstring; the same settling as ``AsyncServer``'s own catch-up)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + PROBE_CATCH_UP
+        idle: Callable[[], bool] | None = getattr(self.ws, "idle", None)
+        settled = 0
+        while settled < SETTLED_TURNS and loop.time() < until:
+            await asyncio.sleep(0)
+            settled = settled + 1 if self.reading and (idle is None or idle()) else 0
+        await self.node._tell(self.owner, Envelope(Kind.WS_IN, self.node.id, self.call,
+                                                   {"synced": True}))
+
 
 async def pipe_websocket(node: AsyncNode, owner: str, request: Request,
                          ws: AsyncWebSocket, bound: int) -> Response | None:
@@ -140,7 +187,7 @@ async def pipe_websocket(node: AsyncNode, owner: str, request: Request,
     is gone, or it does not hold the session), else ``None`` once the pipe ended.
     """
     call = next(node._ids)
-    pipe = node._pipes[call] = EdgePipe(ws, bound)
+    pipe = node._pipes[call] = EdgePipe(node, owner, call, ws, bound)
     reader: asyncio.Task[None] | None = None
     try:
         try:
@@ -158,7 +205,7 @@ async def pipe_websocket(node: AsyncNode, owner: str, request: Request,
         if not first.head.get("accepted"):
             return node.server.engine.refuse(request, SessionUnknown())
         await ws.accept()
-        reader = asyncio.ensure_future(_pipe_in(node, owner, call, ws))
+        reader = asyncio.ensure_future(_pipe_in(pipe))
         try:
             await _pipe_out(node, owner, pipe, ws)
         except Exception:  # the client's connection failed: the reader ends the pipe
@@ -170,12 +217,19 @@ async def pipe_websocket(node: AsyncNode, owner: str, request: Request,
             reader.cancel()
 
 
-async def _pipe_in(node: AsyncNode, owner: str, call: int, ws: AsyncWebSocket) -> None:
+async def _pipe_in(pipe: EdgePipe) -> None:
     """The client's messages into the pipe, then its end."""
+    node, owner, call = pipe.node, pipe.owner, pipe.call
     try:
-        while (data := await ws.receive()) is not None:
+        while True:
+            pipe.reading = True
+            data = await pipe.ws.receive()
+            pipe.reading = False
+            if data is None:
+                break
             await node._tell(owner, _frame(Kind.WS_IN, node.id, call, data))
     finally:
+        pipe.reading = False
         await node._tell(owner, Envelope(Kind.WS_IN, node.id, call, {"end": True}))
 
 
