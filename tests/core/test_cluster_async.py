@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -81,10 +82,10 @@ class Node:
             await self.gone.put((sid, reason))
 
 
-@pytest.fixture
-async def pair() -> AsyncIterator[tuple[Node, Node]]:
-    cluster = MemoryCluster()
-    a, b = Node(cluster), Node(cluster)
+@asynccontextmanager
+async def started(cluster: Any, **options: Any) -> AsyncIterator[tuple[Node, Node]]:
+    """Two started servers of ``cluster`` (built with ``options``), A first."""
+    a, b = Node(cluster, **options), Node(cluster, **options)
     await a.eio.start()
     await b.eio.start()
     try:
@@ -92,6 +93,12 @@ async def pair() -> AsyncIterator[tuple[Node, Node]]:
     finally:
         await a.eio.shutdown()
         await b.eio.shutdown()
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[Node, Node]]:
+    async with started(MemoryCluster()) as nodes:
+        yield nodes
 
 
 async def test_session_ids_name_their_node(pair: tuple[Node, Node]) -> None:
@@ -298,6 +305,18 @@ class MemoryWebSocket:
         return await asyncio.wait_for(self.got.get(), WAIT)
 
 
+async def probed(a: Node, b: Node) -> tuple[str, MemoryWebSocket, asyncio.Task[None]]:
+    """A session of A whose WebSocket reached B (A itself, or relayed from B),
+    probed: its id, the WebSocket and the task serving it on B."""
+    sid = await handshake(a.eio)
+    ws = MemoryWebSocket()
+    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
+    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
+    await ws.incoming.put("2probe")
+    assert await ws.next() == "3probe"
+    return sid, ws, served
+
+
 async def test_an_upgrade_on_the_other_node_takes_the_session_over(
         pair: tuple[Node, Node]) -> None:
     a, b = pair
@@ -339,12 +358,8 @@ async def test_a_second_websocket_on_another_node_is_accepted_then_closed(
     """As the owner's engine treats a second WebSocket of an upgraded session: the
     official suite's "ignores WebSocket connection with same sid after upgrade"."""
     a, b = pair
-    sid = await handshake(a.eio)
-    first = MemoryWebSocket()
+    sid, first, served = await probed(a, a)
     request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
-    served = asyncio.ensure_future(a.eio.handle_websocket(request, first))
-    await first.incoming.put("2probe")
-    assert await first.next() == "3probe"
     await first.incoming.put("5")
     second = MemoryWebSocket()
     await asyncio.wait_for(b.eio.handle_websocket(request, second), WAIT)
@@ -396,14 +411,8 @@ async def test_a_session_moves_only_once_its_handlers_have_run(pair: tuple[Node,
 @pytest.fixture
 async def held() -> AsyncIterator[tuple[Node, Node, HoldingCluster]]:
     cluster = HoldingCluster()
-    a, b = Node(cluster), Node(cluster)
-    await a.eio.start()
-    await b.eio.start()
-    try:
+    async with started(cluster) as (a, b):
         yield a, b, cluster
-    finally:
-        await a.eio.shutdown()
-        await b.eio.shutdown()
 
 
 async def move(a: Node, b: Node, sid: str) -> asyncio.Task[None]:
@@ -460,12 +469,7 @@ async def test_a_broadcast_after_the_move_reaches_the_session_once(
 
 async def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
     """``cluster_upgrades="refuse"``: the session stays where it is, on polling."""
-    cluster = MemoryCluster()
-    a = Node(cluster, cluster_upgrades="refuse")
-    b = Node(cluster, cluster_upgrades="refuse")
-    await a.eio.start()
-    await b.eio.start()
-    try:
+    async with started(MemoryCluster(), cluster_upgrades="refuse") as (a, b):
         sid = await handshake(a.eio)
         ws = MemoryWebSocket()
         request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
@@ -483,23 +487,12 @@ async def test_without_takeover_an_upgrade_on_another_node_is_refused() -> None:
         assert await own.next() == "3probe"
         await own.incoming.put(None)
         await asyncio.wait_for(served, WAIT)
-    finally:
-        await a.eio.shutdown()
-        await b.eio.shutdown()
 
 
 @pytest.fixture
 async def relaying() -> AsyncIterator[tuple[Node, Node]]:
-    cluster = HoldingCluster()
-    a = Node(cluster, cluster_upgrades="relay")
-    b = Node(cluster, cluster_upgrades="relay")
-    await a.eio.start()
-    await b.eio.start()
-    try:
-        yield a, b
-    finally:
-        await a.eio.shutdown()
-        await b.eio.shutdown()
+    async with started(HoldingCluster(), cluster_upgrades="relay") as nodes:
+        yield nodes
 
 
 async def test_a_relayed_websocket_leaves_the_session_on_its_node(
@@ -508,13 +501,8 @@ async def test_a_relayed_websocket_leaves_the_session_on_its_node(
     a, b = relaying
     upgraded: list[str] = []
     a.eio.on("upgrade", upgraded.append)
-    sid = await handshake(a.eio)
+    sid, ws, served = await probed(a, b)
     (await a.eio.get_session(sid))["user"] = "ada"
-    ws = MemoryWebSocket()
-    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
-    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
-    await ws.incoming.put("2probe")
-    assert await ws.next() == "3probe"
     await ws.incoming.put("5")
     await ws.incoming.put("4over the relay")
     assert await a.messages.get() == (sid, "over the relay")  # A's handler
@@ -534,12 +522,7 @@ async def test_a_relayed_websocket_leaves_the_session_on_its_node(
 async def test_the_owner_closing_a_relayed_websocket_closes_it_on_the_edge(
         relaying: tuple[Node, Node]) -> None:
     a, b = relaying
-    sid = await handshake(a.eio)
-    ws = MemoryWebSocket()
-    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
-    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
-    await ws.incoming.put("2probe")
-    assert await ws.next() == "3probe"
+    sid, ws, served = await probed(a, b)
     await ws.incoming.put("5")
     await ws.incoming.put("4ready")
     assert await a.messages.get() == (sid, "ready")
@@ -565,12 +548,7 @@ async def test_a_relayed_websocket_of_an_unknown_session_is_refused_as_the_owner
 async def test_a_relayed_websocket_is_dropped_when_its_owner_is_gone(
         relaying: tuple[Node, Node]) -> None:
     a, b = relaying
-    sid = await handshake(a.eio)
-    ws = MemoryWebSocket()
-    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
-    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
-    await ws.incoming.put("2probe")
-    assert await ws.next() == "3probe"
+    _sid, ws, served = await probed(a, b)
     node = a.eio._node
     assert node is not None
     await node.leave()  # as if killed: its subscription ends, nothing is said
@@ -588,12 +566,7 @@ async def test_a_get_after_a_relayed_upgrade_finds_it_done(relaying: tuple[Node,
     on the relayed WebSocket, then at once a GET on the session's node, which must
     first have what the edge read passed on."""
     a, b = relaying
-    sid = await handshake(a.eio)
-    ws = MemoryWebSocket()
-    request = Request("GET", {"EIO": "4", "transport": "websocket", "sid": sid}, {})
-    served = asyncio.ensure_future(b.eio.handle_websocket(request, ws))
-    await ws.incoming.put("2probe")
-    assert await ws.next() == "3probe"
+    sid, ws, served = await probed(a, b)
     assert isinstance(a.cluster, HoldingCluster)
     gate = a.cluster.gates[0]  # A's: the first server built on it
     gate.hold((Kind.WS_IN,))  # the edge is slow to pass the client's messages on
