@@ -73,10 +73,13 @@ async function openChat(browser, who) {
   await page.goto(config.url);
   // Use the switches on the page, as a person would. Each one reloads the page, so
   // click() rather than check(): check() reads the box back at once and may find the
-  // reloaded page's box before its script has ticked it.
+  // reloaded page's box before its script has ticked it. waitForURL waits for the
+  // navigation to commit only: its default, the "load" event, once never came within
+  // 15 s in CI under forced long-polling while the page was open and polling (what
+  // follows waits for the page itself).
   const flip = async (label, url, id) => {
     await page.getByLabel(label).click();
-    await page.waitForURL(url);
+    await page.waitForURL(url, { waitUntil: "commit" });
     await page.waitForFunction((box) => document.getElementById(box)?.checked === true, id);
   };
   if (config.polling) await flip("Force long-polling only", /[?&]polling=1/, "polling-switch");
