@@ -184,16 +184,25 @@ async def _caught_up(probe: _Writer) -> None:
     tasks of its own (Sanic's ``recv()`` waits for another task that reads it),
     which takes a turn or two after the socket was read.
     """
-    loop = asyncio.get_running_loop()
-    until = loop.time() + PROBE_CATCH_UP
+    until = asyncio.get_running_loop().time() + PROBE_CATCH_UP
     catch_up: Callable[[float], Awaitable[None]] | None = getattr(probe.ws, "catch_up", None)
     if catch_up is not None:  # a relayed WebSocket: what its edge read first comes here
         await catch_up(until)
     idle: Callable[[], bool] | None = getattr(probe.ws, "idle", None)
+    await settle(lambda: probe.reading and (idle is None or idle()), until,
+                 lambda: probe.closed)
+
+
+async def settle(ready: Callable[[], bool], until: float,
+                 gone: Callable[[], bool] | None = None) -> None:
+    """Wait until ``ready()`` held for :data:`SETTLED_TURNS` loop turns in a row, until
+    the loop time ``until`` at most (or until ``gone()``): a WebSocket's reader has
+    passed on what had arrived (see :func:`_caught_up`)."""
+    loop = asyncio.get_running_loop()
     settled = 0
-    while settled < SETTLED_TURNS and not probe.closed and loop.time() < until:
+    while settled < SETTLED_TURNS and not (gone is not None and gone()) and loop.time() < until:
         await asyncio.sleep(0)
-        settled = settled + 1 if probe.reading and (idle is None or idle()) else 0
+        settled = settled + 1 if ready() else 0
 
 
 def _abort(ws: AsyncWebSocket) -> None:

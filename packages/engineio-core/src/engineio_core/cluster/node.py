@@ -164,21 +164,22 @@ class NodeBase:
         logger.info("node %s joined the cluster on %s", self.id, self.cluster.describe())
 
     # ------------------------------------------------------------------ messages
-    def _message(self, kind: Kind, data: str | bytes, sid: str | None = None) -> Envelope:
-        """A SEND or BROADCAST envelope carrying ``data``."""
+    def _message(self, kind: Kind, data: str | bytes, sid: str | None = None,
+                 call: int = 0) -> Envelope:
+        """An envelope carrying ``data`` (SEND, BROADCAST, a relayed WebSocket's frame)."""
         head: dict[str, Any] = {"binary": isinstance(data, bytes)}
         if sid is not None:
             head["sid"] = sid
-        return Envelope(kind, self.id, 0, head, data if isinstance(data, bytes) else data.encode())
+        return Envelope(kind, self.id, call, head,
+                        data if isinstance(data, bytes) else data.encode())
 
     def _broadcast(self, data: str | bytes) -> Envelope:
         """A BROADCAST envelope, with an id of its own (its call number)."""
-        envelope = self._message(Kind.BROADCAST, data)
-        return Envelope(Kind.BROADCAST, self.id, next(self._ids), envelope.head, envelope.body)
+        return self._message(Kind.BROADCAST, data, call=next(self._ids))
 
     @staticmethod
     def _data(envelope: Envelope) -> str | bytes:
-        """The data a SEND or BROADCAST envelope carries."""
+        """The data an envelope of :meth:`_message` carries."""
         body = envelope.body
         return body if envelope.head.get("binary") else body.decode()
 

@@ -29,7 +29,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..base_server import PROBE_CATCH_UP, SETTLED_TURNS
+from ..async_server import settle
+from ..base_server import PROBE_CATCH_UP
 from ..protocol.errors import SessionUnknown
 from ..protocol.http import Request, Response
 from .node import OWNER_CHECK, REPLY_TIMEOUT, OwnerGone
@@ -42,16 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["EdgePipe", "PipedWebSocket", "pipe_websocket"]
 
 logger = logging.getLogger("engineio_core.cluster")
-
-
-def _frame(kind: Kind, node: str, call: int, data: str | bytes) -> Envelope:
-    binary = isinstance(data, bytes)
-    return Envelope(kind, node, call, {"binary": binary},
-                    data if isinstance(data, bytes) else data.encode())
-
-
-def _data(envelope: Envelope) -> str | bytes:
-    return envelope.body if envelope.head.get("binary") else envelope.body.decode()
 
 
 class PipedWebSocket:
@@ -79,7 +70,7 @@ class PipedWebSocket:
                            "server", self._edge, self._call, self._bound)
             self.abort()
         else:
-            self._inbox.put_nowait(_data(envelope))
+            self._inbox.put_nowait(self._node._data(envelope))
 
     async def catch_up(self, until: float) -> None:
         """Have the edge forward what the client sent so far (until the loop time
@@ -107,8 +98,8 @@ class PipedWebSocket:
 
     async def send(self, data: str | bytes) -> None:
         if not self._ended:
-            await self._node._tell(self._edge, _frame(Kind.WS_OUT, self._node.id, self._call,
-                                                      data))
+            await self._node._tell(self._edge, self._node._message(Kind.WS_OUT, data,
+                                                                   call=self._call))
 
     async def close(self, code: int) -> None:
         await self._end({"code": code})
@@ -168,13 +159,9 @@ class EdgePipe:
     async def _sync(self) -> None:
         """Answer a ``sync`` once the reader has passed on what the client sent (see
         the module docstring; the same settling as ``AsyncServer``'s own catch-up)."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + PROBE_CATCH_UP
         idle: Callable[[], bool] | None = getattr(self.ws, "idle", None)
-        settled = 0
-        while settled < SETTLED_TURNS and loop.time() < until:
-            await asyncio.sleep(0)
-            settled = settled + 1 if self.reading and (idle is None or idle()) else 0
+        await settle(lambda: self.reading and (idle is None or idle()),
+                     asyncio.get_running_loop().time() + PROBE_CATCH_UP)
         await self.node._tell(self.owner, Envelope(Kind.WS_IN, self.node.id, self.call,
                                                    {"synced": True}))
 
@@ -207,7 +194,7 @@ async def pipe_websocket(node: AsyncNode, owner: str, request: Request,
         await ws.accept()
         reader = asyncio.ensure_future(_pipe_in(pipe))
         try:
-            await _pipe_out(node, owner, pipe, ws)
+            await _pipe_out(pipe)
         except Exception:  # the client's connection failed: the reader ends the pipe
             ws.abort()
         return None
@@ -227,14 +214,15 @@ async def _pipe_in(pipe: EdgePipe) -> None:
             pipe.reading = False
             if data is None:
                 break
-            await node._tell(owner, _frame(Kind.WS_IN, node.id, call, data))
+            await node._tell(owner, node._message(Kind.WS_IN, data, call=call))
     finally:
         pipe.reading = False
         await node._tell(owner, Envelope(Kind.WS_IN, node.id, call, {"end": True}))
 
 
-async def _pipe_out(node: AsyncNode, owner: str, pipe: EdgePipe, ws: AsyncWebSocket) -> None:
+async def _pipe_out(pipe: EdgePipe) -> None:
     """What comes out of the pipe, to the client, until the owner ends it (or is gone)."""
+    node, owner, ws = pipe.node, pipe.owner, pipe.ws
     send_many = getattr(ws, "send_many", None)
     while True:
         try:
@@ -256,7 +244,7 @@ async def _pipe_out(node: AsyncNode, owner: str, pipe: EdgePipe, ws: AsyncWebSoc
                     with contextlib.suppress(Exception):
                         await ws.close(int(head.get("code", 1000)))
                 return
-            frames.append(_data(envelope))
+            frames.append(node._data(envelope))
             if pipe.queue.empty():
                 break
             envelope = pipe.queue.get_nowait()
