@@ -10,6 +10,8 @@ are the driver's ``anchors`` arguments, e.g.::
     python3 benchmarks/compare.py --preset asyncio --rounds 2 --duration 5   # issues 5 and 8
     python3 benchmarks/compare.py --preset sync --rounds 1 --duration 5      # issue 4
     python3 benchmarks/compare.py --preset cluster --rounds 2 --duration 5   # issue 15
+    python3 benchmarks/compare.py --preset floors --rounds 2 --duration 5 \
+        --scenarios polling_echo,handshakes_polling,handshakes_ws,ws_echo,ws_echo_pipelined
 
 ``--baseline DIR`` adds, for every ``ours-*`` server named, a ``base-*`` twin
 served from another checkout of this repository (e.g. ``git worktree add
@@ -56,6 +58,9 @@ OURS = [
     ("ours-nginx1-uvicorn",
      f"{REPO}/benchmarks/run-cluster --runtime uvicorn --workers 1 --no-cluster --port {{port}}",
      False, None),
+    # uvicorn with no Engine.IO (polling_echo, handshakes_*, ws_echo, ws_echo_pipelined)
+    ("floor-uvicorn", f"{REPO}/benchmarks/run-app uvicorn_floor {{port}}", False,
+     "raw-uvicorn-ws"),
     # Tornado with no Engine.IO (only polling_echo, handshakes_polling, handshakes_ws)
     ("floor-tornado", f"{REPO}/benchmarks/run-app tornado_floor {{port}}", False, None),
     # gevent.pywsgi with no Engine.IO (only ws_echo, ws_echo_pipelined): ours-gevent's bound
@@ -75,6 +80,10 @@ PRESETS = {
     "sync": "ours-eventlet,ours-gevent,ours-uwsgi,pyeio-eventlet",
     # issue 15: the cost of the cluster
     "cluster": "ours-cluster2-uvicorn,ours-nginx1-uvicorn",
+    # issue 18: each stack we tune beside its floor (no Engine.IO) and its raw echo; run
+    # with --scenarios polling_echo,handshakes_polling,handshakes_ws,ws_echo,ws_echo_pipelined
+    "floors": "ours-aiohttp,bare-polling-aiohttp,bare-ws-aiohttp,raw-aiohttp-ws,"
+              "ours-uvicorn,floor-uvicorn,raw-uvicorn-ws,ours-tornado,floor-tornado",
 }
 
 

@@ -34,8 +34,8 @@ connectTimeout 1000 ms, CORS any origin):
 * on ``/``: ``message`` -> emits ``message-back`` to the caller with the same arguments;
   ``message-with-ack`` -> acknowledged with its arguments;
 * an Engine.IO session that has joined no namespace within the connect timeout is
-  closed (node's ``connectTimeout``; python-socketio has no such option: the app wraps
-  its engine ``connect`` handler).
+  closed (node's ``connectTimeout``, cleared by the first namespace connect; python-
+  socketio has no such option: the app wraps its engine ``connect`` handler).
 
 Extra events, on ``/`` and ``/custom`` (never sent by the suite, so its tests see the
 reference behaviour), for the interop tests (``tests/interop/test_socketio.py``);
@@ -88,6 +88,7 @@ elif _RUNTIME == "gevent":
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
+import inspect  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
@@ -172,9 +173,29 @@ def _members(sio: Any, namespace: str, room: str) -> int:
     return sum(1 for _ in sio.manager.get_participants(namespace, room))
 
 
-def _joined_any(sio: Any, eio_sid: str) -> bool:
-    return any(sio.manager.sid_from_eio_sid(eio_sid, namespace) is not None
-               for namespace in list(sio.manager.get_namespaces()))
+def _joined_once(sio: Any) -> set[str]:
+    """The Engine.IO sessions of ``sio`` that have joined a namespace since they opened.
+
+    Node's ``connectTimeout`` is cleared by a session's first namespace connect: a
+    session that leaves every namespace later is not closed for it. The set is filled
+    by python-socketio's manager (each namespace connect goes through its
+    ``connect``) and emptied by the timeout's own check.
+    """
+    joined: set[str] = set()
+    manager = sio.manager
+    manager_connect = manager.connect  # (sid, namespace): the namespace connect succeeded
+
+    if inspect.iscoroutinefunction(manager_connect):
+        async def connect(sid: str, namespace: str) -> Any:
+            joined.add(manager.eio_sid_from_sid(sid, namespace))
+            return await manager_connect(sid, namespace)
+    else:
+        def connect(sid: str, namespace: str) -> Any:  # type: ignore[misc]
+            joined.add(manager.eio_sid_from_sid(sid, namespace))
+            return manager_connect(sid, namespace)
+
+    manager.connect = connect
+    return joined
 
 
 def _register(sio: Any, ns: str, handlers: dict[str, Any]) -> None:
@@ -193,10 +214,13 @@ def register_async(sio: Any) -> None:
     if seconds <= 0:
         return
     engine_connect = sio._handle_eio_connect  # python-socketio's own engine handler
+    joined = _joined_once(sio)
 
     async def expire(eio_sid: str) -> None:
         await sio.sleep(seconds)
-        if eio_sid in sio.environ and not _joined_any(sio, eio_sid):
+        if eio_sid in joined:
+            joined.discard(eio_sid)
+        elif eio_sid in sio.environ:
             await sio.eio.disconnect(eio_sid)
 
     async def connect(eio_sid: str, environ: dict[str, Any]) -> Any:
@@ -261,10 +285,13 @@ def add_sync_connect_timeout(sio: Any) -> None:
     if seconds <= 0:
         return
     engine_connect = sio._handle_eio_connect  # python-socketio's own engine handler
+    joined = _joined_once(sio)
 
     def expire(eio_sid: str) -> None:
         sio.sleep(seconds)
-        if eio_sid in sio.environ and not _joined_any(sio, eio_sid):
+        if eio_sid in joined:
+            joined.discard(eio_sid)
+        elif eio_sid in sio.environ:
             sio.eio.disconnect(eio_sid)
 
     def connect(eio_sid: str, environ: dict[str, Any]) -> Any:
