@@ -373,6 +373,26 @@ async def test_client_address_from_request_remote(aiohttp_client: AiohttpClient)
     assert isinstance(recorder.requests[sid].native, web.BaseRequest)
 
 
+async def test_request_headers_by_lower_case_name(aiohttp_client: AiohttpClient) -> None:
+    app, recorder = echo_app()
+    client = await aiohttp_client(app)
+    url = client.make_url("/")
+    # Raw, as aiohttp's client would merge the repeated header.
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: h\r\n"
+                 b"X-Trace: one\r\nAccept-Language: fr\r\nx-trace: two\r\n"
+                 b"Connection: close\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), WAIT)
+    writer.close()
+    sid = json.loads(answer.split(b"\r\n\r\n", 1)[1][1:])["sid"]
+    headers = recorder.requests[sid].headers
+    assert headers["x-trace"] == "one, two"  # repeated: the values joined, in order
+    assert headers["accept-language"] == "fr"
+    assert all(name == name.lower() for name in headers)
+    sid = (await handshake(client))["sid"]  # no repeated header (the fast path)
+    assert recorder.requests[sid].headers["host"].startswith("127.0.0.1:")
+
+
 async def test_client_address_behind_a_proxy_middleware(aiohttp_client: AiohttpClient) -> None:
     @web.middleware
     async def forwarded(request: web.Request,

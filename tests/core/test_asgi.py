@@ -138,6 +138,36 @@ def test_connect_sees_client_address_and_can_refuse() -> None:
         assert refused.value.status_code == 403
 
 
+def test_connect_sees_the_request_headers_by_lower_case_name() -> None:
+    eio = AsyncServer()
+    seen: queue.Queue[Request] = queue.Queue()
+
+    @eio.on("connect")
+    async def connect(sid: str, request: Request) -> None:
+        seen.put(request)
+
+    with serve(ASGIApp(eio)) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        try:
+            conn.putrequest("GET", "/engine.io/?EIO=4&transport=polling")
+            conn.putheader("X-Trace", "one")
+            conn.putheader("Accept-Language", "fr")
+            conn.putheader("x-trace", "two")  # repeated: the values are joined, in order
+            conn.endheaders()
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()
+        headers = seen.get(timeout=WAIT).headers
+        assert headers["x-trace"] == "one, two"
+        assert headers["accept-language"] == "fr"
+        assert all(name == name.lower() for name in headers)
+
+    # Without a repeated header (the fast path), from any iterable of pairs.
+    request = engineio_core.asgi.to_engine_request(
+        {"type": "http", "headers": iter([(b"Host", b"h"), (b"Origin", b"o")])})
+    assert request.headers == {"host": "h", "origin": "o"}
+
+
 def test_websocket_for_unknown_sid_is_refused_with_400() -> None:
     with serve(ASGIApp(AsyncServer())) as port:
         with pytest.raises(websocket.WebSocketBadStatusException) as refused:

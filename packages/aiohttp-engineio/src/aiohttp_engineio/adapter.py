@@ -111,10 +111,13 @@ def _can_prepare(ws: web.WebSocketResponse, request: web.Request) -> bool:
 
 def to_engine_request(request: web.BaseRequest) -> Request:
     """The engine's view of an aiohttp request (the body is read later, on demand)."""
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    raw = request.headers
+    headers = {name.lower(): value for name, value in raw.items()}
+    if len(headers) != len(raw):  # a repeated header: its values joined, in order
+        headers = {}
+        for name, value in raw.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return Request(
         method=request.method,
         query=parse_query(request.rel_url.raw_query_string),

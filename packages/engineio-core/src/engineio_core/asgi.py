@@ -337,11 +337,16 @@ async def _twisted_drained(transport: Any) -> None:
 
 def to_engine_request(scope: Scope) -> Request:
     """The engine's :class:`~engineio_core.Request` for an ASGI ``http``/``websocket`` scope."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    raw = scope.get("headers", ())
+    if not isinstance(raw, list | tuple):
+        raw = list(raw)
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    if len(headers) != len(raw):  # a repeated header: its values joined, in order
+        headers = {}
+        for raw_name, raw_value in raw:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
     scheme: str = scope.get("scheme") or "http"
     client = scope.get("client")
     return Request(

@@ -24,6 +24,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 from .config import ServerConfig
@@ -186,6 +187,14 @@ class Engine:
         self._client_closed: dict[str, tuple[float, VersionTraits]] = {}
         self._max_send = config.max_send_buffer_size
         self._max_packets = config.max_send_buffer_packets
+        # The open packet's fields after the sid, for polling and WebSocket-only
+        # sessions: the same for every session of this engine.
+        self._open_tails = tuple(
+            json.dumps({"upgrades": upgrades, "pingInterval": config.ping_interval_ms,
+                        "pingTimeout": config.ping_timeout_ms,
+                        "maxPayload": config.max_http_buffer_size},
+                       separators=(",", ":"))[1:]
+            for upgrades in (config.upgrades, []))
 
     # ------------------------------------------------------------------ outputs
     def events_received(self) -> list[Event]:
@@ -569,16 +578,8 @@ class Engine:
         session.accept(now, self._interval, self._timeout)
         self._arm(session)
         config = self.config
-        open_packet = "0" + json.dumps(
-            {
-                "sid": session.sid,
-                "upgrades": [] if handshake.websocket else config.upgrades,
-                "pingInterval": config.ping_interval_ms,
-                "pingTimeout": config.ping_timeout_ms,
-                "maxPayload": config.max_http_buffer_size,
-            },
-            separators=(",", ":"),
-        )
+        open_packet = ('0{"sid":' + _json_string(session.sid) + ","
+                       + self._open_tails[handshake.websocket])
         if handshake.websocket:
             channel = Channel(session.sid, handshake.request, websocket=True, b64=session.b64)
             entry.ws = channel
