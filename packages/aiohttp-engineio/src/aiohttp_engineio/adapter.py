@@ -159,8 +159,6 @@ def _body_reader(request: web.BaseRequest) -> Callable[[int], Awaitable[bytes]]:
                 if size > limit:
                     raise BodyTooLarge
                 chunks.append(chunk)
-                if size == declared:
-                    break  # all of it: no need to wait for the end of the payload
         except (web.RequestPayloadError, ConnectionError) as exc:
             raise _BodyUnreadable(str(exc)) from exc
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -171,9 +169,10 @@ def _body_reader(request: web.BaseRequest) -> Callable[[int], Awaitable[bytes]]:
 def to_aiohttp_response(response: Response) -> web.Response:
     """An engine :class:`~engineio_core.Response` as an aiohttp ``web.Response``."""
     out = web.Response(status=response.status, body=response.body, headers=response.headers)
-    if "close" in out.headers.get("Connection", "").lower():
-        # The engine gave up on the body (413): do not drain it, drop the connection.
-        out.force_close()
+    for name, value in response.headers:
+        if name.lower() == "connection" and value.lower() == "close":
+            # The engine gave up on the body (413): do not drain it, drop the connection.
+            out.force_close()
     return out
 
 
