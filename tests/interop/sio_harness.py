@@ -340,7 +340,14 @@ python-engineio's client leaves its write loop waiting on the queue it shares wi
 the next connection (for up to ping interval + 5 s), and that loop then takes the new
 connection's first packet (the namespace CONNECT) and sends it the old way: over
 polling, to a session that upgraded meanwhile, it is refused (400, as the protocol
-says; python-engineio's server takes it) and the namespace never connects."""
+says; python-engineio's server takes it) and the namespace never connects.
+
+The old client only has to have left the ``connected`` state first, not to have
+finished disconnecting: when the server disconnects its last namespace while one of
+its polling POSTs is on the way, python-engineio's client leaves its write loop
+without sending its CLOSE (the loop checks its state before each write) and then
+waits for its held GET, which the server answers at the next ping (25 s at the
+contract's heartbeat)."""
 
 
 def _connect_kwargs(url: str, step: Step) -> dict[str, Any]:
@@ -442,7 +449,7 @@ def run_py_sync(url: str, steps: list[Step], timeout_s: float = 15.0) -> SioResu
             elif op in ("wait", "wait_connect", "wait_disconnect"):
                 wait_until(json.dumps(step), record.done(step), tmo)
             elif op == "connect_again":  # a new client object: see _AGAIN
-                poll_until("the engine to be disconnected",
+                poll_until("the engine to leave the connected state",
                            _engine_disconnected(clients[name]), tmo)
                 new_client(name, connects[name]).connect(**_connect_kwargs(url, connects[name]))
             elif op == "wait_upgrade":
@@ -490,7 +497,8 @@ def _acks_grew(rec: dict[str, Any], before: int) -> Callable[[], bool]:
 
 
 def _engine_disconnected(client: Any) -> Callable[[], bool]:
-    return lambda: bool(client.eio.state == "disconnected")
+    """Whether the client's Engine.IO connection has left ``connected`` (see _AGAIN)."""
+    return lambda: bool(client.eio.state != "connected")
 
 
 def _upgraded(client: Any) -> Callable[[], bool]:
@@ -582,7 +590,7 @@ async def _run_py_async(url: str, steps: list[Step], timeout_s: float) -> SioRes
             elif op in ("wait", "wait_connect", "wait_disconnect"):
                 await wait_until(json.dumps(step), record.done(step), tmo)
             elif op == "connect_again":  # a new client object: see _AGAIN
-                await poll_until("the engine to be disconnected",
+                await poll_until("the engine to leave the connected state",
                                  _engine_disconnected(clients[name]), tmo)
                 await new_client(name, connects[name]).connect(
                     **_connect_kwargs(url, connects[name]))
