@@ -33,7 +33,7 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from engineio_core import AsyncServer, Request, Response
 from engineio_core.base_server import BodyTooLarge, MessageTooLarge
 from engineio_core.protocol.errors import BadRequest
-from engineio_core.protocol.http import error_response, parse_query
+from engineio_core.protocol.http import error_response, parse_query, request_headers
 from engineio_core.tcp import CORK_AVAILABLE, abort_transport, set_cork
 
 __all__ = [
@@ -114,10 +114,7 @@ def to_engine_request(request: web.BaseRequest) -> Request:
     raw = request.headers
     headers = {name.lower(): value for name, value in raw.items()}
     if len(headers) != len(raw):  # a repeated header: its values joined, in order
-        headers = {}
-        for name, value in raw.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        headers = request_headers(raw.items())
     return Request(
         method=request.method,
         query=parse_query(request.rel_url.raw_query_string),

@@ -15,7 +15,7 @@ from typing import Any
 
 from .async_server import AsyncServer
 from .base_server import BodyTooLarge
-from .protocol.http import Request, Response, parse_query
+from .protocol.http import Request, Response, parse_query, request_headers
 from .static import StaticFiles, static_file
 from .tcp import abort_transport
 
@@ -342,11 +342,8 @@ def to_engine_request(scope: Scope) -> Request:
         raw = list(raw)
     headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
     if len(headers) != len(raw):  # a repeated header: its values joined, in order
-        headers = {}
-        for raw_name, raw_value in raw:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        headers = request_headers((name.decode("latin-1"), value.decode("latin-1"))
+                                  for name, value in raw)
     scheme: str = scope.get("scheme") or "http"
     client = scope.get("client")
     return Request(

@@ -23,7 +23,7 @@ from engineio_core import AsyncServer, ConfigError, ServerConfig, ServerNotFound
 from engineio_core.base_server import BodyTooLarge, check_event
 from engineio_core.hosting import hosted_server
 from engineio_core.protocol.config import unknown_options
-from engineio_core.protocol.http import Request, Response, parse_query
+from engineio_core.protocol.http import Request, Response, parse_query, request_headers
 from engineio_core.protocol.session import TransportName
 
 from .websocket import SanicWebSocket, asgi_scope, asgi_websocket
@@ -320,10 +320,7 @@ def to_engine_request(request: SanicRequest[Any, Any]) -> Request:
     The client address is ``request.remote_addr`` (set when Sanic trusts a proxy:
     ``PROXIES_COUNT``, ``REAL_IP_HEADER``, ``FORWARDED_SECRET``), else the peer's.
     """
-    headers: dict[str, str] = {}
-    for raw_name, value in request.headers.items():
-        name = raw_name.lower()
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    headers = request_headers(request.headers.items())
     host = request.remote_addr or request.ip
     scheme = request.scheme
     return Request(

@@ -13,7 +13,7 @@ from typing import Any
 from tornado.httputil import HTTPServerRequest
 
 from engineio_core.base_server import BodyTooLarge
-from engineio_core.protocol.http import Request, Response, parse_query
+from engineio_core.protocol.http import Request, Response, parse_query, request_headers
 
 __all__ = ["RequestBody", "headers_to_write", "to_engine_request"]
 
@@ -27,10 +27,7 @@ def to_engine_request(request: HTTPServerRequest, native: Any,
         native: what the engine's request carries as ``native``.
         query: ``request.query`` already parsed with ``parse_query`` (parsed here if not).
     """
-    headers: dict[str, str] = {}
-    for name, value in request.headers.get_all():
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    headers = request_headers(request.headers.get_all())
     address = getattr(getattr(request.connection, "context", None), "address", None)
     port = address[1] if isinstance(address, tuple) and len(address) >= 2 else 0
     remote_ip: str | None = request.remote_ip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -28,6 +28,7 @@ __all__ = [
     "host_name",
     "origin_allowed",
     "parse_query",
+    "request_headers",
 ]
 
 Headers = list[tuple[str, str]]
@@ -90,6 +91,16 @@ def parse_query(query_string: str | bytes) -> dict[str, str]:
             if key not in out:
                 out[key] = value
     return out
+
+
+def request_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A request's ``(name, value)`` pairs as :attr:`Request.headers`: names in lower
+    case, the values of a repeated header joined with ``", "``, in order."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
 
 
 def host_name(host: str) -> str:
