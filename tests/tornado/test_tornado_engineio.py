@@ -48,7 +48,7 @@ from tornado_engineio import (
     engineio_routes,
     shutdown,
 )
-from tornado_engineio.request import RequestBody
+from tornado_engineio.request import RequestBody, put_headers
 
 WAIT = 5.0
 UPGRADE_HEADERS = {
@@ -691,3 +691,19 @@ class TestCompression(EngineIOTestCase):
         await asyncio.ensure_future(push())
         assert [await self.read(ws) for _ in range(5)] == [f"4{f'z{i}' * 50}" for i in range(5)]
         ws.close()
+
+
+def test_put_headers_sets_each_name_once_and_adds_its_repeats() -> None:
+    """The engine's response headers reach Tornado's ``HTTPHeaders`` whole: a name set
+    once, a repeated name (any case) with every value in order, no Content-Length on 204."""
+    headers = HTTPHeaders({"Content-Type": "text/html"})  # a default the response replaces
+    response = Response(200, [("Set-Cookie", "a=1"), ("Content-Type", "text/plain"),
+                              ("Set-Cookie", "b=2"), ("set-cookie", "c=3")], b"")
+    put_headers(response, headers.__setitem__, headers.add)
+    assert headers.get_list("Set-Cookie") == ["a=1", "b=2", "c=3"]
+    assert headers.get_list("Content-Type") == ["text/plain"]
+
+    empty = HTTPHeaders()
+    put_headers(Response(204, [("Content-Length", "0"), ("Vary", "Origin")], b""),
+                empty.__setitem__, empty.add)
+    assert list(empty.get_all()) == [("Vary", "Origin")]

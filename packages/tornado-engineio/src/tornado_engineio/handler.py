@@ -34,7 +34,7 @@ from engineio_core.tcp import reset_on_close, set_cork
 from engineio_core.websocket_frames import encode_frame
 
 from .polling import SessionPollingRouter
-from .request import RequestBody, headers_to_write, to_engine_request
+from .request import RequestBody, put_headers, to_engine_request
 
 __all__ = ["EngineIOHandler", "engineio_routes", "shutdown"]
 
@@ -128,8 +128,7 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
     def _write_response(self, response: Response) -> None:
         self.set_status(response.status)
         self.clear_header("Content-Type")
-        for name, value in headers_to_write(response):
-            self.add_header(name, value)
+        put_headers(response, self.set_header, self.add_header)
         self.finish(response.body or None)
 
     def _engine_request(self) -> Request:

@@ -30,7 +30,7 @@ from engineio_core.async_server import AsyncServer
 from engineio_core.coroutines import Finished, Started, start
 from engineio_core.protocol.http import Response, parse_query
 
-from .request import RequestBody, headers_to_write, to_engine_request
+from .request import RequestBody, put_headers, to_engine_request
 
 __all__ = ["SessionPollingRouter"]
 
@@ -185,8 +185,7 @@ class _SessionPollingDelegate(httputil.HTTPMessageDelegate):
     def _write(self, response: Response) -> None:
         status = response.status
         headers = httputil.HTTPHeaders()
-        for name, value in headers_to_write(response):
-            headers.add(name, value)
+        put_headers(response, headers.__setitem__, headers.add)
         headers["Date"] = _http_date(int(time.time()))
         connection = self._connection
         # On a closed connection these write nothing and raise nothing (Tornado

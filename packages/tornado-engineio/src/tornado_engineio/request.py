@@ -7,7 +7,7 @@ keep the body with these, so the engine sees the same thing whichever served it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from tornado.httputil import HTTPServerRequest
@@ -15,7 +15,7 @@ from tornado.httputil import HTTPServerRequest
 from engineio_core.base_server import BodyTooLarge
 from engineio_core.protocol.http import Request, Response, parse_query, request_headers
 
-__all__ = ["RequestBody", "headers_to_write", "to_engine_request"]
+__all__ = ["RequestBody", "headers_to_write", "put_headers", "to_engine_request"]
 
 
 def to_engine_request(request: HTTPServerRequest, native: Any,
@@ -48,6 +48,24 @@ def headers_to_write(response: Response) -> Iterator[tuple[str, str]]:
     for name, value in response.headers:
         if not (no_body and name == "Content-Length"):
             yield name, value
+
+
+def put_headers(response: Response, set_header: Callable[[str, str], object],
+                add_header: Callable[[str, str], object]) -> None:
+    """Hand the engine's response headers (:func:`headers_to_write`) to Tornado: a name's
+    first value with ``set_header``, a repeated name's next ones with ``add_header``.
+
+    (Tornado's ``HTTPHeaders.add`` looks the name up first, which raises and catches a
+    ``KeyError`` for a new one: 3 us of a 4-header response, measured.)
+    """
+    seen: set[str] = set()
+    for name, value in headers_to_write(response):
+        key = name.lower()
+        if key in seen:
+            add_header(name, value)
+        else:
+            seen.add(key)
+            set_header(name, value)
 
 
 class RequestBody:

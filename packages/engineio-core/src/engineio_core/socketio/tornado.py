@@ -29,7 +29,7 @@ _POLICY_VIOLATION = 1008
 
 async def serve_tornado_handler(server: AsyncServer, handler: Any) -> None:
     """Serve the request of python-engineio's Tornado ``handler`` with ``server``."""
-    from tornado_engineio.request import headers_to_write, to_engine_request
+    from tornado_engineio.request import put_headers, to_engine_request
 
     request = to_engine_request(handler.request, handler)
     if handler.ws_connection is not None:  # called from open(): the WebSocket is up
@@ -45,8 +45,7 @@ async def serve_tornado_handler(server: AsyncServer, handler: Any) -> None:
     response = await server.handle_http(request, read_body)
     handler.set_status(response.status)
     handler.clear_header("Content-Type")
-    for name, value in headers_to_write(response):
-        handler.add_header(name, value)
+    put_headers(response, handler.set_header, handler.add_header)
     handler.finish(response.body or None)
 
 
