@@ -65,3 +65,33 @@ def test_a_deadline_reached_early_by_the_loop_fires_once() -> None:
     assert info.queued == 1  # the ping waits for the client's next GET
     # One arm for the ping, one for its pong deadline; a busy loop arms hundreds.
     assert arms == 2, f"the timer was armed {arms} times"
+
+
+async def closing_in_order(loop: CoarseLoop) -> tuple[int, engineio_core.SessionInfo]:
+    server = engineio_core.AsyncServer(ping_interval=0.3, ping_timeout=0.3)
+    loop.server = server
+    request = Request("GET", {"EIO": "4", "transport": "polling"}, {}, path="/engine.io/")
+    for _ in range(4):  # deadlines 50 ms apart: the first session's is the earliest
+        assert (await server.handle_http(request, no_body)).status == 200
+        await asyncio.sleep(STEP)
+    *first, last = server.session_ids()
+    for sid in first:  # each close takes the earliest deadline away
+        await server.disconnect(sid)
+    await asyncio.sleep(0.3)  # past the last session's ping (0.3 s after its handshake)
+    info = server.session_info(last)
+    arms = loop.timer_arms
+    await server.shutdown()
+    return arms, info
+
+
+def test_closing_the_session_due_first_moves_no_timer() -> None:
+    """A later earliest deadline leaves the armed timer alone; it fires early, finds
+    nothing due, and arms for the deadline then due: the last session is still pinged."""
+    with asyncio.Runner(loop_factory=CoarseLoop) as runner:
+        loop = runner.get_loop()
+        assert isinstance(loop, CoarseLoop)
+        arms, info = runner.run(closing_in_order(loop))
+    assert info.queued == 1  # its ping came on time
+    # The first handshake's arm, the re-arm after the early firing, the pong deadline;
+    # moving the timer on every close would add one arm per closed session (3).
+    assert arms == 3, f"the timer was armed {arms} times"

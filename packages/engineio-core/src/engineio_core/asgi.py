@@ -240,7 +240,8 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.send", "text": data})
         else:
             await self._send({"type": "websocket.send", "bytes": data})
-        if self._is_twisted() and _twisted_backlog(self._transport) > TWISTED_HIGH_WATER:
+        # accept() found out whether it is Twisted's.
+        if self._twisted and _twisted_backlog(self._transport) > TWISTED_HIGH_WATER:
             await _twisted_drained(self._transport)
 
     async def close(self, code: int) -> None:

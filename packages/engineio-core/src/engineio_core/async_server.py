@@ -283,6 +283,10 @@ class AsyncServer(BaseServer):
         self._timer_at: float | None = None
         self._flushes: set[asyncio.Task[None]] = set()  # deferred WebSocket writes
         self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
+        # The writer whose reading task runs a message handler inline right now (see
+        # _read): what that handler sends to its own session is written in this task
+        # without asking asyncio for the current task.
+        self._inline: _Writer | None = None
         self._waiters: dict[Channel, asyncio.Future[Response]] = {}  # the held GETs
         self._probes: dict[str, _Writer] = {}  # sid -> the WebSocket it is upgrading to
         # Held GETs an adapter can watch, oldest first: since when, answer, disconnected()
@@ -307,7 +311,12 @@ class AsyncServer(BaseServer):
             await node.join()
             await node.send(sid, data)
             return
-        await self._run(self.engine.send, sid, data)
+        # _run inlined: this is every message's path.
+        try:
+            self.engine.send(sid, data)
+        finally:
+            if self._rearm():
+                await self._serve_output()
 
     async def send_many(self, sid: str, messages: Sequence[str | bytes]) -> None:
         """Send several messages to a session together: no message another task sends
@@ -665,7 +674,11 @@ class AsyncServer(BaseServer):
     def _rearm(self) -> bool:
         """After an engine call: re-arm the timer; returns whether output waits to be served."""
         engine = self.engine
-        if engine.get_timer() != self._timer_at:
+        when = engine.get_timer()
+        at = self._timer_at
+        # A later deadline leaves the armed timer alone: it fires early, finds
+        # nothing due and re-arms then (a session closing costs no cancel + call_at).
+        if when != at and (when is None or at is None or when < at):
             self._arm_timer()
         return engine.has_output()
 
@@ -761,6 +774,7 @@ class AsyncServer(BaseServer):
                     continue
                 # coroutines.start(), inlined: run the handler up to its first
                 # suspension right here; most (an echo) finish without one.
+                self._inline = writer
                 try:
                     suspended = result.send(None)
                 except StopIteration:
@@ -768,6 +782,8 @@ class AsyncServer(BaseServer):
                 except Exception:
                     self._handler_failed("message", sid)
                     continue
+                finally:
+                    self._inline = None
                 self._hand_off(writer, sid)
                 handed = True
                 return Started(result, suspended)
@@ -919,9 +935,12 @@ class AsyncServer(BaseServer):
                         writer.closed = True
                         _abort(writer.ws)
                         continue
-                    if (current := asyncio.current_task()) is writer.task or (
-                            current is writer.helper):
-                        await self._flush(writer)  # the connection's own tasks (an echo)
+                    if writer is self._inline or (
+                            (current := asyncio.current_task()) is writer.task
+                            or current is writer.helper):
+                        # The connection's own tasks (an echo); _flush inlined.
+                        if not await writer.flush():
+                            await self._run(engine.ws_closed, channel, self._now())
                     elif writer.send_many is None:
                         # Another session's task: write as far as the socket takes it
                         # without waiting; a write that has to wait (the peer reads
