@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .errors import EngineIOError
 
@@ -61,6 +61,19 @@ class Input(Enum):
     DRAIN = "drain"  # closed by the server with no channel: wait for the last GET
     CLOSE = "close"  # gone, for any reason
 
+
+# The enum members used below, as module globals (cheaper to look up: see engine.py).
+_INPUT_ABORT_PROBE: Final = Input.ABORT_PROBE
+_INPUT_ACCEPT: Final = Input.ACCEPT
+_INPUT_ATTACH_PROBE: Final = Input.ATTACH_PROBE
+_INPUT_CLOSE: Final = Input.CLOSE
+_INPUT_DRAIN: Final = Input.DRAIN
+_INPUT_PROBE: Final = Input.PROBE
+_INPUT_UPGRADE: Final = Input.UPGRADE
+_STATE_CLOSED: Final = State.CLOSED
+_STATE_OPEN: Final = State.OPEN
+_STATE_PROBING: Final = State.PROBING
+_STATE_UPGRADING: Final = State.UPGRADING
 
 TRANSITIONS: dict[State, dict[Input, State | None]] = {
     State.CONNECTING: {
@@ -215,12 +228,12 @@ class Session:
     def live(self) -> bool:
         """Open for traffic: OPEN, PROBING or UPGRADING."""
         state = self.state
-        return state is State.OPEN or state is State.PROBING or state is State.UPGRADING
+        return state is _STATE_OPEN or state is _STATE_PROBING or state is _STATE_UPGRADING
 
     # ------------------------------------------------------------------ intents
     def accept(self, now: float, interval: float, timeout: float) -> None:
         """The application accepted the session: open it and start its heartbeat."""
-        self.move(Input.ACCEPT)
+        self.move(_INPUT_ACCEPT)
         if self.traits.server_pings:
             self.next_ping = now + interval
         else:
@@ -228,16 +241,16 @@ class Session:
 
     def attach_probe(self, deadline: float) -> None:
         """A probe WebSocket arrived; the upgrade must complete by ``deadline``."""
-        self.move(Input.ATTACH_PROBE)
+        self.move(_INPUT_ATTACH_PROBE)
         self.upgrade_deadline = deadline
 
     def answer_probe(self) -> None:
         """The probe sent ``2probe`` (answered ``3probe``)."""
-        self.move(Input.PROBE)
+        self.move(_INPUT_PROBE)
 
     def complete_upgrade(self, b64: bool) -> None:
         """The probe sent ``5``: WebSocket is the transport from now on."""
-        self.move(Input.UPGRADE)
+        self.move(_INPUT_UPGRADE)
         self.transport = "websocket"
         self.upgrade_deadline = None
         self.noop_deadline = None
@@ -245,12 +258,12 @@ class Session:
 
     def abort_probe(self) -> None:
         """The probe failed: back to OPEN on polling."""
-        self.move(Input.ABORT_PROBE)
+        self.move(_INPUT_ABORT_PROBE)
         self.upgrade_deadline = None
 
     def hold_poll(self, now: float) -> bool:
         """A GET is held; mid-upgrade it is released with a noop shortly (returns ``True``)."""
-        if self.state is State.UPGRADING:
+        if self.state is _STATE_UPGRADING:
             self.noop_deadline = now + UPGRADE_NOOP_DELAY
             return True
         return False
@@ -315,14 +328,14 @@ class Session:
 
     def drain(self, now: float, grace: float) -> None:
         """Closed by the server while no channel was attached: wait ``grace`` for the last GET."""
-        self.move(Input.DRAIN)
+        self.move(_INPUT_DRAIN)
         self.next_ping = self.pong_deadline = self.heartbeat_deadline = None
         self.closing_deadline = now + grace
 
     def close(self) -> None:
         """The session is gone: no deadline stays armed, its packets and data are released."""
-        if self.state is not State.CLOSED:
-            self.move(Input.CLOSE)
+        if self.state is not _STATE_CLOSED:
+            self.move(_INPUT_CLOSE)
         self.next_ping = self.pong_deadline = self.heartbeat_deadline = None
         self.upgrade_deadline = self.noop_deadline = self.closing_deadline = None
         self.armed_at = None
