@@ -336,12 +336,26 @@ async def _twisted_drained(transport: Any) -> None:
         await asyncio.sleep(0.01)
 
 
+# Request header names as ASGI servers give them (lower case), decoded once: most
+# requests carry only these. Any other name is decoded per request.
+_HEADER_NAMES: dict[bytes, str] = {name.encode("latin-1"): name for name in (
+    "host", "connection", "user-agent", "accept", "accept-encoding", "accept-language",
+    "origin", "referer", "cookie", "content-type", "content-length", "cache-control",
+    "pragma", "upgrade", "sec-websocket-key", "sec-websocket-version",
+    "sec-websocket-extensions", "sec-websocket-protocol", "sec-fetch-site", "sec-fetch-mode",
+    "sec-fetch-dest", "x-forwarded-for", "x-forwarded-proto", "x-real-ip", "authorization",
+)}
+_HTTP_SCHEMES = {"ws": "http", "wss": "https"}  # a WebSocket scope's scheme, as HTTP's
+
+
 def to_engine_request(scope: Scope) -> Request:
     """The engine's :class:`~engineio_core.Request` for an ASGI ``http``/``websocket`` scope."""
     raw = scope.get("headers", ())
-    if not isinstance(raw, list | tuple):
+    if type(raw) is not list and type(raw) is not tuple:
         raw = list(raw)
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    names = _HEADER_NAMES
+    headers = {names.get(name) or name.decode("latin-1").lower(): value.decode("latin-1")
+               for name, value in raw}
     if len(headers) != len(raw):  # a repeated header: its values joined, in order
         headers = request_headers((name.decode("latin-1"), value.decode("latin-1"))
                                   for name, value in raw)
@@ -352,7 +366,7 @@ def to_engine_request(scope: Scope) -> Request:
         query=parse_query(scope.get("query_string", b"")),
         headers=headers,
         client=(client[0], client[1]) if client else None,
-        scheme={"ws": "http", "wss": "https"}.get(scheme, scheme),
+        scheme=_HTTP_SCHEMES.get(scheme, scheme),
         path=scope.get("path", "/"),
         native=scope,
     )

@@ -916,7 +916,8 @@ class AsyncServer(BaseServer):
 
     async def _call(self, event: str, *args: Any) -> Any:
         result = self.handlers[event](*self._handler_args(event, *args))
-        if inspect.isawaitable(result):
+        # (None first: isawaitable() of a plain function's None is an ABC check.)
+        if result is not None and inspect.isawaitable(result):
             result = await result
         return result
 
@@ -1016,7 +1017,7 @@ class AsyncServer(BaseServer):
         handler, args = routed
         try:
             result = handler(*args)
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 await result
         except Exception:
             self._handler_failed(type(event).__name__.lower(), event.sid)

@@ -49,6 +49,10 @@ class State(Enum):
     CLOSING = "closing"  # server-closed polling session waiting for its last GET
     CLOSED = "closed"
 
+    # Members are singletons compared by identity: hash them so too (Enum's own
+    # __hash__ is a Python call, twice per move() in TRANSITIONS).
+    __hash__ = object.__hash__
+
 
 class Input(Enum):
     """What moves a session between states."""
@@ -60,6 +64,10 @@ class Input(Enum):
     ABORT_PROBE = "abort probe"  # the probe closed, misbehaved or timed out
     DRAIN = "drain"  # closed by the server with no channel: wait for the last GET
     CLOSE = "close"  # gone, for any reason
+
+    # Members are singletons compared by identity: hash them so too (Enum's own
+    # __hash__ is a Python call, twice per move() in TRANSITIONS).
+    __hash__ = object.__hash__
 
 
 # The enum members used below, as module globals (cheaper to look up: see engine.py).
