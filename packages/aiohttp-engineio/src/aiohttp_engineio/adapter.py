@@ -166,10 +166,11 @@ def _body_reader(request: web.BaseRequest) -> Callable[[int], Awaitable[bytes]]:
 def to_aiohttp_response(response: Response) -> web.Response:
     """An engine :class:`~engineio_core.Response` as an aiohttp ``web.Response``."""
     out = web.Response(status=response.status, body=response.body, headers=response.headers)
-    for name, value in response.headers:
-        if name.lower() == "connection" and value.lower() == "close":
-            # The engine gave up on the body (413): do not drain it, drop the connection.
-            out.force_close()
+    if response.status >= 400:  # only error answers close their connection
+        for name, value in response.headers:
+            if name.lower() == "connection" and value.lower() == "close":
+                # The engine gave up on the body (413): do not drain it, drop the connection.
+                out.force_close()
     return out
 
 
