@@ -52,3 +52,17 @@ def test_a_message_before_the_close_in_one_post_is_no_error(
     assert (response.status, response.body) == (200, b"ok")
     assert not eio.has_session(sid)
     assert [r.getMessage() for r in caplog.records] == []
+
+
+@pytest.mark.parametrize("scenario", ["handshake", "polling_echo", "ws_echo"])
+def test_the_in_process_benchmark_serves_what_it_measures(scenario: str) -> None:
+    """``benchmarks/inprocess.py`` drives the contract app's ASGIApp: every unit it
+    counts got its answer (the open packet and ``ok`` of each close, each echo)."""
+    from benchmarks import contract_app, inprocess
+
+    async def run() -> int:
+        app = contract_app.make_async_app()
+        await inprocess.RUNS[scenario](app, 50, 5)
+        return app.server.session_count()
+
+    assert asyncio.run(run()) == (1 if scenario == "polling_echo" else 0)
