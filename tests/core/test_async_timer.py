@@ -95,3 +95,30 @@ def test_closing_the_session_due_first_moves_no_timer() -> None:
     # The first handshake's arm, the re-arm after the early firing, the pong deadline;
     # moving the timer on every close would add one arm per closed session (3).
     assert arms == 3, f"the timer was armed {arms} times"
+
+
+def test_a_timer_left_on_a_former_loop_is_armed_again_on_the_new_one() -> None:
+    """An app served again on a new loop (as aiohttp's and Sanic's test clients do)
+    with a session of the old loop still open: once that session closes, the timer
+    is armed on the new loop, and the new loop's session is pinged on time."""
+    server = engineio_core.AsyncServer(ping_interval=0.2, ping_timeout=0.3)
+    request = Request("GET", {"EIO": "4", "transport": "polling"}, {}, path="/engine.io/")
+
+    async def open_one() -> str:
+        assert (await server.handle_http(request, no_body)).status == 200
+        return server.session_ids()[-1]
+
+    with asyncio.Runner() as former:
+        first = former.run(open_one())  # its deadline armed on this loop, which then ends
+
+    async def on_the_new_loop() -> engineio_core.SessionInfo:
+        await asyncio.sleep(0.05)
+        second = await open_one()  # a later deadline than the first session's
+        await server.disconnect(first)
+        await asyncio.sleep(0.3)  # past the second session's ping (0.2 s)
+        info = server.session_info(second)
+        await server.shutdown()
+        return info
+
+    with asyncio.Runner() as new:
+        assert new.run(on_the_new_loop()).queued == 1

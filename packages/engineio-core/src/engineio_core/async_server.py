@@ -281,6 +281,7 @@ class AsyncServer(BaseServer):
         self.async_mode = backend.name
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None  # the loop it is armed on
         self._flushes: set[asyncio.Task[None]] = set()  # deferred WebSocket writes
         self._writers: dict[Channel, _Writer] = {}  # the WebSockets being served
         # The writer whose reading task runs a message handler inline right now (see
@@ -677,8 +678,10 @@ class AsyncServer(BaseServer):
         when = engine.get_timer()
         at = self._timer_at
         # A later deadline leaves the armed timer alone: it fires early, finds
-        # nothing due and re-arms then (a session closing costs no cancel + call_at).
-        if when != at and (when is None or at is None or when < at):
+        # nothing due and re-arms then (a session closing costs no cancel + call_at),
+        # unless it was armed on another loop (an app served again on a new one).
+        if when != at and (when is None or at is None or when < at
+                           or self._timer_loop is not asyncio.get_running_loop()):
             self._arm_timer()
         return engine.has_output()
 
@@ -1032,9 +1035,10 @@ class AsyncServer(BaseServer):
             self._timer.cancel()
         self._timer_at = when
         if when is None:
-            self._timer = None
+            self._timer = self._timer_loop = None
         else:
-            self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
+            loop = self._timer_loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         due = self._timer_at
