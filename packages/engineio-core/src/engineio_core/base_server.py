@@ -367,5 +367,7 @@ class BaseServer:
             return None
 
     def _log_disconnect(self, event: Disconnect) -> None:
-        self.logger.info("session %s closed: %s%s", event.sid, event.reason.value,
-                         f" ({event.detail})" if event.detail else "")
+        logger = self.logger
+        if logger.isEnabledFor(logging.INFO):  # (every close: skip building the arguments)
+            logger.info("session %s closed: %s%s", event.sid, event.reason.value,
+                        f" ({event.detail})" if event.detail else "")
