@@ -43,17 +43,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from benchmarks.ports import PortPicker
+
 REPO = Path(__file__).resolve().parent.parent
 RUNTIMES = ("uvicorn", "aiohttp", "gevent", "gthread")
 READY_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+# The workers' and Redis's ports: below the tests' range, which is below the ephemeral one.
+free_port = PortPicker(10000, 20000)
 
 
 def nginx_binary() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import engineio  # python-engineio, a test client
 import requests
 import uvicorn
 import websocket  # websocket-client
+from benchmarks.ports import PortPicker, ephemeral_low
 
 WAIT = 5.0
 
@@ -103,12 +103,14 @@ class EngineIOPeer:
             ws.shutdown()
 
 
+# Below the ephemeral range (which outgoing connections take ports from) and above
+# cluster_serve's own range for its workers (benchmarks/ports.py says why).
+_ports = PortPicker(20000, max(ephemeral_low(), 24000))
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port free on 127.0.0.1 right now, that no outgoing connection can take."""
+    return _ports()
 
 
 @contextmanager
