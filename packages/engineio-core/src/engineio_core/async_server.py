@@ -682,7 +682,7 @@ class AsyncServer(BaseServer):
         # unless it was armed on another loop (an app served again on a new one).
         if when != at and (when is None or at is None or when < at
                            or self._timer_loop is not asyncio.get_running_loop()):
-            self._arm_timer()
+            self._arm_timer(when)
         return engine.has_output()
 
     async def _receive(self, channel: Channel, writer: _Writer) -> None:
@@ -1026,11 +1026,8 @@ class AsyncServer(BaseServer):
             self._handler_failed(type(event).__name__.lower(), event.sid)
 
     # ------------------------------------------------------------------ the timer
-    def _arm_timer(self) -> None:
-        """One ``loop.call_at`` for the engine's earliest deadline."""
-        when = self.engine.get_timer()
-        if when == self._timer_at:
-            return
+    def _arm_timer(self, when: float | None) -> None:
+        """One ``loop.call_at`` for the engine's earliest deadline ``when`` (none: no timer)."""
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = when

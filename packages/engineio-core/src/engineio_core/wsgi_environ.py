@@ -18,8 +18,15 @@ __all__ = ["EnvironHeaders", "to_engine_request"]
 #: headers that CGI/WSGI stores without the ``HTTP_`` prefix
 _UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 _UNPREFIXED_KEYS = {key: name for name, key in _UNPREFIXED.items()}
+
+
+def _http_key(name: str) -> str:
+    """The environ key of a request header sent with the ``HTTP_`` prefix."""
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
 #: the environ keys of the names the engine and the runtimes ask for, made once
-_KEYS = {**{name: "HTTP_" + name.upper().replace("-", "_") for name in (
+_KEYS = {**{name: _http_key(name) for name in (
     "host", "origin", "accept-encoding", "cookie", "upgrade", "connection", "user-agent",
     "x-forwarded-for", "x-forwarded-proto", "sec-websocket-key", "sec-websocket-version",
     "sec-websocket-protocol", "sec-websocket-extensions", "access-control-request-method",
@@ -43,7 +50,7 @@ class EnvironHeaders(Mapping[str, str]):
 
     @staticmethod
     def _key(name: str) -> str:
-        return _KEYS.get(name) or "HTTP_" + name.upper().replace("-", "_")
+        return _KEYS.get(name) or _http_key(name)
 
     def __getitem__(self, name: str) -> str:
         value: str | None = self.get(name)
