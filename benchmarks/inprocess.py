@@ -11,6 +11,9 @@ contract's handlers) and the stack's share drops out::
     .venv/bin/python -m benchmarks.inprocess handshake --instructions   # instructions per unit
     # the packages and contract app of another checkout (e.g. git worktree add /tmp/base REV)
     .venv/bin/python -m benchmarks.inprocess ws_echo --instructions --source /tmp/base
+    # the same units through uvicorn's floor app (benchmarks/uvicorn_floor.py): the
+    # least an app must do, so ours minus the floor's is our share in instructions
+    .venv/bin/python -m benchmarks.inprocess handshake --instructions --app floor
 
 Timings are the best of ``--batches`` batches and move by ±5-10 % from run to run
 on this machine: too coarse for a cut of a few per cent. ``--instructions`` counts
@@ -135,14 +138,24 @@ async def ws_echoes(app: App, count: int, _window: int) -> None:
 RUNS = {"handshake": handshakes, "polling_echo": polling_echoes, "ws_echo": ws_echoes}
 
 
-def timed(scenario: str, count: int, batches: int, window: int) -> float:
+APPS = ("ours", "floor")
+
+
+def make_app(which: str) -> App:
+    """The contract app's ``ASGIApp`` (``ours``) or uvicorn's floor app (``floor``)."""
+    if which == "floor":
+        from benchmarks import uvicorn_floor
+        return uvicorn_floor.app
+    from benchmarks import contract_app
+    return contract_app.make_async_app()
+
+
+def timed(scenario: str, count: int, batches: int, window: int, which: str = "ours") -> float:
     """µs per unit, the best of ``batches`` batches of ``count``."""
     import uvloop
 
-    from benchmarks import contract_app
-
     async def main() -> float:
-        app = contract_app.make_async_app()
+        app = make_app(which)
         best = float("inf")
         for _ in range(batches):
             started = time.perf_counter()
@@ -153,7 +166,8 @@ def timed(scenario: str, count: int, batches: int, window: int) -> float:
     return uvloop.run(main())
 
 
-def instructions(scenario: str, count: int, window: int, source: Path) -> float:
+def instructions(scenario: str, count: int, window: int, source: Path,
+                 which: str = "ours") -> float:
     """Instructions per unit under callgrind: (I(3n) - I(n)) / 2n, ``source``'s packages."""
     sources = ":".join(str(p) for p in sorted((source / "packages").glob("*/src")))
     env = {**os.environ, "PYTHONPATH": f"{source}:{sources}", "PYTHONHASHSEED": "0"}
@@ -162,7 +176,7 @@ def instructions(scenario: str, count: int, window: int, source: Path) -> float:
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
              sys.executable, __file__, scenario, "--count", str(n),
-             "--batches", "1", "--window", str(window)],
+             "--batches", "1", "--window", str(window), "--app", which],
             cwd=source, env=env, capture_output=True, text=True, check=True)
         found = re.search(r"Collected : (\d+)", done.stderr)
         if found is None:
@@ -182,15 +196,18 @@ def main() -> None:
                         help="count instructions under valgrind instead of timing")
     parser.add_argument("--source", type=Path, default=REPO,
                         help="the checkout whose packages run (with --instructions)")
+    parser.add_argument("--app", choices=APPS, default="ours",
+                        help="the contract app, or uvicorn's floor app "
+                             "(benchmarks/uvicorn_floor.py)")
     args = parser.parse_args()
     if args.instructions:
         count = args.count or (300 if args.scenario != "ws_echo" else 1000)
-        per_unit = instructions(args.scenario, count, args.window, args.source.resolve())
-        print(f"{args.scenario}: {per_unit:,.0f} instructions per unit ({args.source})")
+        per_unit = instructions(args.scenario, count, args.window, args.source.resolve(), args.app)
+        print(f"{args.scenario}: {per_unit:,.0f} instructions per unit ({args.app}, {args.source})")
     else:
         count = args.count or (3000 if args.scenario != "ws_echo" else 50000)
-        print(f"{args.scenario}: {timed(args.scenario, count, args.batches, args.window):.2f}"
-              " µs per unit")
+        per_unit = timed(args.scenario, count, args.batches, args.window, args.app)
+        print(f"{args.scenario}: {per_unit:.2f} µs per unit ({args.app})")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,15 @@ def test_the_in_process_benchmark_serves_what_it_measures(scenario: str) -> None
         return app.server.session_count()
 
     assert asyncio.run(run()) == (1 if scenario == "polling_echo" else 0)
+
+
+@pytest.mark.parametrize("scenario", ["handshake", "polling_echo", "ws_echo"])
+def test_the_in_process_benchmark_drives_uvicorns_floor_app(scenario: str) -> None:
+    """``inprocess.py --app floor`` runs the same units through ``uvicorn_floor.app``
+    (the driver checks each answer): the floor's sessions end as ours do."""
+    from benchmarks import inprocess, uvicorn_floor
+
+    before = set(uvicorn_floor._sessions)
+    asyncio.run(inprocess.RUNS[scenario](inprocess.make_app("floor"), 50, 5))
+    left = set(uvicorn_floor._sessions) - before
+    assert len(left) == (1 if scenario == "polling_echo" else 0)

@@ -133,7 +133,7 @@ def _client(request: web.BaseRequest) -> tuple[str, int] | None:
     transport = request.transport
     peer = transport.get_extra_info("peername") if transport is not None else None
     # The port is the socket's, unless a proxy middleware replaced the address.
-    if isinstance(peer, tuple | list) and len(peer) >= 2 and peer[0] == remote:
+    if isinstance(peer, (tuple, list)) and len(peer) >= 2 and peer[0] == remote:
         return remote, int(peer[1])
     return remote, 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -63,8 +63,8 @@ class AsyncWebSocket(Protocol):
         """
         ...
 
-    async def send(self, data: str | bytes) -> None:
-        """Send one text (``str``) or binary (``bytes``) message."""
+    def send(self, data: str | bytes) -> Awaitable[None]:
+        """Send one text (``str``) or binary (``bytes``) message (an ``async def`` will do)."""
         ...
 
     async def close(self, code: int) -> None:
@@ -434,11 +434,11 @@ class AsyncServer(BaseServer):
             await self._node.leave()
 
     # ------------------------------------------------------------------ adapters
-    async def handle_http(
+    def handle_http(
         self, request: Request, read_body: Callable[[int], Awaitable[bytes]],
         disconnected: Callable[[], Awaitable[object]] | None = None,
-    ) -> Response:
-        """Serve one polling (or preflight) request.
+    ) -> Coroutine[Any, Any, Response]:
+        """Serve one polling (or preflight) request: ``await`` what this returns.
 
         Args:
             request: the request, ``body`` not yet read.
@@ -450,25 +450,35 @@ class AsyncServer(BaseServer):
                 (``transport error``, "poll connection dropped") instead of at
                 the next heartbeat; the answer returned then goes nowhere.
         """
+        # Not a coroutine itself: one coroutine less on every request off a cluster.
+        if self._node is None:
+            return self._handle_http_here(request, read_body, disconnected)
+        return self._handle_http_clustered(request, read_body, disconnected)
+
+    async def _handle_http_clustered(
+        self, request: Request, read_body: Callable[[int], Awaitable[bytes]],
+        disconnected: Callable[[], Awaitable[object]] | None,
+    ) -> Response:
+        """:meth:`handle_http` on a cluster node: a session of another node is routed there."""
         node = self._node
-        if node is not None:
-            sid = request.query.get("sid")
-            if sid and request.method in ("GET", "POST") and not self.engine.has_session(sid):
-                try:
-                    await node.join()
-                    await node.arrived(sid)  # being taken over here: served once it is
-                    if self.engine.has_session(sid):
-                        return await self._handle_http_here(request, read_body, disconnected)
-                    routed = await node.route_http(request, read_body, disconnected)
-                except BusUnavailable as exc:
-                    routed = self.engine.refuse(request, ClusterUnavailable(detail=str(exc)))
-                    await self._refused()
-                if routed is not None:
-                    return routed
-            else:
+        assert node is not None
+        sid = request.query.get("sid")
+        if sid and request.method in ("GET", "POST") and not self.engine.has_session(sid):
+            try:
                 await node.join()
-                if sid and request.method == "GET":
-                    await node.before_get(sid, node.id)
+                await node.arrived(sid)  # being taken over here: served once it is
+                if self.engine.has_session(sid):
+                    return await self._handle_http_here(request, read_body, disconnected)
+                routed = await node.route_http(request, read_body, disconnected)
+            except BusUnavailable as exc:
+                routed = self.engine.refuse(request, ClusterUnavailable(detail=str(exc)))
+                await self._refused()
+            if routed is not None:
+                return routed
+        else:
+            await node.join()
+            if sid and request.method == "GET":
+                await node.before_get(sid, node.id)
         return await self._handle_http_here(request, read_body, disconnected)
 
     async def _handle_http_here(
@@ -480,7 +490,12 @@ class AsyncServer(BaseServer):
         run = self._run
         if self._probes and request.method == "GET":
             await self._catch_up(request)
-        outcome = await run(engine.handle_request, request, self._now())
+        # _run inlined here and for handle_body: a coroutine less on every request.
+        try:
+            outcome = engine.handle_request(request, self._now())
+        finally:
+            if self._rearm():
+                await self._serve_output()
         if isinstance(outcome, Response):
             if outcome.status >= 400:
                 await self._refused()
@@ -496,7 +511,11 @@ class AsyncServer(BaseServer):
                 await run(engine.post_dropped, outcome, self._now())
                 raise
             try:
-                response = await run(engine.handle_body, outcome, body, self._now())
+                try:
+                    response = engine.handle_body(outcome, body, self._now())
+                finally:
+                    if self._rearm():
+                        await self._serve_output()
             finally:
                 # Its messages' handlers have run: the client may answer pings again.
                 # (Only deadlines can change: re-armed here, no output to serve.)
@@ -894,14 +913,22 @@ class AsyncServer(BaseServer):
 
     async def _handshake(self, handshake: Handshake) -> Response | Channel:
         rejection = None
-        if "connect" in self.handlers:
-            try:
-                result = await self._call("connect", handshake.sid, handshake.request)
+        connect = self.handlers.get("connect")
+        if connect is not None:
+            try:  # _call() inlined, as _run() below: a coroutine less per handshake
+                result = connect(*self._handler_args("connect", handshake.sid,
+                                                     handshake.request))
+                if result is not None and inspect.isawaitable(result):
+                    result = await result
             except Exception as exc:
                 rejection = self._connect_verdict(handshake.sid, error=exc)
             else:
                 rejection = self._connect_verdict(handshake.sid, result)
-        outcome = await self._run(self._conclude_handshake, handshake, rejection, self._now())
+        try:
+            outcome = self._conclude_handshake(handshake, rejection, self._now())
+        finally:
+            if self._rearm():
+                await self._serve_output()
         if isinstance(outcome, Response) and outcome.status >= 400:
             await self._refused()
         return outcome
@@ -916,13 +943,6 @@ class AsyncServer(BaseServer):
                 except Exception:
                     self.logger.exception("connection_error handler failed (%s)",
                                           refusal.reason)
-
-    async def _call(self, event: str, *args: Any) -> Any:
-        result = self.handlers[event](*self._handler_args(event, *args))
-        # (None first: isawaitable() of a plain function's None is an ABC check.)
-        if result is not None and inspect.isawaitable(result):
-            result = await result
-        return result
 
     async def _serve_output(self) -> None:
         """Write the ready channels and dispatch the events, until the engine has none."""
@@ -966,7 +986,8 @@ class AsyncServer(BaseServer):
                     if waiter is not None and not waiter.done() and channel.response is not None:
                         waiter.set_result(channel.response)
             for event in engine.events_received():  # after the writes: they may add some
-                await self._dispatch(event)
+                if not self._queued(event):
+                    await self._call_event(event)
 
     async def _deliver(self, sid: str, data: str | bytes) -> None:
         """Run the message handler to its end, in this task."""
@@ -980,8 +1001,9 @@ class AsyncServer(BaseServer):
         except Exception:
             self._handler_failed("message", sid)
 
-    async def _dispatch(self, event: Event) -> None:
-        """Hand an engine event to its handler (queued behind a running one)."""
+    def _queued(self, event: Event) -> bool:
+        """Queue an engine event behind its session's running handler (or start it in a
+        task of its own); ``False``: the caller runs its handler, on its own path."""
         if self._node is not None and type(event) is Disconnect:
             self._node.ended(event.sid)
         if self.async_handlers:
@@ -989,7 +1011,7 @@ class AsyncServer(BaseServer):
             pending = self._pending.get(sid)
             if pending is not None:
                 pending.items.append(event.data if type(event) is Message else event)
-                return
+                return True
             if type(event) is Message and self._client_pings(sid):
                 # An EIO 3 polling client sends its pings itself, one POST at a time,
                 # and gives up when a pong is late: its POST is answered at once and
@@ -997,13 +1019,13 @@ class AsyncServer(BaseServer):
                 pending = self._pending[sid] = PendingEvents()
                 pending.items.append(event.data)
                 self.backend.spawn(self._carry, sid, None)
-                return
+                return True
         # A polling POST's message runs here, on the POST's path (a task per
         # message would cost ~8 us a round trip, measured); its handler cannot
         # be moved to another task once started (asyncio.timeout, TaskGroup and
         # anyio scopes belong to the task that enters them). EIO 4 clients answer
         # the server's pings, which wait for the POST meanwhile (the heartbeat hold).
-        await self._call_event(event)
+        return False
 
     def _client_pings(self, sid: str) -> bool:
         """Whether ``sid`` is a polling session whose client times its own pings (EIO 3)."""
