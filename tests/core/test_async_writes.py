@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from engineio_core import AsyncServer, DisconnectReason, Request
+from engineio_core import AsyncServer, DisconnectReason, MessageTooLarge, Request
 
 WAIT = 5.0
 
@@ -181,3 +181,47 @@ async def test_an_unresponsive_peer_is_dropped_when_its_close_cannot_be_written(
     assert server.session_count() == 0
 
 
+
+
+class UnwrappingWebSocket(RecordingWebSocket):
+    """A peer whose messages come wrapped, as a framework's own receive returns them:
+    it offers ``receive_message``/``message_data``, and ``receive`` must not be used."""
+
+    def __init__(self) -> None:
+        super().__init__(batching=False)
+        self.wrapped: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+    async def receive(self) -> str | bytes | None:
+        raise AssertionError("read through receive_message()")
+
+    async def receive_message(self) -> tuple[str, str]:
+        return await self.wrapped.get()
+
+    @staticmethod
+    def message_data(message: tuple[str, str]) -> str | bytes | None:
+        kind, data = message
+        if kind == "too large":
+            raise MessageTooLarge
+        return data if kind == "text" else None
+
+    async def close(self, code: int) -> None:
+        self.closed_with = code
+        self.wrapped.put_nowait(("closed", ""))
+
+
+async def test_a_websocket_offering_receive_message_is_read_through_message_data() -> None:
+    server = AsyncServer(ping_interval=60, ping_timeout=60)
+    got: list[str | bytes] = []
+    reasons: list[DisconnectReason] = []
+    server.on("message", lambda sid, data: got.append(data))
+    server.on("disconnect", lambda sid, reason: reasons.append(reason))
+    peer = UnwrappingWebSocket()
+    [task] = await _connect(server, [peer])
+    for data in ("4one", "4two"):
+        peer.wrapped.put_nowait(("text", data))
+    peer.wrapped.put_nowait(("too large", ""))  # message_data raises as receive() would
+    async with asyncio.timeout(WAIT):
+        await task
+    assert got == ["one", "two"]
+    assert reasons == [DisconnectReason.TRANSPORT_ERROR]
+    assert peer.closed_with == 1009

@@ -189,6 +189,16 @@ class ASGIApp:
         await self.other_asgi_app(scope, wrapped_receive, wrapped_send)
 
 
+def _message_data(message: ASGIMessage) -> str | bytes | None:
+    """An ASGI ``websocket.receive`` message's text or bytes; ``None`` for anything else."""
+    if message["type"] == "websocket.receive":
+        text: str | None = message.get("text")
+        if text is not None:
+            return text
+        return message.get("bytes") or b""
+    return None
+
+
 class ASGIWebSocket:
     """:class:`AsyncWebSocket` over an ASGI ``websocket`` scope.
 
@@ -238,13 +248,13 @@ class ASGIWebSocket:
             await self._send({"type": "websocket.close", "code": 1008})
 
     async def receive(self) -> str | bytes | None:
-        message = await self._receive()
-        if message["type"] == "websocket.receive":
-            text = message.get("text")
-            if text is not None:
-                return text  # type: ignore[no-any-return]
-            return message.get("bytes") or b""
-        return None
+        return _message_data(await self._receive())
+
+    def receive_message(self) -> Awaitable[ASGIMessage]:
+        """The ASGI server's own ``receive()`` (what :meth:`message_data` unwraps)."""
+        return self._receive()
+
+    message_data = staticmethod(_message_data)
 
     def send(self, data: str | bytes) -> Awaitable[None]:
         # Not a coroutine itself: the ASGI server's send, with no frame of ours
