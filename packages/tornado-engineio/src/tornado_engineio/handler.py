@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Coroutine
 from typing import Any
 
 import tornado.web
@@ -80,25 +81,26 @@ class EngineIOHandler(tornado.websocket.WebSocketHandler):
         self._gone: asyncio.Future[None] | None = None  # a held GET waits on it
 
     # ------------------------------------------------------------------ HTTP
-    async def get(self, *args: Any, **kwargs: Any) -> None:
+    # The methods return the coroutine that serves the request (Tornado awaits
+    # it): one coroutine less per request than an ``async def`` around it.
+    def get(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
         """A long-poll (or handshake) GET, or a WebSocket upgrade."""
         if self.request.headers.get("Upgrade", "").lower() == "websocket":
-            await self._websocket(args, kwargs)
-        else:
-            await self._polling()
+            return self._websocket(args, kwargs)
+        return self._polling()
 
-    async def post(self, *args: Any, **kwargs: Any) -> None:
+    def post(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
         """A polling POST (its body has been streamed in by :meth:`data_received`)."""
-        await self._polling()
+        return self._polling()
 
-    async def options(self, *args: Any, **kwargs: Any) -> None:
+    def options(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
         """A CORS preflight."""
-        await self._polling()
+        return self._polling()
 
-    async def put(self, *args: Any, **kwargs: Any) -> None:
+    def put(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
         """Not an Engine.IO method: the engine answers it (400 with the protocol's
         error body, as PROTOCOL.md §8 asks), not Tornado (405)."""
-        await self._polling()
+        return self._polling()
 
     delete = patch = head = put
 
