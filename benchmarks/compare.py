@@ -117,6 +117,8 @@ def baseline_servers(argv: list[str]) -> tuple[list[str], list[tuple[str, str, b
     sources = ":".join(str(p) for p in sorted((base / "packages").glob("*/src")))
     twins = []
     for name, command, raw, limit in OURS:
+        if not name.startswith("ours-"):
+            continue  # the floors are not ours to A/B (and a twin would take their name)
         twin = command.replace(str(REPO), str(base))
         twins.append((name.replace("ours-", "base-", 1), f"env PYTHONPATH={sources} {twin}",
                       raw, limit))
