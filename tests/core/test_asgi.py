@@ -309,3 +309,37 @@ def test_client_gone_while_sending_a_body_is_no_error() -> None:
         assert gone == [(sid, engineio_core.DisconnectReason.TRANSPORT_ERROR)]
 
     asyncio.run(test())
+
+
+def test_response_headers_are_encoded_right_and_remembered_within_a_bound() -> None:
+    """Each response carries its own header values (here its client's Origin, echoed
+    by CORS), however many distinct values pass: the encodings kept stay bounded."""
+    from engineio_core import asgi
+
+    app = ASGIApp(AsyncServer(cors_allowed_origins="*", cors_credentials=True))
+
+    async def handshake(origin: bytes) -> list[tuple[bytes, bytes]]:
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/engine.io/", "root_path": "",
+                 "query_string": b"EIO=4&transport=polling", "scheme": "http",
+                 "headers": [(b"host", b"127.0.0.1"), (b"origin", origin)]}
+        await app(scope, receive, send)
+        assert sent[0]["status"] == 200
+        return list(sent[0]["headers"])
+
+    async def run() -> None:
+        for n in range(3 * asgi._ENCODED_KEPT):
+            origin = f"http://client{n}.example".encode()
+            headers = await handshake(origin)
+            assert (b"access-control-allow-origin", origin) in headers
+            assert (b"cache-control", b"no-store") in headers
+            assert len(asgi._ENCODED) <= asgi._ENCODED_KEPT
+
+    asyncio.run(run())

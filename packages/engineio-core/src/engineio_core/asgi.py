@@ -398,9 +398,27 @@ def to_engine_request(scope: Scope) -> Request:
     )
 
 
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_ENCODED_KEPT = 256  # emptied when full: the engine's own headers come back at once
+
+
 def _encoded(headers: Headers) -> list[tuple[bytes, bytes]]:
-    """Response headers as ASGI wants them: lower-case latin-1 bytes."""
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    """Response headers as ASGI wants them: lower-case latin-1 bytes.
+
+    Most pairs repeat on every response (``Content-Type``, ``Cache-Control``, the
+    usual lengths and origins): each is encoded once and remembered.
+    """
+    known = _ENCODED
+    out = []
+    for pair in headers:
+        encoded = known.get(pair)
+        if encoded is None:
+            if len(known) >= _ENCODED_KEPT:
+                known.clear()
+            name, value = pair
+            encoded = known[pair] = (name.lower().encode("latin-1"), value.encode("latin-1"))
+        out.append(encoded)
+    return out
 
 
 async def _send_response(send: Send, response: Response) -> None:
