@@ -115,14 +115,17 @@ def to_engine_request(request: web.BaseRequest) -> Request:
     headers = {name.lower(): value for name, value in raw.items()}
     if len(headers) != len(raw):  # a repeated header: its values joined, in order
         headers = request_headers(raw.items())
+    # Positional (method, query, headers, body, client, scheme, path, native):
+    # half the cost of keywords, on every request.
     return Request(
-        method=request.method,
-        query=parse_query(request.rel_url.raw_query_string),
-        headers=headers,
-        client=_client(request),
-        scheme=request.scheme,
-        path=request.path,
-        native=request,
+        request.method,
+        parse_query(request.rel_url.raw_query_string),
+        headers,
+        b"",
+        _client(request),
+        request.scheme,
+        request.path,
+        request,
     )
 
 

@@ -387,14 +387,17 @@ def to_engine_request(scope: Scope) -> Request:
                                   for name, value in raw)
     scheme: str = scope.get("scheme") or "http"
     client = scope.get("client")
+    # Positional (method, query, headers, body, client, scheme, path, native):
+    # half the cost of keywords, on every request.
     return Request(
-        method=scope.get("method", "GET"),
-        query=parse_query(scope.get("query_string", b"")),
-        headers=headers,
-        client=(client[0], client[1]) if client else None,
-        scheme=_HTTP_SCHEMES.get(scheme, scheme),
-        path=scope.get("path", "/"),
-        native=scope,
+        scope.get("method", "GET"),
+        parse_query(scope.get("query_string", b"")),
+        headers,
+        b"",
+        (client[0], client[1]) if client else None,
+        _HTTP_SCHEMES.get(scheme, scheme),
+        scope.get("path", "/"),
+        scope,
     )
 
 
