@@ -41,6 +41,7 @@ from .errors import (
 )
 from .events import Disconnect, DisconnectReason, Event, Message, Refusal, Upgraded
 from .http import (
+    TEXT_PLAIN,
     Request,
     Response,
     cookie_header,
@@ -616,11 +617,13 @@ class Engine:
             extra.append(cookie_header(config.cookie, session.sid))
         if config.handshake_headers is not None:
             extra.extend(config.handshake_headers(handshake.request))
-        body, content_type = session.traits.encode_poll(
-            [Packet(_TYPE_OPEN, open_packet[1:])],
-            binary_ok=False,
-            jsonp=_jsonp(handshake.request),
-        )
+        jsonp = _jsonp(handshake.request)
+        if session.traits.version == 4 and jsonp is None:
+            # A v4 payload of one text packet is that packet: no encoder needed.
+            body, content_type = open_packet.encode(), TEXT_PLAIN
+        else:
+            body, content_type = session.traits.encode_poll(
+                [Packet(_TYPE_OPEN, open_packet[1:])], binary_ok=False, jsonp=jsonp)
         return polling_response(config, handshake.request, body, content_type, extra)
 
     def reject(self, handshake: Handshake, message: str | None = None, *,
