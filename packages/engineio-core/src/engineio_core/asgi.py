@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 from .async_server import AsyncServer
@@ -76,14 +76,9 @@ class ASGIApp:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root):] or "/"
-        if path in self._paths:  # serve(), one coroutine less on every request
-            if kind == "http":
-                await self._http(scope, receive, send)
-                return
-            if kind == "websocket":
-                await self.server.handle_websocket(to_engine_request(scope),
-                                                   ASGIWebSocket(scope, receive, send))
-                return
+        if path in self._paths and kind in ("http", "websocket"):
+            await self.serve(scope, receive, send)
+            return
         if kind == "http" and await self._static(path, send):
             return
         if self.other_asgi_app is not None:
@@ -94,15 +89,15 @@ class ASGIApp:
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def serve(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         """Serve an ``http`` or ``websocket`` scope as an Engine.IO request, whatever
         its path (``__call__`` does for the Engine.IO path; an app that routes by
-        itself can call this)."""
+        itself can call this): ``await`` what this returns."""
+        # Not a coroutine itself: one coroutine less on every request.
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        else:
-            await self.server.handle_websocket(to_engine_request(scope),
-                                               ASGIWebSocket(scope, receive, send))
+            return self._http(scope, receive, send)
+        return self.server.handle_websocket(to_engine_request(scope),
+                                            ASGIWebSocket(scope, receive, send))
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = to_engine_request(scope)
